@@ -24,3 +24,14 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
         elif "vllm" in item.keywords and not has_vllm:
             item.add_marker(pytest.mark.skip(reason="needs vllm"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3vl(tmp_path_factory):
+    """Directory of a tiny random Qwen3-VL (text head_dim 16, seed 0), built once per test session (a few seconds).
+
+    Loads offline with AutoTokenizer / AutoProcessor / AutoModelForImageTextToText.from_pretrained(path).
+    """
+    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+
+    return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny_qwen3vl") / "model")

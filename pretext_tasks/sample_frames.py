@@ -1,0 +1,64 @@
+"""Sample frames from folders of raw videos into the frame store the pretext tasks read.
+
+Finds every video under the ``--video-dir`` folders (recursive; mp4, mkv, webm, avi, mov, mpg, ...), samples
+``--num-frames`` frames per video evenly inside its 5%..95% span, and writes them as JPEGs (fitted to
+``--max-pixels``) plus ``manifest.jsonl`` and ``failures.jsonl`` under ``--output-dir``. A rerun resumes: finished
+videos are skipped, failed ones are retried only with ``--retry-failed``. See videossr/frames.py for the layout.
+
+Usage (from the repository root)::
+
+    python pretext_tasks/sample_frames.py                       # the demo clips in data/demo -> data/frames
+    python pretext_tasks/sample_frames.py --video-dir raw/ --video-dir more/ --output-dir data/frames --workers 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from videossr.frames import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, sample_videos
+from videossr.video import BACKENDS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--video-dir", action="append", type=Path, default=None,
+                   help="folder of videos, searched recursively (repeatable; default: data/demo)")
+    p.add_argument("--output-dir", type=Path, default=REPO_ROOT / "data" / "frames",
+                   help="frame store to write (default: data/frames)")
+    p.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES, help="frames per video (default: 48)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
+                   help="stored frames are shrunk to at most this many pixels, aspect kept (default: 512*512)")
+    p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+                   help="decoder; auto tries pyav, torchcodec, decord in turn (default: auto)")
+    p.add_argument("--workers", type=int, default=default_workers(),
+                   help="videos decoded in parallel, one process each (default: CPU count, at most 8)")
+    p.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    video_dirs = args.video_dir or [REPO_ROOT / "data" / "demo"]
+    summary = sample_videos(
+        video_dirs,
+        args.output_dir,
+        num_frames=args.num_frames,
+        max_pixels=args.max_pixels,
+        backend=args.backend,
+        workers=args.workers,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""Answer extraction: each accepted wrapper, each rejected malformed answer, and never raising on any string."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from videossr.answers import parse_counts, parse_interval, parse_order
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("14.5-26.2", (14.5, 26.2)),
+        ("12.5 - 20", (12.5, 20.0)),
+        ("from 12.5s to 20s", (12.5, 20.0)),
+        ("12.5 to 20 seconds", (12.5, 20.0)),
+        ("From 12.5 seconds to 20 seconds.", (12.5, 20.0)),
+        ("<answer>3.0-4.5</answer>", (3.0, 4.5)),
+        ("<answer> 3.0 - 4.5 </answer>", (3.0, 4.5)),
+        ("<answer>3.0-4.5", (3.0, 4.5)),  # cut before the closing tag
+        ("The answer is 3.0-4.5.", (3.0, 4.5)),
+        ("Answer: 3.0-4.5", (3.0, 4.5)),
+        ("[3.0, 4.5]", (3.0, 4.5)),
+        ("(3.0, 4.5)", (3.0, 4.5)),
+        ("１４．５－２６．２", (14.5, 26.2)),  # full-width digits, point and dash
+        ("14.5\u201326.2", (14.5, 26.2)),  # en dash
+        ("14.5\u201426.2", (14.5, 26.2)),  # em dash
+        ("14.5\u221226.2", (14.5, 26.2)),  # minus sign
+        ("14.5~26.2", (14.5, 26.2)),
+        ("  \n14.5-26.2\n ", (14.5, 26.2)),
+        ("between 3 and 4.5 seconds", (3.0, 4.5)),
+        ("start: 3.0, end: 4.5", (3.0, 4.5)),
+        ('{"start_time": 3.0, "end_time": 4.5}', (3.0, 4.5)),
+        ("0:14-0:26.5", (14.0, 26.5)),
+        ("1:02:03-1:02:05", (3723.0, 3725.0)),
+        ("4.5-3.0", (4.5, 3.0)),  # reversed: returned as written, the scorer gives 0
+        ("The video lasts 0-30 s. The answer is 3.0-4.5", (3.0, 4.5)),  # the lead-in selects the answer
+        ("3.0-4.5 and again 3.0 - 4.5 seconds", (3.0, 4.5)),  # the same interval twice is not ambiguous
+    ],
+)
+def test_parse_interval_accepts(text, expected):
+    assert parse_interval(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "nan",
+        "inf-inf",
+        "nan-nan",
+        "14.5",
+        "-1.0-2.0",  # signed
+        "1.0--2.0",
+        "3.0-4.5.6",
+        "1-2 or 3-4",  # two different intervals: ambiguous
+        "1234567890-1234567891",  # more than 9 integer digits
+        "no idea",
+        "3,1,4",
+        "<answer></answer>",
+    ],
+)
+def test_parse_interval_rejects(text):
+    assert parse_interval(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("3,1,4", (3, 1, 4)),
+        ("3, 1, 4", (3, 1, 4)),
+        ("The answer is 3,1,4.", (3, 1, 4)),
+        ("<answer> 3,1,4 </answer>", (3, 1, 4)),
+        ("３，１，４", (3, 1, 4)),
+        ("**3,1,4**", (3, 1, 4)),
+        ("`3,1,4`", (3, 1, 4)),
+        ("I count 3,1,4 shapes", (3, 1, 4)),
+        ("0,12,16", (0, 12, 16)),
+    ],
+)
+def test_parse_counts_accepts(text, expected):
+    assert parse_counts(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "3,1", "3,1,4,5", "3.5,1,4", "-3,1,4", "3;1;4", "3,1,4 or 4,1,3", "1234567890,1,1", "three,one,four"],
+)
+def test_parse_counts_rejects(text):
+    assert parse_counts(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("341562", (3, 4, 1, 5, 6, 2)),
+        ("3,4,1,5,6,2", (3, 4, 1, 5, 6, 2)),
+        ("3, 4, 1, 5, 6, 2", (3, 4, 1, 5, 6, 2)),
+        ("3 4 1 5 6 2", (3, 4, 1, 5, 6, 2)),
+        ("The answer is 341562.", (3, 4, 1, 5, 6, 2)),
+        ("<answer>341562</answer>", (3, 4, 1, 5, 6, 2)),
+        ("３４１５６２", (3, 4, 1, 5, 6, 2)),
+        ("Play clip 3 first: 341562", (3, 4, 1, 5, 6, 2)),
+    ],
+)
+def test_parse_order_accepts(text, expected):
+    assert parse_order(text, 6) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "34156",  # wrong digit count
+        "3415627",
+        "341561",  # repeated digit
+        "341572",  # digit out of range
+        "041562",  # zero
+        "341562 or 123456",  # ambiguous
+        "34 1562",  # inconsistent separators
+        "",
+    ],
+)
+def test_parse_order_rejects(text):
+    assert parse_order(text, 6) is None
+
+
+def test_parse_order_hard_size():
+    assert parse_order("71836254", 8) == (7, 1, 8, 3, 6, 2, 5, 4)
+    assert parse_order("341562", 8) is None
+
+
+@pytest.mark.parametrize("n", [0, 10, -1, True, 6.0])
+def test_parse_order_rejects_bad_n(n):
+    with pytest.raises(ValueError, match="n must be"):
+        parse_order("341562", n)
+
+
+@pytest.mark.parametrize("value", [None, b"1-2", 3, ["1-2"]])
+def test_non_strings_parse_as_none(value):
+    assert parse_interval(value) is None
+    assert parse_counts(value) is None
+    assert parse_order(value, 6) is None
+
+
+def test_huge_and_binaryish_inputs():
+    huge_digits = "9" * 200_000
+    assert parse_interval(huge_digits) is None
+    assert parse_counts(huge_digits) is None
+    assert parse_order(huge_digits, 6) is None
+    junk = "\x00\ud800\uffff" * 10_000 + "<answer>1.0-2.0</answer>"
+    assert parse_interval(junk) == (1.0, 2.0)
+    spaces = "1" + " " * 100_000 + "-"
+    assert parse_interval(spaces) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_parsers_never_raise(text):
+    iv = parse_interval(text)
+    assert iv is None or (len(iv) == 2 and all(x >= 0 for x in iv))
+    c = parse_counts(text)
+    assert c is None or (len(c) == 3 and all(isinstance(x, int) and x >= 0 for x in c))
+    o = parse_order(text, 6)
+    assert o is None or sorted(o) == [1, 2, 3, 4, 5, 6]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.decimals(min_value=0, max_value=10_000, places=1),
+    st.decimals(min_value=0, max_value=10_000, places=1),
+    st.sampled_from(["{}-{}", "{} - {}", "from {}s to {}s", "<answer>{}-{}</answer>", "The answer is {}-{}."]),
+)
+def test_interval_round_trip(a, b, template):
+    assert parse_interval(template.format(a, b)) == (float(a), float(b))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.permutations(list(range(1, 9))), st.sampled_from(["{}", "<answer>{}</answer>", "The answer is {}."]))
+def test_order_round_trip(perm, template):
+    assert parse_order(template.format("".join(map(str, perm))), 8) == tuple(perm)

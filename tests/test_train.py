@@ -1,0 +1,144 @@
+"""train/train.sh: the CPU dry run passes on a good setup and fails, with verl's message, on a bad one."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from videossr.launch import DryRunError, dry_run
+from videossr.sample import Clip, Sample, to_verl_row
+from videossr.testing.frames import make_frame_store
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN_SH = REPO / "train" / "train.sh"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A tiny VideoSSR training parquet: one row per task, frames from a synthetic frame store."""
+    root = tmp_path_factory.mktemp("videossr_data")
+    records = make_frame_store(root / "frames", num_videos=2, num_frames=8, width=64, height=48)
+    rows = []
+    for i, rec in enumerate(records):
+        paths = [p.resolve() for p in rec.frame_paths(root / "frames")]
+        fps = rec.sample_fps
+        samples = [
+            (Sample("grounding", rec.video_id, "<video> When are red and blue swapped?", "1.0-2.5",
+                    (Clip(tuple(paths), fps),)), [paths]),
+            (Sample("counting", rec.video_id, "<video> Count circles,squares,triangles.", "1,2,3",
+                    (Clip(tuple(paths), fps),)), [paths]),
+            (Sample("jigsaw", rec.video_id, "Clip 1: <video> Clip 2: <video> Order?", "21",
+                    (Clip(tuple(paths[4:]), fps), Clip(tuple(paths[:4]), fps))), [paths[4:], paths[:4]]),
+        ]
+        for sample, clip_paths in samples:
+            rows.append(to_verl_row(sample, clip_paths, index=len(rows)))
+    out = root / "videossr"
+    out.mkdir()
+    pd.DataFrame(rows).to_parquet(out / "train.parquet")
+    return out
+
+
+def _run(env_extra: dict, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DRY_RUN", "MODEL_PATH", "DATA_DIR", "TRAIN_FILES",
+                                                            "VAL_FILES", "OUTPUT_DIR")}
+    env.update(PYTHON=sys.executable, **env_extra)
+    return subprocess.run(["bash", str(TRAIN_SH), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def env(tmp_path, tiny_qwen3vl, data_dir):
+    return {
+        "MODEL_PATH": str(tiny_qwen3vl),
+        "DATA_DIR": str(data_dir),
+        "OUTPUT_DIR": str(tmp_path / "out"),
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_DATASETS_CACHE": str(tmp_path / "hf" / "datasets"),
+    }
+
+
+def _settings(stdout: str) -> dict[str, str]:
+    out = {}
+    for line in stdout.splitlines():
+        if line.startswith("  ") and " = " in line:
+            k, v = line.strip().split(" = ", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def test_dry_run_ok(env, tmp_path):
+    p = _run({**env, "N_GPUS_PER_NODE": "4", "REWARD_MODE": "strict", "DRY_RUN_ROWS": "3"}, "--dry-run")
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert "DRY RUN OK" in p.stdout
+    s = _settings(p.stdout)
+    assert s["lr"] == "1e-06"
+    assert s["train_batch_size"] == "64" and s["ppo_mini_batch_size"] == "64"
+    assert s["rollout.n"] == "8" and s["rollout.name"] == "vllm"
+    assert s["actor.strategy"] == "fsdp2"
+    assert s["use_kl_loss"] == "True" and s["kl_loss_coef"] == "0.001" and s["use_kl_in_reward"] == "False"
+    assert s["entropy_coeff"] == "0"
+    assert s["max_prompt_length"] == "8192" and s["max_response_length"] == "2048"
+    assert s["image_patch_size"] == "16" and s["total_epochs"] == "1"
+    assert s["n_gpus_per_node"] == "4" and s["nnodes"] == "1"
+    assert s["reward.path"] == "pkg://videossr.rewards" and s["reward.name"] == "compute_score"
+    assert s["reward.reward_kwargs"] == "{'mode': 'strict'}"
+    assert s["rollout.engine_kwargs.vllm"] == "{'mm_processor_cache_gb': 0}"
+    assert s["default_local_dir"] == str(tmp_path / "out" / "checkpoints")
+    assert "reward(ground truth)=1" in p.stdout
+    assert "data_source=videossr_grounding videos=1" in p.stdout
+    assert "data_source=videossr_jigsaw videos=2" in p.stdout
+    assert "training rows loaded through verl's RLHFDataset: 3" in p.stdout
+    logs = list((tmp_path / "out" / "logs").glob("dry_run_*.log"))
+    assert len(logs) == 1 and "DRY RUN OK" in logs[0].read_text()
+
+
+def test_old_key_fails_with_verls_message(env):
+    p = _run({**env, "DRY_RUN": "1"}, "actor_rollout_ref.rollout.disable_mm_preprocessor_cache=True")
+    assert p.returncode != 0
+    assert "Key 'disable_mm_preprocessor_cache' is not in struct" in p.stderr + p.stdout
+
+
+def test_batch_not_divisible_by_gpus_fails_with_verls_message(env):
+    p = _run({**env, "DRY_RUN": "1", "N_GPUS_PER_NODE": "3"})
+    assert p.returncode != 0
+    assert "real_train_batch_size (512) must be divisible by minimal possible batch size (3)" in p.stderr + p.stdout
+
+
+def test_real_run_command_composes_with_main_ppo(env):
+    """The same overrides, given to verl's own Hydra app (--cfg job prints the config and exits)."""
+    p = _run(env, "--cfg", "job")
+    assert p.returncode == 0, p.stderr
+    assert "mm_processor_cache_gb: 0" in p.stdout
+    assert "path: pkg://videossr.rewards" in p.stdout
+    assert "strategy: fsdp2" in p.stdout
+    assert "image_patch_size: 16" in p.stdout
+
+
+def test_missing_model_is_a_clear_error(env, tmp_path):
+    p = _run({**env, "DRY_RUN": "1", "MODEL_PATH": str(tmp_path / "nope")})
+    assert p.returncode != 0
+    assert f"model directory not found: MODEL_PATH={tmp_path / 'nope'}" in p.stderr
+
+
+def test_missing_data_is_a_clear_error(env, tmp_path):
+    p = _run({**env, "DRY_RUN": "1", "DATA_DIR": str(tmp_path / "empty")})
+    assert p.returncode != 0
+    assert f"TRAIN_FILES: data file not found: {tmp_path / 'empty' / 'train.parquet'}" in p.stderr
+
+
+def test_bad_reward_mode_is_a_clear_error(env):
+    p = _run({**env, "DRY_RUN": "1", "REWARD_MODE": "fuzzy"})
+    assert p.returncode != 0 and "REWARD_MODE must be smooth or strict" in p.stderr
+
+
+def test_legacy_reward_key_is_rejected(tiny_qwen3vl, data_dir):
+    files = str(data_dir / "train.parquet")
+    base = [f"actor_rollout_ref.model.path={tiny_qwen3vl}", f"data.train_files={files}", f"data.val_files={files}"]
+    with pytest.raises(DryRunError, match="pre-0.9 key"):
+        dry_run(REPO / "verl", "videossr_grpo", base + ["custom_reward_function.path=pkg://videossr.rewards"])
+    with pytest.raises(DryRunError, match="reward.custom_reward_function.path is not set"):
+        dry_run(REPO / "verl", "videossr_grpo", base + ["reward.custom_reward_function.path=null"])

@@ -1,0 +1,258 @@
+"""videossr.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from videossr import video
+from videossr.testing.media import (
+    corrupt_file,
+    ffmpeg_binary,
+    make_audio_only,
+    make_clip,
+    truncate_file,
+    write_garbage,
+)
+from videossr.video import BACKENDS, VideoDecodeError, decode_frames_at, fit_size, probe
+
+DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
+BBB = DEMO / "bigbuckbunny.mp4"
+CITY = DEMO / "cityCC0.mpg"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("clips")
+    out = {
+        "h264": make_clip(d / "h264.mp4", seconds=2, fps=25, size=(160, 120), gop=12),
+        "portrait": make_clip(d / "portrait.mp4", seconds=2, fps=25, size=(96, 160)),
+        "rotated": make_clip(d / "rotated.mp4", seconds=2, fps=25, size=(160, 120), rotation=90),
+        # 25 fps for 2 s, then 10 fps: a variable frame rate (millisecond timestamps, kept as they are)
+        "vfr": make_clip(d / "vfr.mp4", seconds=4, fps=25, size=(160, 120),
+                         video_filter="settb=1/1000,setpts='if(lt(N,50),N*40,2000+(N-50)*100)'",
+                         extra_args=["-fps_mode", "vfr"]),
+        "webm": make_clip(d / "vp9.webm", seconds=2, fps=25, size=(160, 120), codec="libvpx-vp9"),
+        "mkv": make_clip(d / "clip.mkv", seconds=2, fps=25, size=(160, 120), pattern="mandelbrot"),
+        "faststart": make_clip(d / "fast.mp4", seconds=2, fps=25, size=(160, 120),
+                               extra_args=["-movflags", "+faststart"]),
+        "audio": make_audio_only(d / "audio.mp4"),
+    }
+    out["truncated_index_first"] = truncate_file(out["faststart"], d / "trunc_fast.mp4", 0.5)
+    out["truncated_index_last"] = truncate_file(out["h264"], d / "trunc_moov.mp4", 0.5)
+    out["corrupt"] = corrupt_file(out["faststart"], d / "corrupt.mp4", start=0.4, length=20000)
+    out["garbage"] = write_garbage(d / "garbage.mp4")
+    out["empty"] = d / "empty.mp4"
+    out["empty"].write_bytes(b"")
+    return out
+
+
+def all_pts_seconds(path: Path) -> list[float]:
+    """Every frame's timestamp in seconds from the first frame, by a plain full decode (the reference)."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        pts = [f.pts for f in c.decode(s)]
+        tb = float(s.time_base)
+    return sorted((p - min(pts)) * tb for p in pts)
+
+
+def on_screen(reference: list[float], t: float) -> float:
+    return max([p for p in reference if p <= t + 1e-6], default=reference[0])
+
+
+def ffmpeg_frames(path: Path, width: int, height: int) -> np.ndarray:
+    """All frames as ffmpeg's command line decodes them (rotation applied): the reference picture."""
+    raw = subprocess.run(
+        [ffmpeg_binary(), "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def targets(duration: float, n: int) -> list[float]:
+    return [0.05 * duration + (i + 0.5) * 0.9 * duration / n for i in range(n)]
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+
+
+def test_probe_demo_clips():
+    bbb = probe(BBB)
+    assert (bbb.width, bbb.height, bbb.num_frames, bbb.codec, bbb.rotation) == (1280, 720, 132, "h264", 0)
+    assert bbb.duration == pytest.approx(5.28) and bbb.fps == pytest.approx(25)
+    city = probe(CITY)
+    assert (city.width, city.height, city.codec) == (720, 405, "mpeg2video")
+    assert city.duration == pytest.approx(7.6) and city.fps == pytest.approx(25)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_frames_are_the_ones_on_screen(clips, backend):
+    path = clips["h264"]
+    times = [0.0, 0.013, 0.5, 0.52, 1.0399, 1.96, 1.999]
+    out = decode_frames_at(path, times, backend=backend)
+    assert out.backend == backend
+    expected = [0.0, 0.0, 0.48, 0.52, 1.0, 1.96, 1.96]
+    assert out.timestamps == pytest.approx(expected, abs=1e-6)
+    reference = ffmpeg_frames(path, 160, 120)
+    for t, frame in zip(out.timestamps, out.frames):
+        assert frame.shape == (120, 160, 3) and frame.dtype == np.uint8
+        diff = np.abs(frame.astype(int) - reference[round(t * 25)]).mean()
+        assert diff < 3.0, (backend, t, diff)
+
+
+def test_pyav_matches_ffmpeg_on_demo_48_frames():
+    info = probe(BBB)
+    times = targets(info.duration, 48)
+    out = decode_frames_at(BBB, times, backend="pyav", max_pixels=None)
+    reference = all_pts_seconds(BBB)
+    assert out.timestamps == pytest.approx([on_screen(reference, t) for t in times], abs=1e-6)
+    assert len(set(out.timestamps)) == 48
+    assert all(b > a for a, b in zip(out.timestamps, out.timestamps[1:]))
+    assert all(t - 1 / 25 - 1e-6 <= s <= t + 1e-6 for s, t in zip(out.timestamps, times))
+    full = ffmpeg_frames(BBB, 1280, 720)
+    for k in (0, 17, 47):
+        diff = np.abs(out.frames[k].astype(int) - full[round(out.timestamps[k] * 25)]).mean()
+        assert diff < 3.0, (k, diff)
+
+
+def test_backends_agree_on_long_gop(tmp_path):
+    path = make_clip(tmp_path / "long.mp4", seconds=4, fps=25, size=(160, 120))  # x264 default GOP: one keyframe
+    times = targets(4.0, 16)
+    outs = {b: decode_frames_at(path, times, backend=b) for b in BACKENDS}
+    for b in BACKENDS:
+        assert outs[b].timestamps == pytest.approx(outs["pyav"].timestamps, abs=1e-6), b
+        for x, y in zip(outs[b].frames, outs["pyav"].frames):
+            assert np.abs(x.astype(int) - y).mean() < 3.0, b
+
+
+def test_mpeg_ps_torchcodec_is_caught_and_auto_falls_back(monkeypatch):
+    info = probe(CITY)
+    times = targets(info.duration, 16)
+    with pytest.raises(VideoDecodeError) as err:
+        decode_frames_at(CITY, times, backend="torchcodec")
+    assert err.value.kind == "corrupt" and err.value.backend == "torchcodec"
+    monkeypatch.setattr(video, "AUTO_ORDER", ("torchcodec", "pyav"))
+    out = decode_frames_at(CITY, times, max_pixels=256 * 256)
+    assert out.backend == "pyav"
+    reference = all_pts_seconds(CITY)
+    assert out.timestamps == pytest.approx([on_screen(reference, t) for t in times], abs=1e-6)
+    h, w = out.frames[0].shape[:2]
+    assert w * h <= 256 * 256 and abs(w / h - 720 / 405) < 0.02
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rotated_video_comes_out_upright(clips, backend):
+    path = clips["rotated"]
+    info = probe(path)
+    assert (info.width, info.height, info.rotation) == (120, 160, 90)
+    out = decode_frames_at(path, [0.5, 1.0], backend=backend)
+    upright = ffmpeg_frames(path, 120, 160)  # ffmpeg applies the display matrix
+    for t, frame in zip(out.timestamps, out.frames):
+        assert frame.shape == (160, 120, 3)
+        assert np.abs(frame.astype(int) - upright[round(t * 25)]).mean() < 3.0
+        # and it is not the unrotated picture turned the other way
+        assert np.abs(frame.astype(int) - np.rot90(upright[round(t * 25)], 2)).mean() > 20
+
+
+def test_portrait_and_max_pixels(clips):
+    out = decode_frames_at(clips["portrait"], [0.1, 1.5], max_pixels=48 * 80)
+    assert [f.shape for f in out.frames] == [(80, 48, 3)] * 2
+    same = decode_frames_at(clips["portrait"], [0.1], max_pixels=10**7)  # never enlarged
+    assert same.frames[0].shape == (160, 96, 3)
+    assert same.info.width == 96 and same.info.height == 160
+
+
+def test_variable_frame_rate_timestamps_are_real(clips):
+    path = clips["vfr"]
+    reference = all_pts_seconds(path)
+    gaps = np.diff(reference)
+    assert gaps.min() == pytest.approx(0.04) and gaps.max() > 0.07  # it really is VFR
+    info = probe(path)
+    times = targets(info.duration, 24)
+    for backend in BACKENDS:
+        out = decode_frames_at(path, times, backend=backend)
+        assert out.timestamps == pytest.approx([on_screen(reference, t) for t in times], abs=1e-6), backend
+
+
+@pytest.mark.parametrize("name,codec", [("webm", "vp9"), ("mkv", "h264")])
+def test_other_containers(clips, name, codec):
+    info = probe(clips[name])
+    assert info.codec == codec and info.duration == pytest.approx(2.0) and info.num_frames == 50
+    out = decode_frames_at(clips[name], targets(info.duration, 12))
+    assert len(out.frames) == 12 and out.backend == "pyav"
+    assert out.timestamps == pytest.approx([math.floor(t * 25 + 1e-6) / 25 for t in targets(2.0, 12)], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "name,kind",
+    [
+        ("audio", "no_video_stream"),
+        ("truncated_index_first", "truncated"),
+        ("truncated_index_last", "truncated"),
+        ("corrupt", "corrupt"),
+        ("garbage", "garbage"),
+        ("empty", "empty"),
+    ],
+)
+def test_bad_files_raise_with_a_kind(clips, name, kind):
+    with pytest.raises(VideoDecodeError) as err:
+        info = probe(clips[name])
+        decode_frames_at(clips[name], targets(info.duration, 8))
+    assert err.value.kind == kind, str(err.value)
+    assert str(clips[name]) in str(err.value)
+
+
+def test_missing_unreadable_and_bad_arguments(clips, tmp_path):
+    with pytest.raises(VideoDecodeError) as err:
+        decode_frames_at(tmp_path / "nope.mp4", [0.0])
+    assert err.value.kind == "not_found"
+    with pytest.raises(VideoDecodeError) as err:
+        probe(tmp_path)
+    assert err.value.kind == "not_found"
+    with pytest.raises(ValueError, match="-1"):
+        decode_frames_at(clips["h264"], [-1.0])
+    with pytest.raises(ValueError, match="backend"):
+        decode_frames_at(clips["h264"], [0.0], backend="opencv")
+    with pytest.raises(VideoDecodeError) as err:
+        decode_frames_at(clips["h264"], [9.0])
+    assert err.value.kind == "truncated"
+
+
+def test_every_backend_failing_names_them_all(clips):
+    with pytest.raises(VideoDecodeError) as err:
+        decode_frames_at(clips["corrupt"], [0.1, 1.9])
+    message = str(err.value)
+    assert all(b in message for b in BACKENDS), message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied(clips, tmp_path):
+    path = tmp_path / "locked.mp4"
+    path.write_bytes(clips["h264"].read_bytes())
+    path.chmod(0)
+    try:
+        with pytest.raises(VideoDecodeError) as err:
+            decode_frames_at(path, [0.0])
+        assert err.value.kind == "permission_denied"
+    finally:
+        path.chmod(0o644)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4000), st.integers(1, 4000), st.integers(64, 10**7))
+def test_fit_size(width, height, max_pixels):
+    w, h = fit_size(width, height, max_pixels)
+    assert w * h <= max(max_pixels, 1) or (w, h) == (1, 1)
+    assert w <= width and h <= height
+    if width * height <= max_pixels:
+        assert (w, h) == (width, height)
+    elif min(w, h) > 4:
+        assert abs(w / h - width / height) / (width / height) < 0.25

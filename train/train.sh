@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# GRPO on Qwen3-VL-8B-Instruct with verl 0.9 (FSDP2 actor, vLLM rollouts) on the VideoSSR training mix.
+#
+# Usage (from anywhere; relative paths are taken from the current directory):
+#   MODEL_PATH=/models/Qwen3-VL-8B-Instruct bash train/train.sh [hydra overrides ...]
+#   DRY_RUN=1 bash train/train.sh          # or: bash train/train.sh --dry-run   (CPU: compose + validate, no GPU)
+#   bash train/train.sh --cfg job          # print the composed config with main_ppo's own Hydra app and exit
+#
+# Settings (environment, with defaults):
+#   MODEL_PATH       local directory of the model              models/Qwen3-VL-8B-Instruct (under the repo)
+#   DATA_DIR         output of the dataset build                data/videossr (under the repo)
+#   TRAIN_FILES      training parquet(s), comma-separated       $DATA_DIR/train.parquet
+#   VAL_FILES        validation parquet(s), comma-separated     $DATA_DIR/val.parquet if it exists, else TRAIN_FILES
+#                    (without a val file, validation stays off: trainer.test_freq=-1, no val before training)
+#   OUTPUT_DIR       checkpoints, logs, tensorboard             outputs/$EXPERIMENT_NAME (under the repo)
+#   N_GPUS_PER_NODE  GPUs per node                              8
+#   NNODES           nodes (several: see train/README.md)       1
+#   ROLLOUT_TP       vLLM tensor parallel size                  2
+#   PROJECT_NAME     tracker project                            videossr
+#   EXPERIMENT_NAME  tracker run name                           videossr_qwen3vl8b_grpo
+#   LOGGER           comma-separated verl loggers               console,tensorboard
+#   REWARD_MODE      smooth (paper) | strict (ablation)         smooth
+#   PYTHON           interpreter                                .venv/bin/python if present, else python3
+#   DRY_RUN          1: run videossr.launch's CPU dry run instead of training
+#   DRY_RUN_ROWS     training rows the dry run loads            2
+# Everything else is a Hydra override on the command line ("$@"), e.g. trainer.save_freq=50.
+# The paper's hyperparameters live in verl/videossr_grpo.yaml.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+die() {
+  echo "train.sh: error: $*" >&2
+  exit 1
+}
+
+abspath() {
+  case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$PWD/$1" ;;
+  esac
+}
+
+# --dry-run as the first argument is the same as DRY_RUN=1
+DRY_RUN="${DRY_RUN:-0}"
+if [[ "${1:-}" == "--dry-run" ]]; then
+  DRY_RUN=1
+  shift
+fi
+
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON="$REPO_ROOT/.venv/bin/python"; else PYTHON=python3; fi
+fi
+
+MODEL_PATH="$(abspath "${MODEL_PATH:-$REPO_ROOT/models/Qwen3-VL-8B-Instruct}")"
+DATA_DIR="$(abspath "${DATA_DIR:-$REPO_ROOT/data/videossr}")"
+TRAIN_FILES="${TRAIN_FILES:-$DATA_DIR/train.parquet}"
+if [[ -z "${VAL_FILES:-}" ]]; then
+  if [[ -f "$DATA_DIR/val.parquet" ]]; then VAL_FILES="$DATA_DIR/val.parquet"; HAVE_VAL=1; else VAL_FILES="$TRAIN_FILES"; HAVE_VAL=0; fi
+else
+  HAVE_VAL=1
+fi
+N_GPUS_PER_NODE="${N_GPUS_PER_NODE:-8}"
+NNODES="${NNODES:-1}"
+ROLLOUT_TP="${ROLLOUT_TP:-2}"
+PROJECT_NAME="${PROJECT_NAME:-videossr}"
+EXPERIMENT_NAME="${EXPERIMENT_NAME:-videossr_qwen3vl8b_grpo}"
+OUTPUT_DIR="$(abspath "${OUTPUT_DIR:-$REPO_ROOT/outputs/$EXPERIMENT_NAME}")"
+LOGGER="${LOGGER:-console,tensorboard}"
+REWARD_MODE="${REWARD_MODE:-smooth}"
+
+# --- checks that fail fast with a clear message ------------------------------------------------------------------
+[[ -d "$MODEL_PATH" ]] || die "model directory not found: MODEL_PATH=$MODEL_PATH
+  download it first, e.g. huggingface-cli download Qwen/Qwen3-VL-8B-Instruct --local-dir $MODEL_PATH"
+[[ -f "$MODEL_PATH/config.json" ]] || die "MODEL_PATH=$MODEL_PATH has no config.json: not a Hugging Face model directory"
+
+# comma-separated file lists -> absolute paths checked one by one -> Hydra list syntax
+files_arg() {
+  local name="$1" list="$2" out="" f
+  local IFS=','
+  for f in $list; do
+    [[ -n "$f" ]] || continue
+    f="$(abspath "$f")"
+    [[ -f "$f" ]] || die "$name: data file not found: $f
+  build the data first (python pretext_tasks/build_dataset.py) or set DATA_DIR / $name"
+    out="${out:+$out,}'$f'"
+  done
+  [[ -n "$out" ]] || die "$name is empty"
+  printf '[%s]\n' "$out"
+}
+TRAIN_ARG="$(files_arg TRAIN_FILES "$TRAIN_FILES")"
+VAL_ARG="$(files_arg VAL_FILES "$VAL_FILES")"
+
+case "$REWARD_MODE" in smooth | strict) ;; *) die "REWARD_MODE must be smooth or strict, got '$REWARD_MODE'" ;; esac
+[[ "$N_GPUS_PER_NODE" =~ ^[0-9]+$ && "$N_GPUS_PER_NODE" -ge 1 ]] || die "N_GPUS_PER_NODE must be a positive integer, got '$N_GPUS_PER_NODE'"
+[[ "$NNODES" =~ ^[0-9]+$ && "$NNODES" -ge 1 ]] || die "NNODES must be a positive integer, got '$NNODES'"
+
+LOGGER_ARG="[$(printf '%s' "$LOGGER" | sed 's/[[:space:]]//g')]"
+
+# --- the one override list, shared by the real run and the dry run ---------------------------------------------
+OVERRIDES=(
+  "actor_rollout_ref.model.path=$MODEL_PATH"
+  "data.train_files=$TRAIN_ARG"
+  "data.val_files=$VAL_ARG"
+  "trainer.n_gpus_per_node=$N_GPUS_PER_NODE"
+  "trainer.nnodes=$NNODES"
+  "actor_rollout_ref.rollout.tensor_model_parallel_size=$ROLLOUT_TP"
+  "trainer.project_name=$PROJECT_NAME"
+  "trainer.experiment_name=$EXPERIMENT_NAME"
+  "trainer.logger=$LOGGER_ARG"
+  "trainer.default_local_dir=$OUTPUT_DIR/checkpoints"
+  "+reward.custom_reward_function.reward_kwargs.mode=$REWARD_MODE"
+  # vLLM's multimodal preprocessor cache off (the 0.5-era disable_mm_preprocessor_cache key is gone in 0.9)
+  "+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb=0"
+)
+if [[ "$HAVE_VAL" == 0 ]]; then
+  OVERRIDES+=("trainer.test_freq=-1" "trainer.val_before_train=False")
+fi
+
+mkdir -p "$OUTPUT_DIR/logs"
+export TENSORBOARD_DIR="${TENSORBOARD_DIR:-$OUTPUT_DIR/tensorboard}"
+export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+
+if [[ "$DRY_RUN" == 1 ]]; then
+  LOG_FILE="$OUTPUT_DIR/logs/dry_run_$STAMP.log"
+  echo "train.sh: dry run on CPU; log: $LOG_FILE" >&2
+  "$PYTHON" -m videossr.launch --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
+    "${OVERRIDES[@]}" "$@" 2>&1 | tee -a "$LOG_FILE"
+  exit "${PIPESTATUS[0]}"
+fi
+
+LOG_FILE="$OUTPUT_DIR/logs/train_$STAMP.log"
+echo "train.sh: training $EXPERIMENT_NAME on $NNODES x $N_GPUS_PER_NODE GPUs; log: $LOG_FILE" >&2
+"$PYTHON" -m verl.trainer.main_ppo --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
+  "${OVERRIDES[@]}" "$@" 2>&1 | tee -a "$LOG_FILE"
+exit "${PIPESTATUS[0]}"

@@ -1,0 +1,207 @@
+"""Extract answers from free model output: time intervals, class counts and clip orders.
+
+Tolerant of what models wrap around an answer, strict about the answer itself:
+
+* Wrappers that are ignored: surrounding whitespace, a trailing period, ``<answer>...</answer>`` tags (the last
+  tagged block wins), a lead-in such as "The answer is" / "Answer:" (the text after the last one is read), quotes,
+  backticks, ``**bold**``, brackets, full-width characters (NFKC-normalised: ``１４．５`` reads as ``14.5``), and
+  en/em dashes, minus signs and tildes as range separators.
+* The answer itself must be unambiguous: when the text holds two different candidate answers (for example two
+  different intervals), the result is ``None``. A model that hedges earns nothing.
+
+None of these functions raises on any string; anything that is not a ``str`` parses as ``None``.
+
+Decisions (the scorers in ``videossr.metrics`` rely on them):
+
+``parse_interval``
+    Returns ``(start, end)`` in seconds exactly as written, in the written order; a reversed interval is returned
+    reversed and judged by the scorer (IoU 0). Numbers are non-negative decimals with at most 9 integer digits, or
+    clock times ``m:ss`` / ``h:mm:ss`` (converted to seconds). Forms: ``14.5-26.2``, ``12.5 - 20``,
+    ``from 12.5s to 20s``, ``12.5 to 20 seconds``, ``between 3 and 4.5 seconds``, ``[3.0, 4.5]``, ``(3.0, 4.5)``,
+    ``start: 3.0, end: 4.5``. A signed number (``-1.0-2.0``) is not an interval.
+``parse_counts``
+    Exactly three non-negative integers (at most 9 digits each) separated by commas, optional spaces after the
+    commas: ``3,1,4`` or ``3, 1, 4``. Two or four numbers, decimals or signs give ``None``.
+``parse_order``
+    A permutation of ``1..n`` written as ``n`` digits, either contiguous (``341562``) or separated by commas/spaces
+    (``3,4,1,5,6,2``, ``3 4 1 5 6 2``). A wrong digit count, a repeated digit, a ``0`` or a digit above ``n`` give
+    ``None`` (so both the smooth and the strict jigsaw score are 0: a non-permutation has no displacement).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["normalize", "answer_region", "parse_interval", "parse_counts", "parse_order"]
+
+# Characters that NFKC leaves alone but that models use as a range dash.
+_DASHES = str.maketrans(
+    {
+        "\u2010": "-",  # hyphen
+        "\u2011": "-",  # non-breaking hyphen
+        "\u2012": "-",  # figure dash
+        "\u2013": "-",  # en dash
+        "\u2014": "-",  # em dash
+        "\u2015": "-",  # horizontal bar
+        "\u2212": "-",  # minus sign
+        "\u301c": "~",  # wave dash
+        "\u3001": ",",  # ideographic comma
+        "\u3002": ".",  # ideographic full stop
+    }
+)
+
+_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
+_OPEN_TAG_RE = re.compile(r"<answer>", re.IGNORECASE)
+_LEAD_IN_RE = re.compile(r"\b(?:final answer|answer)\b(?: is)?(?: ?[:=])?", re.IGNORECASE)
+_WRAP_CHARS = " \t\n.;:!\"'`*_[](){}<>"
+
+
+def normalize(text: object) -> str | None:
+    """NFKC-normalise, map dashes, collapse whitespace runs to one space; ``None`` for a non-``str``."""
+    if not isinstance(text, str):
+        return None
+    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    return " ".join(text.split())
+
+
+def answer_region(text: str) -> str:
+    """The part of normalised ``text`` that holds the answer: the last <answer> block, else after the last lead-in."""
+    tagged = _TAG_RE.findall(text)
+    if tagged:
+        return tagged[-1].strip()
+    opened = list(_OPEN_TAG_RE.finditer(text))
+    if opened:  # an unclosed tag (the response was cut): read what follows it
+        return text[opened[-1].end() :].strip()
+    lead = list(_LEAD_IN_RE.finditer(text))
+    if lead and lead[-1].end() < len(text):
+        tail = text[lead[-1].end() :].strip()
+        if any(ch.isdigit() for ch in tail):
+            return tail
+    return text.strip()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Intervals
+
+# A non-negative decimal (<= 9 integer digits) or a clock time m:ss(.f) / h:mm:ss(.f); never part of a longer number.
+_NUM_BODY = r"(\d{1,9}(?::[0-5]\d){0,2}(?:\.\d{1,9})?)(?![\d:]|\.\d)"
+_NUM = r"(?<![\d.:\-+])" + _NUM_BODY  # first number of an interval: unsigned
+_NUM2 = r"(?<![\d.:])" + _NUM_BODY  # second number: may follow the "-" separator
+_UNIT = r"(?: ?(?:s|sec|secs|second|seconds)\b)?"
+_INTERVAL_RES = (
+    # 14.5-26.2, from 12.5s to 20s, 12.5 ~ 20 seconds
+    re.compile(_NUM + _UNIT + r" ?(?:-|~|\bto\b|\buntil\b|\btill\b|\bthrough\b) ?" + _NUM2 + _UNIT, re.IGNORECASE),
+    # [3.0, 4.5] or (3.0, 4.5)
+    re.compile(r"[\[(] ?" + _NUM + _UNIT + r" ?[,;] ?" + _NUM + _UNIT + r" ?[\])]", re.IGNORECASE),
+    # between 3 and 4.5 seconds
+    re.compile(r"\bbetween " + _NUM + _UNIT + r" and " + _NUM + _UNIT, re.IGNORECASE),
+    # start: 3.0, end: 4.5 / "start_time": 3.0, "end_time": 4.5 / start time is 3.0 s and end time is 4.5 s
+    re.compile(
+        r"\bstart(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
+        + _NUM
+        + _UNIT
+        + r"\W{0,4}(?:and )?(?:the )?end(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
+        + _NUM
+        + _UNIT,
+        re.IGNORECASE,
+    ),
+)
+
+
+def _seconds(token: str) -> float:
+    """Seconds of a matched number token (a decimal or a clock time)."""
+    total = 0.0
+    for part in token.split(":"):
+        total = total * 60.0 + float(part)
+    return total
+
+
+def _intervals_in(text: str) -> set[tuple[float, float]]:
+    found: set[tuple[float, float]] = set()
+    for pattern in _INTERVAL_RES:
+        for m in pattern.finditer(text):
+            found.add((_seconds(m.group(1)), _seconds(m.group(2))))
+    return found
+
+
+def parse_interval(text: str) -> tuple[float, float] | None:
+    """The one time interval (start, end) in seconds that ``text`` answers, as written; ``None`` if none or ambiguous."""
+    norm = normalize(text)
+    if not norm:
+        return None
+    region = answer_region(norm)
+    found = _intervals_in(region)
+    if not found and region != norm:  # a lead-in matched but the interval sits elsewhere
+        found = _intervals_in(norm)
+    if len(found) != 1:
+        return None
+    return found.pop()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Counts
+
+_COUNTS_FULL_RE = re.compile(r"(\d{1,9}), ?(\d{1,9}), ?(\d{1,9})")
+_COUNTS_SEARCH_RE = re.compile(r"(?<![\d.,\-+])(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)")
+
+
+def _strip_wrappers(region: str) -> str:
+    return region.strip(_WRAP_CHARS)
+
+
+def parse_counts(text: str) -> tuple[int, int, int] | None:
+    """The (circles, squares, triangles) triple that ``text`` answers; ``None`` if absent, malformed or ambiguous."""
+    norm = normalize(text)
+    if not norm:
+        return None
+    region = answer_region(norm)
+    m = _COUNTS_FULL_RE.fullmatch(_strip_wrappers(region))
+    if m:
+        return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    found = {tuple(int(g) for g in m.groups()) for m in _COUNTS_SEARCH_RE.finditer(region)}
+    if len(found) != 1:
+        return None
+    c, s, t = found.pop()
+    return (c, s, t)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Orders
+
+_ORDER_TOKEN_RE = re.compile(r"(?<![\d.,\-+])(\d(?:(?:, ?| )?\d)*)(?![\d,]|\.\d)")
+
+
+def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
+    digits = tuple(int(ch) for ch in token if ch.isdigit())
+    if len(digits) != n or sorted(digits) != list(range(1, n + 1)):
+        return None
+    # separators, if any, must be used between every pair of digits (no "34 1562")
+    if not token.isdigit():
+        seps = re.split(r"\d", token)[1:-1]
+        if len(set(seps)) != 1 or "" in seps:
+            return None
+    return digits
+
+
+def parse_order(text: str, n: int) -> tuple[int, ...] | None:
+    """The permutation of 1..n that ``text`` answers (digit k = shown position of original clip k).
+
+    ``None`` for a wrong digit count, a repeated digit, a digit out of 1..n, or two different candidates.
+    Raises ValueError if ``n`` is not in 1..9 (a caller bug: orders are single digits).
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+        raise ValueError(f"n must be an int in 1..9, got {n!r}")
+    norm = normalize(text)
+    if not norm:
+        return None
+    region = answer_region(norm)
+    stripped = _strip_wrappers(region)
+    if re.fullmatch(r"\d(?:(?:, ?| )?\d)*", stripped):
+        return _as_permutation(stripped, n)
+    candidates = {m.group(1) for m in _ORDER_TOKEN_RE.finditer(region)}
+    perms = {p for p in (_as_permutation(c, n) for c in candidates) if p is not None}
+    # any other multi-digit token in the answer region makes it ambiguous (e.g. "341562 or 123456")
+    if len(perms) != 1 or any(_as_permutation(c, n) is None and len(c) > 1 for c in candidates):
+        return None
+    return perms.pop()

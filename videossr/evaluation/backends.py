@@ -1,0 +1,429 @@
+"""Generation backends: turn ``Request``s (chat messages + resized video frames) into answer texts, greedily.
+
+Three backends share one interface, ``Backend.generate(requests) -> list[str]`` (one text per request, in order):
+
+* ``HFBackend``: transformers ``AutoModelForImageTextToText`` + ``AutoProcessor``; batched with left padding;
+  frames go to the processor with their metadata, ``do_sample_frames=False`` and ``do_resize=False``, so the
+  model sees exactly our frames and prints their true timestamps. Runs on CPU (the tests) or one GPU.
+* ``VLLMBackend``: vLLM offline ``LLM.generate``; one engine per GPU in spawned worker processes when
+  ``data_parallel_size > 1`` (each pinned to its GPU via CUDA_VISIBLE_DEVICES), requests split in contiguous shards.
+  Videos are passed as ``(frames, metadata)`` with ``do_sample_frames=False`` and ``do_resize=False``, as for HF. vllm is imported only here, lazily.
+* ``OpenAIBackend``: any OpenAI-compatible ``/chat/completions`` endpoint (an API model, ``vllm serve``), standard
+  library only. Each video becomes its frames as base64 JPEG images, each preceded by its timestamp in the text
+  ("<1.2 seconds>"), which is how Qwen3-VL itself marks frame times; ``temperature=0``; requests run concurrently.
+
+``make_backend(name, model, ...)`` builds one; ``generate_texts(backend, requests)`` is the generic entry point for
+other evaluators (e.g. VIUBench rows: ``inputs.request_from_verl_row``).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image
+
+from videossr.evaluation.inputs import Request, VideoFrames
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("hf", "vllm", "openai")
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(self, requests: Sequence[Request]) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+def generate_texts(backend: Backend, requests: Sequence[Request]) -> list[str]:
+    """Answer texts for ``requests`` (same order), checked to be one string per request."""
+    if not requests:
+        return []
+    texts = backend.generate(list(requests))
+    if len(texts) != len(requests):
+        raise RuntimeError(f"backend {backend.name} returned {len(texts)} texts for {len(requests)} requests")
+    return [str(t) for t in texts]
+
+
+def chat_messages(request: Request) -> list[dict[str, Any]]:
+    """The request as chat-template messages: content lists of {"type": "text"|"video", ...} items."""
+    out = []
+    for role, parts in request.content_parts():
+        content: list[dict[str, Any]] = []
+        for kind, value in parts:
+            if kind == "text":
+                content.append({"type": "text", "text": value})
+            else:
+                content.append({"type": "video"})
+        out.append({"role": role, "content": content})
+    return out
+
+
+def _request_videos(request: Request) -> list[VideoFrames]:
+    return [v for _, parts in request.content_parts() for kind, v in parts if kind == "video"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# transformers
+
+
+class HFBackend:
+    """transformers generate, greedy, batched with left padding."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        *,
+        max_new_tokens: int = 32,
+        batch_size: int = 4,
+        device: str | None = None,
+        dtype: str = "auto",
+    ) -> None:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
+        self.max_new_tokens = max_new_tokens
+        self.batch_size = batch_size
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.processor = AutoProcessor.from_pretrained(model)
+        self.processor.tokenizer.padding_side = "left"
+        torch_dtype = "auto" if dtype == "auto" else getattr(torch, dtype)
+        self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
+        self._torch = torch
+
+    def _generate_batch(self, requests: Sequence[Request]) -> list[str]:
+        texts = [
+            self.processor.apply_chat_template(chat_messages(r), tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
+        videos = [v for r in requests for v in _request_videos(r)]
+        kwargs: dict[str, Any] = {}
+        if videos:
+            kwargs = dict(
+                videos=[v.array() for v in videos],
+                video_metadata=[v.metadata() for v in videos],
+                do_sample_frames=False,
+                do_resize=False,
+            )
+        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(self.device)
+        pad_id = self.processor.tokenizer.pad_token_id
+        with self._torch.inference_mode():
+            out = self.model.generate(
+                **inputs, max_new_tokens=self.max_new_tokens, do_sample=False, num_beams=1, pad_token_id=pad_id
+            )
+        new_tokens = out[:, inputs["input_ids"].shape[1] :]
+        return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        out: list[str] = []
+        for start in range(0, len(requests), self.batch_size):
+            out.extend(self._generate_batch(requests[start : start + self.batch_size]))
+        return out
+
+    def close(self) -> None:
+        self.model = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# vLLM
+
+
+def vllm_prompt(processor: Any, request: Request) -> dict[str, Any]:
+    """One vLLM prompt dict: the chat-templated text and the videos as (frames, metadata) pairs."""
+    prompt: dict[str, Any] = {
+        "prompt": processor.apply_chat_template(chat_messages(request), tokenize=False, add_generation_prompt=True)
+    }
+    videos = _request_videos(request)
+    if videos:
+        prompt["multi_modal_data"] = {"video": [(v.array(), v.metadata()) for v in videos]}
+        prompt["mm_processor_kwargs"] = {"do_sample_frames": False, "do_resize": False}
+    return prompt
+
+
+def _vllm_engine(model: str, engine_kwargs: dict[str, Any]):
+    from vllm import LLM
+
+    return LLM(model=model, seed=0, **engine_kwargs)
+
+
+def _vllm_sampling(max_new_tokens: int):
+    from vllm import SamplingParams
+
+    return SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
+
+
+def _vllm_worker(gpu: str, model: str, engine_kwargs: dict, max_new_tokens: int, inbox, outbox) -> None:
+    """Worker process: one engine on one GPU; answers lists of prompt dicts until it receives None."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    try:
+        llm = _vllm_engine(model, engine_kwargs)
+        params = _vllm_sampling(max_new_tokens)
+        outbox.put(("ready", None))
+    except BaseException as e:  # report start-up failures to the parent instead of hanging it
+        outbox.put(("error", f"{type(e).__name__}: {e}"))
+        return
+    while True:
+        job = inbox.get()
+        if job is None:
+            return
+        try:
+            results = llm.generate(job, params, use_tqdm=False)
+            outbox.put(("ok", [r.outputs[0].text for r in results]))
+        except BaseException as e:
+            outbox.put(("error", f"{type(e).__name__}: {e}"))
+
+
+class VLLMBackend:
+    """vLLM offline generation, greedy; data-parallel over GPUs with one engine per GPU when asked."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str | os.PathLike,
+        *,
+        max_new_tokens: int = 32,
+        data_parallel_size: int = 1,
+        gpus: Sequence[str] | None = None,
+        max_videos_per_prompt: int = 1,
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.85,
+        tensor_parallel_size: int = 1,
+    ) -> None:
+        from transformers import AutoProcessor
+
+        if data_parallel_size < 1:
+            raise ValueError(f"data_parallel_size must be >= 1, got {data_parallel_size!r}")
+        self.model = str(model)
+        self.max_new_tokens = max_new_tokens
+        self.processor = AutoProcessor.from_pretrained(self.model)
+        engine_kwargs: dict[str, Any] = {
+            "limit_mm_per_prompt": {"video": max_videos_per_prompt, "image": 0},
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "tensor_parallel_size": tensor_parallel_size,
+            "mm_processor_cache_gb": 0,
+        }
+        if max_model_len:
+            engine_kwargs["max_model_len"] = max_model_len
+        if gpus is None:
+            visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+            pool = visible.split(",") if visible else [str(i) for i in range(data_parallel_size * tensor_parallel_size)]
+        else:
+            pool = [str(g) for g in gpus]
+        need = data_parallel_size * tensor_parallel_size
+        if len(pool) < need:
+            raise ValueError(f"{need} GPUs needed (dp {data_parallel_size} x tp {tensor_parallel_size}), got {pool}")
+        self._llm = None
+        self._workers: list[tuple[Any, Any, Any]] = []
+        if data_parallel_size == 1:
+            self._llm = _vllm_engine(self.model, engine_kwargs)
+            self._params = _vllm_sampling(max_new_tokens)
+            return
+        import multiprocessing as mp
+
+        ctx = mp.get_context("spawn")
+        for d in range(data_parallel_size):
+            gpu = ",".join(pool[d * tensor_parallel_size : (d + 1) * tensor_parallel_size])
+            inbox, outbox = ctx.Queue(), ctx.Queue()
+            proc = ctx.Process(
+                target=_vllm_worker, args=(gpu, self.model, engine_kwargs, max_new_tokens, inbox, outbox), daemon=True
+            )
+            proc.start()
+            self._workers.append((proc, inbox, outbox))
+        for proc, _, outbox in self._workers:
+            status, message = outbox.get()
+            if status != "ready":
+                self.close()
+                raise RuntimeError(f"a vLLM worker failed to start: {message}")
+        logger.info("vLLM: %d engines on GPUs %s", data_parallel_size, pool[:need])
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        prompts = [vllm_prompt(self.processor, r) for r in requests]
+        if self._llm is not None:
+            results = self._llm.generate(prompts, self._params, use_tqdm=False)
+            return [r.outputs[0].text for r in results]
+        n = len(self._workers)
+        bounds = [len(prompts) * k // n for k in range(n + 1)]
+        busy = []
+        for k, (_, inbox, _) in enumerate(self._workers):
+            shard = prompts[bounds[k] : bounds[k + 1]]
+            if shard:
+                inbox.put(shard)
+                busy.append(k)
+        out: list[str] = []
+        errors = []
+        for k in busy:
+            status, payload = self._workers[k][2].get()
+            if status == "ok":
+                out.extend(payload)
+            else:
+                errors.append(payload)
+        if errors:
+            raise RuntimeError(f"vLLM worker failed: {errors[0]}")
+        return out
+
+    def close(self) -> None:
+        for proc, inbox, _ in self._workers:
+            if proc.is_alive():
+                inbox.put(None)
+        for proc, _, _ in self._workers:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.terminate()
+        self._workers = []
+        self._llm = None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# OpenAI-compatible HTTP
+
+
+def _jpeg_data_url(frame: np.ndarray, quality: int = 90) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def openai_messages(request: Request) -> list[dict[str, Any]]:
+    """The request as OpenAI chat messages: each video as timestamp texts and base64 JPEG frames, in order."""
+    out = []
+    for role, parts in request.content_parts():
+        content: list[dict[str, Any]] = []
+        for kind, value in parts:
+            if kind == "text":
+                content.append({"type": "text", "text": value})
+                continue
+            for t, frame in zip(value.timestamps, value.frames):
+                content.append({"type": "text", "text": f"<{t:.1f} seconds>"})
+                content.append({"type": "image_url", "image_url": {"url": _jpeg_data_url(frame)}})
+        if role != "user" and all(c["type"] == "text" for c in content):
+            out.append({"role": role, "content": "".join(c["text"] for c in content)})
+        else:
+            out.append({"role": role, "content": content})
+    return out
+
+
+class OpenAIBackend:
+    """Chat completions over HTTP (standard library), greedy, ``concurrency`` requests in flight."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        max_new_tokens: int = 32,
+        concurrency: int = 4,
+        timeout_s: float = 300.0,
+        retries: int = 3,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
+        self.model = model
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.api_key = api_key
+        self.max_new_tokens = max_new_tokens
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.retries = retries
+
+    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        data = json.dumps(body).encode("utf-8")
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        for attempt in range(self.retries + 1):
+            req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
+                    return json.loads(resp.read().decode("utf-8"))
+            except urllib.error.HTTPError as e:
+                retriable = e.code == 429 or e.code >= 500
+                detail = e.read().decode("utf-8", "replace")[:300]
+                if not retriable or attempt == self.retries:
+                    raise RuntimeError(f"{self.url} answered HTTP {e.code}: {detail}") from None
+            except (urllib.error.URLError, TimeoutError) as e:
+                if attempt == self.retries:
+                    raise RuntimeError(f"{self.url} unreachable: {e}") from None
+            time.sleep(min(2.0**attempt, 30.0))
+        raise AssertionError("unreachable")
+
+    def _one(self, request: Request) -> str:
+        body = {
+            "model": self.model,
+            "messages": openai_messages(request),
+            "max_tokens": self.max_new_tokens,
+            "temperature": 0.0,
+        }
+        reply = self._post(body)
+        try:
+            content = reply["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError):
+            raise RuntimeError(f"unexpected reply from {self.url}: {str(reply)[:300]}") from None
+        return content if isinstance(content, str) else ""
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(self._one, requests))
+
+    def close(self) -> None:
+        pass
+
+
+def make_backend(
+    name: str,
+    model: str,
+    *,
+    max_new_tokens: int = 32,
+    batch_size: int = 4,
+    data_parallel_size: int = 1,
+    gpus: Sequence[str] | None = None,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    max_videos_per_prompt: int = 1,
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float = 0.85,
+) -> Backend:
+    """Build the backend called ``name`` (one of ``BACKENDS``)."""
+    if name == "hf":
+        return HFBackend(model, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    if name == "vllm":
+        return VLLMBackend(
+            model,
+            max_new_tokens=max_new_tokens,
+            data_parallel_size=data_parallel_size,
+            gpus=gpus,
+            max_videos_per_prompt=max_videos_per_prompt,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+        )
+    if name == "openai":
+        if not base_url:
+            raise ValueError("the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)")
+        return OpenAIBackend(
+            model, base_url=base_url, api_key=api_key, max_new_tokens=max_new_tokens, concurrency=batch_size
+        )
+    raise ValueError(f"unknown backend {name!r}; expected one of {BACKENDS}")

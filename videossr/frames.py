@@ -1,0 +1,447 @@
+"""The frame sampler: turn folders of raw videos into the frame store the pretext tasks read.
+
+``sample_videos(video_dirs, output_dir)`` finds every video under the folders (recursively, every common container,
+extensions matched case-insensitively), samples ``num_frames`` frames per video on the clock of
+``videossr.manifest`` (the centres of ``num_frames`` equal bins of the 5%..95% span; for each target the frame on
+screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, never enlarged), and writes::
+
+    ROOT/sampling.json           the sampling parameters; a rerun with other parameters is refused
+    ROOT/manifest.jsonl          one VideoRecord per sampled video, sorted by video_id
+    ROOT/failures.jsonl          one line per video that could not be sampled: video_id, source, kind, message
+    ROOT/<video_id>/000.jpg ...  the frames (JPEG, fixed quality), plus record.json: the video's manifest line
+
+A video whose 5%..95% span does not give ``num_frames`` distinct frames is skipped as ``too_short`` (one failures
+line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames.
+
+Resume and safety. Each video's folder is written under a temporary name and renamed when complete (with its
+``record.json``), so a folder that exists is a finished video. manifest.jsonl and failures.jsonl are rebuilt
+from the folders and the failures at the end of a run, also when it is interrupted (Ctrl-C). A rerun skips finished
+videos, and skips videos that failed before unless ``retry_failed``. One output directory takes one writer at a
+time. Same inputs and arguments give byte-identical frames and manifest.
+
+Video ids. A video's id is ``<slug>-<hash>``: ``slug`` is its path relative to its input folder without the
+extension, every character outside ``A-Za-z0-9._-`` replaced by ``_`` (cut to 60 characters), and ``hash`` is the
+first 10 hex digits of the SHA-1 of ``<folder key>/<relative path>``, where the folder key is the input folder's
+name (with as many parent folder names as needed to tell apart input folders that share a name). So the id depends
+only on the folder's name and the relative path: moving the folder elsewhere keeps the ids, two input folders with
+the same relative paths get different ids, and ``a/b.mp4`` vs ``a_b.mp4`` or ``x.mp4`` vs ``x.mkv`` differ too.
+
+Usage::
+
+    summary = sample_videos(["data/demo"], "data/frames", num_frames=48, max_pixels=512 * 512, workers=4)
+    print(summary)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from videossr.io import atomic_dir, write_json_atomic, write_jsonl_atomic, read_jsonl
+from videossr.manifest import FAILURES_NAME, MANIFEST_NAME, VideoRecord
+from videossr.video import VideoDecodeError, decode_frames_at, probe
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = frozenset({
+    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".mpe", ".m1v", ".m2v", ".vob",
+    ".ts", ".mts", ".m2ts", ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ogv", ".mxf", ".divx", ".dv",
+    ".y4m", ".rm", ".rmvb",
+})
+RECORD_NAME = "record.json"
+SAMPLING_NAME = "sampling.json"
+DEFAULT_NUM_FRAMES = 48
+DEFAULT_MAX_PIXELS = 512 * 512
+JPEG_QUALITY = 90
+SPAN = (0.05, 0.95)  # the part of the video frames are sampled from
+_SLUG_LEN = 60
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Finding videos
+
+
+@dataclass(frozen=True)
+class VideoSource:
+    """One input video: where it is and the id it gets in the frame store."""
+
+    path: Path  # absolute path of the file
+    folder_key: str  # name that tells its input folder apart from the other input folders
+    relpath: str  # path relative to its input folder, with "/" separators
+
+    @property
+    def video_id(self) -> str:
+        return video_id_for(self.folder_key, self.relpath)
+
+
+def video_id_for(folder_key: str, relpath: str) -> str:
+    """The video id rule (see the module docstring)."""
+    if not relpath:
+        raise ValueError("relpath must be non-empty")
+    stem = relpath.rsplit(".", 1)[0] if "." in relpath.rsplit("/", 1)[-1] else relpath
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip("._")[:_SLUG_LEN] or "video"
+    digest = hashlib.sha1(f"{folder_key}/{relpath}".encode("utf-8")).hexdigest()[:10]
+    return f"{slug}-{digest}"
+
+
+def _folder_keys(folders: Sequence[Path]) -> list[str]:
+    """For each folder, the shortest tail of its path (at least the name) that no other folder shares."""
+    parts = [f.parts[1:] if f.is_absolute() else f.parts for f in folders]
+    keys = []
+    for i, p in enumerate(parts):
+        depth = 1
+        while depth < len(p) and any(
+            j != i and tuple(q[-depth:]) == tuple(p[-depth:]) for j, q in enumerate(parts)
+        ):
+            depth += 1
+        keys.append("/".join(p[-depth:]) if p else "root")
+    return keys
+
+
+def find_videos(video_dirs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[VideoSource]:
+    """Every video file under the folders (recursive, hidden entries skipped), sorted by video id.
+
+    A file reached from two input folders (nested folders, a folder given twice) is listed once, for the first
+    folder. Raises FileNotFoundError naming a folder that does not exist.
+    """
+    if isinstance(video_dirs, (str, os.PathLike)):
+        video_dirs = [video_dirs]
+    folders: list[Path] = []
+    for d in video_dirs:
+        folder = Path(os.path.abspath(d))
+        if not folder.is_dir():
+            raise FileNotFoundError(f"video folder {d} does not exist or is not a folder")
+        if folder not in folders:
+            folders.append(folder)
+    keys = _folder_keys(folders)
+    seen: set[Path] = set()
+    found: list[VideoSource] = []
+    for folder, key in zip(folders, keys):
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if name.startswith(".") or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
+                    continue
+                path = Path(dirpath) / name
+                real = path.resolve()
+                if real in seen:
+                    continue
+                seen.add(real)
+                found.append(VideoSource(path=path, folder_key=key, relpath=path.relative_to(folder).as_posix()))
+    ids = Counter(s.video_id for s in found)
+    clash = [i for i, n in ids.items() if n > 1]
+    if clash:  # only possible with a SHA-1 prefix collision
+        raise ValueError(f"video id collision: {clash}")
+    return sorted(found, key=lambda s: s.video_id)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The clock
+
+
+def sample_times(duration: float, num_frames: int) -> list[float]:
+    """Target times: the centres of ``num_frames`` equal bins of the 5%..95% span of a ``duration``-second video."""
+    if not duration > 0:
+        raise ValueError(f"duration must be > 0, got {duration!r}")
+    if num_frames < 1:
+        raise ValueError(f"num_frames must be >= 1, got {num_frames!r}")
+    start, span = SPAN[0] * duration, (SPAN[1] - SPAN[0]) * duration
+    return [start + (i + 0.5) * span / num_frames for i in range(num_frames)]
+
+
+def sample_fps_for(duration: float, num_frames: int) -> float:
+    """The sampled frames' rate on the model's clock: ``num_frames`` per 5%..95% span."""
+    return num_frames / ((SPAN[1] - SPAN[0]) * duration)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# One video
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    num_frames: int = DEFAULT_NUM_FRAMES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    jpeg_quality: int = JPEG_QUALITY
+
+    def __post_init__(self) -> None:
+        if self.num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {self.num_frames!r}")
+        if self.max_pixels < 64:
+            raise ValueError(f"max_pixels must be >= 64, got {self.max_pixels!r}")
+        if not 1 <= self.jpeg_quality <= 95:
+            raise ValueError(f"jpeg_quality must be in 1..95, got {self.jpeg_quality!r}")
+
+    def to_json(self) -> dict:
+        return {"num_frames": self.num_frames, "max_pixels": self.max_pixels, "jpeg_quality": self.jpeg_quality,
+                "span": list(SPAN), "format": "jpeg"}
+
+
+def _encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(frame).save(buf, format="JPEG", quality=quality, optimize=False, progressive=False,
+                                subsampling="4:2:0")
+    return buf.getvalue()
+
+
+def sample_video(source: VideoSource, root: Path, params: SamplingParams, backend: str = "auto") -> VideoRecord:
+    """Sample one video into ``root/<video_id>/`` (written atomically) and return its record.
+
+    Raises VideoDecodeError (kind ``too_short`` when the span does not hold ``num_frames`` distinct frames).
+    """
+    n = params.num_frames
+    info = probe(source.path, backend=backend)
+    if info.duration <= 0:
+        raise VideoDecodeError("corrupt", source.path, "the video reports no duration")
+    if 0 < info.num_frames and info.num_frames * (SPAN[1] - SPAN[0]) < n:
+        raise VideoDecodeError("too_short", source.path,
+                               f"{info.num_frames} frames in the video, fewer than {n} in its 5%..95% span")
+    times = sample_times(info.duration, n)
+    decoded = decode_frames_at(source.path, times, backend=backend, max_pixels=params.max_pixels)
+    stamps = [round(float(t), 6) for t in decoded.timestamps]
+    distinct = len(set(stamps))
+    if distinct < n:
+        raise VideoDecodeError("too_short", source.path,
+                               f"only {distinct} distinct frames at the {n} sample times of the 5%..95% span")
+    vid = source.video_id
+    width = max(3, len(str(n - 1)))
+    names = [f"{vid}/{i:0{width}d}.jpg" for i in range(n)]
+    h, w = decoded.frames[0].shape[:2]
+    record = VideoRecord(
+        video_id=vid,
+        source=str(source.path),
+        frames=tuple(names),
+        timestamps=tuple(stamps),
+        sample_fps=sample_fps_for(info.duration, n),
+        duration=float(info.duration),
+        width=int(w),
+        height=int(h),
+        source_width=int(info.width),
+        source_height=int(info.height),
+        decoder=decoded.backend,
+    )
+    with atomic_dir(root / vid) as tmp:
+        for name, frame in zip(names, decoded.frames):
+            (tmp / name.rsplit("/", 1)[1]).write_bytes(_encode_jpeg(frame, params.jpeg_quality))
+        (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
+    return record
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str) -> dict:
+    """Run in a worker: sample one video; never raises for a bad video (returns the failure instead)."""
+    try:
+        record = sample_video(source, root, params, backend)
+        return {"ok": True, "record": record.to_json(), "bytes": _folder_bytes(root / record.video_id)}
+    except VideoDecodeError as e:
+        kind, message = e.kind, e.message
+    except (OSError, ValueError, RuntimeError, MemoryError) as e:  # one odd file must not stop the batch
+        logger.warning("unexpected error on %s", source.path, exc_info=True)
+        kind, message = "unexpected", f"{type(e).__name__}: {e}"
+    return {"ok": False, "failure": {"video_id": source.video_id, "source": str(source.path), "kind": kind,
+                                     "message": message}}
+
+
+def _init_worker() -> None:
+    """One decoding thread per worker process: parallelism comes from the processes."""
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# The store
+
+
+@dataclass(frozen=True)
+class SamplingSummary:
+    """What one run of ``sample_videos`` did."""
+
+    output_dir: str
+    found: int  # videos found in the input folders
+    sampled: int  # sampled by this run
+    already_done: int  # skipped: sampled by an earlier run
+    skipped_failed: int  # skipped: failed in an earlier run (retry_failed=False)
+    failed: int  # failed in this run (too_short included)
+    frames_written: int
+    bytes_written: int
+    manifest_videos: int  # lines in manifest.jsonl after this run
+    failure_kinds: dict = field(default_factory=dict)  # kind -> count, this run
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.failure_kinds.items())) or "none"
+        per_video = self.bytes_written / self.sampled if self.sampled else 0
+        return (
+            f"{self.found} videos found: {self.sampled} sampled, {self.already_done + self.skipped_failed} skipped "
+            f"({self.already_done} done before, {self.skipped_failed} failed before), {self.failed} failed "
+            f"({kinds}); {self.frames_written} frames, {self.bytes_written / 1e6:.2f} MB written "
+            f"({per_video / 1e3:.1f} kB per video); manifest: {self.manifest_videos} videos in {self.output_dir}"
+        )
+
+
+def _finished(root: Path) -> dict[str, VideoRecord]:
+    done = {}
+    for entry in sorted(root.iterdir()):
+        record_file = entry / RECORD_NAME
+        if entry.name.startswith(".") or not record_file.is_file():
+            continue
+        record = VideoRecord.from_json(json.loads(record_file.read_text(encoding="utf-8")))
+        done[record.video_id] = record
+    return done
+
+
+def _remove_stale_temporaries(root: Path) -> None:
+    """Folders and files left by a run that was killed outright (atomic writes use ``.<name>.<random>.tmp``)."""
+    for entry in root.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            logger.info("removing %s, left by an interrupted run", entry)
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _check_params(root: Path, params: SamplingParams) -> None:
+    path = root / SAMPLING_NAME
+    wanted = params.to_json()
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored != wanted:
+            raise ValueError(
+                f"{root} holds frames sampled with {stored}, not {wanted}: use another --output-dir"
+            )
+    else:
+        write_json_atomic(path, wanted)
+
+
+def _write_index(root: Path, failures: dict[str, dict]) -> int:
+    done = _finished(root)
+    write_jsonl_atomic(root / MANIFEST_NAME, [done[v].to_json() for v in sorted(done)])
+    write_jsonl_atomic(root / FAILURES_NAME, [failures[v] for v in sorted(failures) if v not in done])
+    return len(done)
+
+
+def default_workers() -> int:
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def sample_videos(
+    video_dirs: Sequence[str | os.PathLike] | str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    backend: str = "auto",
+    workers: int | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    jpeg_quality: int = JPEG_QUALITY,
+) -> SamplingSummary:
+    """Sample every video under ``video_dirs`` into the frame store ``output_dir`` (see the module docstring)."""
+    params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
+    if backend != "auto":
+        from videossr.video import BACKENDS
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    sources = find_videos(video_dirs)
+    root = Path(os.path.abspath(output_dir))
+    root.mkdir(parents=True, exist_ok=True)
+    _check_params(root, params)
+    _remove_stale_temporaries(root)
+
+    done = _finished(root)
+    failures = {f["video_id"]: f for f in read_jsonl(root / FAILURES_NAME)}
+    todo, already, skipped_failed = [], 0, 0
+    for s in sources:
+        if s.video_id in done:
+            already += 1
+        elif s.video_id in failures and not retry_failed:
+            skipped_failed += 1
+        else:
+            todo.append(s)
+    logger.info("%d videos found, %d to sample (%d done before, %d failed before) into %s",
+                len(sources), len(todo), already, skipped_failed, root)
+
+    sampled = frames = nbytes = 0
+    kinds: Counter = Counter()
+    new_failures: dict[str, dict] = {}
+
+    def collect(result: dict) -> None:
+        nonlocal sampled, frames, nbytes
+        if result["ok"]:
+            sampled += 1
+            frames += len(result["record"]["frames"])
+            nbytes += result["bytes"]
+            failures.pop(result["record"]["video_id"], None)
+        else:
+            f = result["failure"]
+            kinds[f["kind"]] += 1
+            new_failures[f["video_id"]] = f
+            logger.warning("%s: %s: %s", f["source"], f["kind"], f["message"])
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(todo), desc="sampling", unit="video", disable=not progress)
+    try:
+        if workers == 1 or len(todo) <= 1:
+            for s in todo:
+                collect(_job(s, root, params, backend))
+                bar.update(1)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
+                                        initializer=_init_worker) as pool:
+                futures = [pool.submit(_job, s, root, params, backend) for s in todo]
+                try:
+                    for fut in cf.as_completed(futures):
+                        collect(fut.result())
+                        bar.update(1)
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+    finally:
+        bar.close()
+        failures.update(new_failures)
+        manifest_videos = _write_index(root, failures)
+
+    summary = SamplingSummary(
+        output_dir=str(root),
+        found=len(sources),
+        sampled=sampled,
+        already_done=already,
+        skipped_failed=skipped_failed,
+        failed=sum(kinds.values()),
+        frames_written=frames,
+        bytes_written=nbytes,
+        manifest_videos=manifest_videos,
+        failure_kinds=dict(sorted(kinds.items())),
+    )
+    logger.info("%s", summary)
+    return summary

@@ -1,0 +1,409 @@
+"""Perturbations for the Anomaly Grounding task: what is done to one segment of a sampled video.
+
+Every perturbation works in two steps, so that a sample's answer and pixels can be re-derived from its audit info:
+
+    params = p.draw(rng, video, ctx, start, length)      # all random choices, drawn ONCE per segment
+    frames = p.apply(video, ctx, start, length, params)  # pure: the segment's new frames, len(frames) == length
+
+``perturb_video`` does both and returns the whole video's frame list with the segment replaced. Frames outside the
+segment are always the source frame paths, untouched.
+
+Three kinds:
+
+* spatial (Saturation, Noise, Blur, Grayscale, Invert, ChannelSwap, ZoomIn, ZoomOut, Rotate90, Rotate180, Rotate270,
+  Mirror): every frame of the segment becomes a new uint8 RGB array of the same size as the source frame. Random
+  parameters (saturation factor, noise level and noise seed, blur radius, zoom scale) are drawn once and applied to
+  every frame of the segment.
+* temporal (Slow, Fast, StutterHold, Shuffle): the segment keeps its frame count and shows other stored frames of the
+  same video, referenced by path; no pixels are created. ``params["source"]`` lists the source frame index shown at
+  each position of the segment. None of them yields the identity order.
+* Swap: the segment shows the same positions of another video of ``ctx.pool``.
+
+Only the stored (sampled) frames exist, so the temporal perturbations are defined on frame indices. With a segment
+of ``t`` frames starting at ``start`` and a speed factor ``s`` (2 or 3, drawn once):
+
+* Slow (slow motion): the segment shows ``m = ceil(t / s)`` consecutive frames from the middle of the segment's own
+  content, each held for ``s`` positions: position ``k`` shows frame ``start + (t - m) // 2 + k // s``. Time inside
+  the segment runs ``s`` times slower; the content skipped at both ends is never shown.
+* Fast (fast forward): the segment shows every ``s``-th frame of a window of ``s * (t - 1) + 1`` frames centred on
+  the segment's centre (shifted to stay inside the video): position ``k`` shows frame ``w0 + s * k``. Time inside the
+  segment runs ``s`` times faster, so the segment covers content from before and after it. ``s`` is drawn from the
+  factors whose window fits in the video.
+* StutterHold: the segment is cut into ``h`` runs (``h`` drawn in 2..5, at most ``t // 2``) of at least 2 frames
+  each; every run shows its first frame for its whole length, so the video freezes ``h`` times.
+* Shuffle: the segment's frames in a uniformly random order other than the original one.
+
+Rotate90 and Rotate270 on a non-square frame: the frame is rotated (90 degrees counter-clockwise for Rotate90,
+clockwise for Rotate270), scaled down uniformly to fit the original width x height, and centred on a black canvas of
+that size (letterboxed), so the frame size never changes. On a square frame this is a plain rotation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from videossr.manifest import VideoRecord
+from videossr.sample import Frame
+from videossr.tasks.base import TaskContext, frame_path, load_frame
+
+SPATIAL = "spatial"
+TEMPORAL = "temporal"
+SWAP = "swap"
+KINDS = (SPATIAL, TEMPORAL, SWAP)
+
+Params = dict[str, Any]
+
+# ITU-R BT.601 luma weights, used by Grayscale and Saturation.
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Pixel operations (pure functions on one uint8 HxWx3 RGB frame)
+
+
+def _luma(img: np.ndarray) -> np.ndarray:
+    return img.astype(np.float64) @ _LUMA
+
+
+def _to_uint8(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def _resize(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _fit_on_canvas(img: np.ndarray, width: int, height: int, scale: float) -> np.ndarray:
+    """``img`` scaled by ``scale`` (aspect kept, at least 1 px) and centred on a black width x height canvas."""
+    h, w = img.shape[:2]
+    nw, nh = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    canvas = np.zeros((height, width, 3), dtype=np.uint8)
+    y0, x0 = (height - nh) // 2, (width - nw) // 2
+    canvas[y0 : y0 + nh, x0 : x0 + nw] = _resize(img, nw, nh)
+    return canvas
+
+
+def saturate(img: np.ndarray, factor: float) -> np.ndarray:
+    gray = _luma(img)[..., None]
+    return _to_uint8(gray + factor * (img.astype(np.float64) - gray))
+
+
+def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0.0, sigma, size=img.shape)
+    return _to_uint8(img.astype(np.float64) + noise)
+
+
+def blur(img: np.ndarray, radius: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(radius)), dtype=np.uint8)
+
+
+def grayscale(img: np.ndarray) -> np.ndarray:
+    return np.repeat(_to_uint8(_luma(img))[..., None], 3, axis=2)
+
+
+def invert(img: np.ndarray) -> np.ndarray:
+    return 255 - img
+
+
+def channel_swap(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img[..., ::-1])
+
+
+def zoom_in(img: np.ndarray, scale: float) -> np.ndarray:
+    """Centre crop of 1/scale of each side, resized back to the frame size."""
+    h, w = img.shape[:2]
+    cw, ch = max(1, round(w / scale)), max(1, round(h / scale))
+    x0, y0 = (w - cw) // 2, (h - ch) // 2
+    return _resize(np.ascontiguousarray(img[y0 : y0 + ch, x0 : x0 + cw]), w, h)
+
+
+def zoom_out(img: np.ndarray, scale: float) -> np.ndarray:
+    """The frame shrunk by ``scale`` (< 1) and centred on a black canvas of the original size."""
+    h, w = img.shape[:2]
+    return _fit_on_canvas(img, w, h, scale)
+
+
+def rotate(img: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """Rotate by ``quarter_turns`` x 90 degrees counter-clockwise, letterboxed into the original size if needed."""
+    h, w = img.shape[:2]
+    out = np.ascontiguousarray(np.rot90(img, quarter_turns % 4))
+    if out.shape[:2] == (h, w):
+        return out
+    rh, rw = out.shape[:2]
+    return _fit_on_canvas(out, w, h, min(w / rw, h / rh))
+
+
+def mirror(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img[:, ::-1])
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# The registry
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One perturbation: its name, kind, plain-words description, how it draws its parameters and applies them.
+
+    ``description`` completes the sentence "In one continuous segment of the video, ...".
+    """
+
+    name: str
+    kind: str
+    description: str
+    _draw: Callable[[np.random.Generator, VideoRecord, TaskContext, int, int], Params]
+    _apply: Callable[[VideoRecord, TaskContext, int, int, Mapping[str, Any]], list[Frame]]
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.name}: unknown kind {self.kind!r}; expected one of {KINDS}")
+
+    @property
+    def is_temporal(self) -> bool:
+        return self.kind == TEMPORAL
+
+    def draw(self, rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int) -> Params:
+        """All random parameters of this perturbation for one segment (JSON-serialisable)."""
+        _check_segment(video, start, length)
+        return self._draw(rng, video, ctx, start, length)
+
+    def apply(
+        self, video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]
+    ) -> list[Frame]:
+        """The segment's ``length`` new frames (Paths or uint8 arrays); a pure function of its arguments."""
+        _check_segment(video, start, length)
+        frames = self._apply(video, ctx, start, length, params)
+        if len(frames) != length:
+            raise AssertionError(f"{self.name} produced {len(frames)} frames for a segment of {length}")
+        return frames
+
+
+def _check_segment(video: VideoRecord, start: int, length: int) -> None:
+    if length < 2 or start < 0 or start + length > video.num_frames:
+        raise ValueError(
+            f"segment start={start} length={length} does not fit {video.video_id!r} "
+            f"({video.num_frames} frames; length must be >= 2)"
+        )
+
+
+def _no_params(rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int) -> Params:
+    return {}
+
+
+def _spatial(name: str, description: str, draw, op: Callable[[np.ndarray, Mapping[str, Any]], np.ndarray]):
+    def apply(video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]) -> list[Frame]:
+        out = []
+        for i in range(start, start + length):
+            img = load_frame(ctx, video, i)
+            new = op(img, params)
+            if new.shape != img.shape or new.dtype != np.uint8:
+                raise AssertionError(f"{name} changed the frame from {img.shape} to {new.shape} {new.dtype}")
+            out.append(new)
+        return out
+
+    return Perturbation(name, SPATIAL, description, draw, apply)
+
+
+def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(rng.uniform(lo, hi))
+
+
+def _draw_saturation(rng, video, ctx, start, length) -> Params:
+    return {"factor": _uniform(rng, 2.0, 3.0)}
+
+
+def _draw_noise(rng, video, ctx, start, length) -> Params:
+    # sigma on the 0..255 scale; each frame's noise comes from seed + its position in the segment.
+    return {"sigma": _uniform(rng, 25.0, 50.0), "seed": int(rng.integers(0, 2**31 - 1))}
+
+
+def _draw_blur(rng, video, ctx, start, length) -> Params:
+    short = min(video.width, video.height)
+    return {"radius": max(2.0, _uniform(rng, 0.015, 0.03) * short)}
+
+
+def _draw_zoom_in(rng, video, ctx, start, length) -> Params:
+    return {"scale": _uniform(rng, 1.5, 2.0)}
+
+
+def _draw_zoom_out(rng, video, ctx, start, length) -> Params:
+    return {"scale": _uniform(rng, 0.5, 0.75)}
+
+
+def _noise_op(name: str):
+    def apply(video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]) -> list[Frame]:
+        return [
+            add_noise(load_frame(ctx, video, start + k), float(params["sigma"]), int(params["seed"]) + k)
+            for k in range(length)
+        ]
+
+    return apply
+
+
+# ---- temporal
+
+
+def _temporal(name: str, description: str, draw):
+    def apply(video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]) -> list[Frame]:
+        source = [int(i) for i in params["source"]]
+        bad = [i for i in source if not 0 <= i < video.num_frames]
+        if len(source) != length or bad:
+            raise ValueError(f"{name}: bad source indices {source} for a segment of {length} in {video.num_frames}")
+        return [frame_path(ctx, video, i) for i in source]
+
+    return Perturbation(name, TEMPORAL, description, draw, apply)
+
+
+def _draw_slow(rng, video, ctx, start, length) -> Params:
+    factor = int(rng.choice([2, 3]))
+    shown = math.ceil(length / factor)
+    offset = (length - shown) // 2
+    return {"factor": factor, "source": [start + offset + k // factor for k in range(length)]}
+
+
+def fast_factors(num_frames: int, length: int) -> tuple[int, ...]:
+    """The speed factors of Fast whose window (``s * (length - 1) + 1`` frames) fits in ``num_frames``."""
+    return tuple(s for s in (2, 3) if s * (length - 1) + 1 <= num_frames)
+
+
+def _draw_fast(rng, video, ctx, start, length) -> Params:
+    factors = fast_factors(video.num_frames, length)
+    if not factors:
+        raise ValueError(
+            f"Fast needs at least {2 * (length - 1) + 1} frames for a segment of {length}; "
+            f"{video.video_id!r} has {video.num_frames}"
+        )
+    factor = int(rng.choice(factors))
+    span = factor * (length - 1)
+    centre2 = 2 * start + length - 1  # twice the segment's centre index, to stay in integers
+    w0 = min(max((centre2 - span) // 2, 0), video.num_frames - 1 - span)
+    return {"factor": factor, "source": [w0 + factor * k for k in range(length)]}
+
+
+def _draw_stutter(rng, video, ctx, start, length) -> Params:
+    if length < 4:
+        raise ValueError(f"StutterHold needs a segment of at least 4 frames, got {length}")
+    holds = int(rng.integers(2, min(5, length // 2) + 1))
+    runs = 2 + rng.multinomial(length - 2 * holds, np.full(holds, 1.0 / holds))
+    source: list[int] = []
+    pos = 0
+    for run in runs.tolist():
+        source += [start + pos] * run
+        pos += run
+    return {"holds": holds, "runs": runs.tolist(), "source": source}
+
+
+def _draw_shuffle(rng, video, ctx, start, length) -> Params:
+    identity = np.arange(length)
+    while True:  # the identity has probability 1 / length! (<= 1/40320 for length >= 8)
+        order = rng.permutation(length)
+        if not np.array_equal(order, identity):
+            break
+    return {"order": order.tolist(), "source": [start + int(k) for k in order]}
+
+
+# ---- swap
+
+
+def swap_candidates(video: VideoRecord, ctx: TaskContext, start: int, length: int) -> list[VideoRecord]:
+    """Videos of the pool, other than ``video``, that have frames at every position of the segment (by video_id)."""
+    return sorted(
+        (v for v in ctx.pool if v.video_id != video.video_id and v.num_frames >= start + length),
+        key=lambda v: v.video_id,
+    )
+
+
+def _draw_swap(rng, video, ctx, start, length) -> Params:
+    candidates = swap_candidates(video, ctx, start, length)
+    if not candidates:
+        raise ValueError(
+            f"Swap needs another video with at least {start + length} frames in the pool; the pool of "
+            f"{video.video_id!r} has {len(ctx.pool)} videos and none qualifies"
+        )
+    return {"other_video_id": candidates[int(rng.integers(len(candidates)))].video_id}
+
+
+def _apply_swap(video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]) -> list[Frame]:
+    others = [v for v in ctx.pool if v.video_id == params["other_video_id"]]
+    if not others:
+        raise ValueError(f"Swap: video {params['other_video_id']!r} is not in the pool")
+    other = others[0]
+    if (other.width, other.height) == (video.width, video.height):
+        return [frame_path(ctx, other, i) for i in range(start, start + length)]
+    # Every frame of a video must share one size (the processor stacks them), so resize the borrowed frames.
+    return [_resize(load_frame(ctx, other, i), video.width, video.height) for i in range(start, start + length)]
+
+
+def _build_registry() -> dict[str, Perturbation]:
+    items = [
+        _spatial("Saturation", "the colours are strongly over-saturated", _draw_saturation,
+                 lambda img, p: saturate(img, float(p["factor"]))),
+        Perturbation("Noise", SPATIAL, "heavy random noise is added to the picture", _draw_noise, _noise_op("Noise")),
+        _spatial("Blur", "the picture is blurred", _draw_blur, lambda img, p: blur(img, float(p["radius"]))),
+        _spatial("Grayscale", "the picture is in black and white (grayscale)", _no_params, lambda img, p: grayscale(img)),
+        _spatial("Invert", "the colours are inverted, like a photographic negative", _no_params,
+                 lambda img, p: invert(img)),
+        _spatial("ChannelSwap", "the red and blue colour channels are swapped", _no_params,
+                 lambda img, p: channel_swap(img)),
+        _spatial("ZoomIn", "the picture is zoomed in on its centre", _draw_zoom_in,
+                 lambda img, p: zoom_in(img, float(p["scale"]))),
+        _spatial("Rotate180", "the picture is turned upside down (rotated by 180 degrees)", _no_params,
+                 lambda img, p: rotate(img, 2)),
+        _spatial("ZoomOut", "the picture is shrunk and surrounded by a black border", _draw_zoom_out,
+                 lambda img, p: zoom_out(img, float(p["scale"]))),
+        _spatial("Mirror", "the picture is mirrored left to right", _no_params, lambda img, p: mirror(img)),
+        _temporal("Slow", "the action plays in slow motion", _draw_slow),
+        _temporal("Fast", "the action plays fast forward", _draw_fast),
+        _temporal("StutterHold", "the picture stutters: it freezes on a few frames, each held for a moment",
+                  _draw_stutter),
+        _temporal("Shuffle", "the frames are shuffled out of their time order", _draw_shuffle),
+        _spatial("Rotate90", "the picture is rotated by 90 degrees counter-clockwise", _no_params,
+                 lambda img, p: rotate(img, 1)),
+        _spatial("Rotate270", "the picture is rotated by 90 degrees clockwise", _no_params,
+                 lambda img, p: rotate(img, 3)),
+        Perturbation("Swap", SWAP, "the footage is replaced by footage from a different video", _draw_swap,
+                     _apply_swap),
+    ]
+    return {p.name: p for p in items}
+
+
+REGISTRY: dict[str, Perturbation] = _build_registry()
+
+# All names, in a fixed order: the paper's 14, then the three of the reference code.
+PERTURBATIONS: tuple[str, ...] = tuple(REGISTRY)
+PAPER_PERTURBATIONS: tuple[str, ...] = PERTURBATIONS[:14]
+# The four the paper trains on, mixed uniformly.
+TRAINING_PERTURBATIONS: tuple[str, ...] = ("ChannelSwap", "Rotate180", "ZoomOut", "Mirror")
+
+
+def get(name: str) -> Perturbation:
+    """The perturbation called ``name``; ValueError listing the valid names otherwise."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown perturbation {name!r}; valid: {', '.join(PERTURBATIONS)}") from None
+
+
+def perturb_video(
+    name: str, video: VideoRecord, ctx: TaskContext, start: int, length: int, rng: np.random.Generator
+) -> tuple[tuple[Frame, ...], Params]:
+    """All frames of ``video`` with ``length`` frames from ``start`` perturbed by ``name``, and the drawn params."""
+    p = get(name)
+    params = p.draw(rng, video, ctx, start, length)
+    return apply_to_video(name, video, ctx, start, length, params), params
+
+
+def apply_to_video(
+    name: str, video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]
+) -> tuple[Frame, ...]:
+    """Re-derive the frames of a perturbed video from its params (what ``perturb_video`` returned)."""
+    segment = get(name).apply(video, ctx, start, length, params)
+    frames: list[Frame] = [frame_path(ctx, video, i) for i in range(video.num_frames)]
+    frames[start : start + length] = segment
+    return tuple(frames)

@@ -1,0 +1,211 @@
+"""Object Counting: flat shapes are drawn on a few frames of a sampled video; the model counts them per class.
+
+Three classes: circle, square, triangle. Each class is drawn on 1..F frames (``max_frames_per_class``) with 1..K
+instances (``max_instances``) on each such frame. Rules:
+
+* one class per frame; the frames of one class are more than ``min_gap`` frames apart (``|i - j| > min_gap``);
+* a shape's size is 20-40% of the frame's shorter side: the diameter of a circle, the side of a square, the side of
+  an equilateral triangle; its centre lies inside the central 70% of the frame (a rotated shape near that border may
+  be cut by the frame edge);
+* instances on one frame neither overlap nor touch: a new shape's pixel mask must stay ``SEPARATION`` pixels away
+  from the shapes already on the frame (a real raster test on the masks);
+* each shape is one solid colour (every channel in 50..255) with a random rotation.
+
+Placement of one instance is retried at most ``MAX_TRIES`` times; an instance that still does not fit is not drawn
+and not counted, so the answer counts the shapes actually drawn (the first instance of a frame always fits, so every
+class has at least one). The answer is ``"circles,squares,triangles"``, e.g. ``"3,1,4"``. ``Sample.params`` holds
+every placement (frame, class, centre, size, rotation, colour) and the per-class counts.
+
+Usage::
+
+    from videossr.tasks import counting
+    sample = counting.make_sample(video, numpy.random.default_rng(0), counting.DIFFICULTIES["hard"], ctx)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from videossr.data_sources import COUNTING
+from videossr.manifest import VideoRecord
+from videossr.sample import VIDEO_PLACEHOLDER, Clip, Frame, Sample
+from videossr.tasks.base import TaskContext, frame_path, load_frame
+
+__all__ = ["CLASSES", "DIFFICULTIES", "Params", "make_sample", "shape_mask", "answer_for", "QUESTION"]
+
+CLASSES = ("circle", "square", "triangle")
+MIN_SIZE, MAX_SIZE = 0.2, 0.4  # of the shorter side
+CENTRE_MARGIN = 0.15  # centres inside [0.15, 0.85] of width and height: the central 70%
+MIN_CHANNEL = 50
+SEPARATION = 2  # pixels between two shapes of one frame
+MAX_TRIES = 100  # placement attempts per instance
+MAX_FRAME_TRIES = 1000  # attempts to choose a class's frames away from the other classes' frames
+
+
+@dataclass(frozen=True)
+class Params:
+    """F = ``max_frames_per_class``, K = ``max_instances`` (per frame), and the minimum spacing of a class's frames."""
+
+    max_frames_per_class: int = 3
+    max_instances: int = 3
+    min_gap: int = 8
+
+    def __post_init__(self) -> None:
+        for name in ("max_frames_per_class", "max_instances"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if not isinstance(self.min_gap, int) or self.min_gap < 0:
+            raise ValueError(f"min_gap must be an integer >= 0, got {self.min_gap!r}")
+
+    def min_frames(self) -> int:
+        """The fewest frames a video needs: one class's F frames spaced, plus a frame for each other class."""
+        return (self.max_frames_per_class - 1) * (self.min_gap + 1) + len(CLASSES)
+
+
+DIFFICULTIES = {"easy": Params(3, 3), "hard": Params(4, 4)}
+
+QUESTION = (
+    f"{VIDEO_PLACEHOLDER}\n"
+    "Flat, single-coloured shapes have been drawn onto some frames of this video. There are three kinds: circles, "
+    "squares and triangles. A frame carries shapes of one kind only, but the same kind can show up on several "
+    "different frames. Count every shape on every frame, and give the total number of circles, of squares and of "
+    "triangles in the whole video. Answer with three integers separated by commas, in the order "
+    "circles,squares,triangles (for example 2,5,1)."
+)
+
+
+def answer_for(counts: dict[str, int]) -> str:
+    return ",".join(str(int(counts[c])) for c in CLASSES)
+
+
+def shape_vertices(cls: str, centre: tuple[float, float], size: float, rotation: float) -> np.ndarray:
+    """Polygon vertices (x, y) of a square or triangle; ``rotation`` in degrees, counter-clockwise on screen."""
+    if cls == "square":
+        radius, angles = size / math.sqrt(2), [45 + 90 * k for k in range(4)]
+    elif cls == "triangle":
+        radius, angles = size / math.sqrt(3), [90 + 120 * k for k in range(3)]
+    else:
+        raise ValueError(f"{cls!r} is not a polygon class")
+    theta = np.deg2rad(np.array(angles, dtype=np.float64) + rotation)
+    # Screen y grows downwards, so subtract the sine to turn counter-clockwise as seen.
+    return np.stack([centre[0] + radius * np.cos(theta), centre[1] - radius * np.sin(theta)], axis=1)
+
+
+def shape_mask(
+    cls: str, centre: tuple[float, float], size: float, rotation: float, height: int, width: int
+) -> np.ndarray:
+    """The boolean HxW pixel mask of one shape: the pixels whose centre lies inside it (exactly what gets painted)."""
+    if cls not in CLASSES:
+        raise ValueError(f"unknown shape class {cls!r}; expected one of {CLASSES}")
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    if cls == "circle":
+        return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= (size / 2) ** 2
+    # A convex polygon: the pixel centre is on the same side of every edge.
+    verts = shape_vertices(cls, centre, size, rotation)
+    sides = []
+    for (x0, y0), (x1, y1) in zip(verts, np.roll(verts, -1, axis=0)):
+        sides.append((x1 - x0) * (yy - y0) - (y1 - y0) * (xx - x0))
+    sides_arr = np.stack(sides)
+    return (sides_arr >= 0).all(axis=0) | (sides_arr <= 0).all(axis=0)
+
+
+def _choose_frames(
+    rng: np.random.Generator, n: int, count: int, gap: int, taken: set[int], video_id: str
+) -> list[int]:
+    """``count`` frames pairwise more than ``gap`` apart and not in ``taken``, uniform among such sets."""
+    slots = n - gap * (count - 1)
+    if slots < count:
+        raise ValueError(f"{video_id!r}: {n} frames cannot hold {count} frames more than {gap} apart")
+    for _ in range(MAX_FRAME_TRIES):
+        # Stars and bars: sorted distinct picks in a shortened range, spread by the gap, are uniform over valid sets.
+        picks = np.sort(rng.choice(slots, size=count, replace=False))
+        frames = [int(p) + (gap) * k for k, p in enumerate(picks)]
+        if not taken.intersection(frames):
+            return frames
+    raise ValueError(f"{video_id!r}: could not place {count} frames more than {gap} apart among {n} frames")
+
+
+def _place_shapes(
+    rng: np.random.Generator, cls: str, requested: int, height: int, width: int
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Placements of up to ``requested`` non-touching shapes of class ``cls``, and their union pixel mask."""
+    short = min(height, width)
+    lo_size, hi_size = max(1, math.ceil(MIN_SIZE * short)), max(1, math.floor(MAX_SIZE * short))
+    x_lo, x_hi = math.ceil(CENTRE_MARGIN * (width - 1)), math.floor((1 - CENTRE_MARGIN) * (width - 1))
+    y_lo, y_hi = math.ceil(CENTRE_MARGIN * (height - 1)), math.floor((1 - CENTRE_MARGIN) * (height - 1))
+    kernel = np.ones((2 * SEPARATION + 1, 2 * SEPARATION + 1), dtype=np.uint8)
+    union = np.zeros((height, width), dtype=bool)
+    shapes: list[dict[str, Any]] = []
+    for _ in range(requested):
+        keep_out = cv2.dilate(union.astype(np.uint8), kernel).astype(bool)
+        for _ in range(MAX_TRIES):
+            centre = (int(rng.integers(x_lo, x_hi + 1)), int(rng.integers(y_lo, y_hi + 1)))
+            size = int(rng.integers(lo_size, hi_size + 1))
+            rotation = float(rng.uniform(0.0, 360.0))
+            colour = [int(c) for c in rng.integers(MIN_CHANNEL, 256, size=3)]
+            mask = shape_mask(cls, centre, size, rotation, height, width)
+            if mask.any() and not (mask & keep_out).any():
+                union |= mask
+                shapes.append({"center": list(centre), "size": size, "rotation": rotation, "color": colour})
+                break
+    if not shapes:
+        raise AssertionError(f"could not place a single {cls} on an empty {width}x{height} frame")
+    return shapes, union
+
+
+def render_frame(img: np.ndarray, cls: str, shapes: list[dict[str, Any]]) -> np.ndarray:
+    """``img`` with the shapes painted on (a new array); re-derives a frame from its audit record."""
+    out = img.copy()
+    h, w = img.shape[:2]
+    for s in shapes:
+        out[shape_mask(cls, tuple(s["center"]), s["size"], s["rotation"], h, w)] = s["color"]
+    return out
+
+
+def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
+    """One counting sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
+    n = video.num_frames
+    if n < params.min_frames():
+        raise ValueError(f"{video.video_id!r} has {n} frames; {params} needs at least {params.min_frames()}")
+    taken: set[int] = set()
+    frame_class: dict[int, str] = {}
+    for cls in CLASSES:
+        count = int(rng.integers(1, params.max_frames_per_class + 1))
+        for i in _choose_frames(rng, n, count, params.min_gap, taken, video.video_id):
+            frame_class[i] = cls
+            taken.add(i)
+
+    frames: list[Frame] = [frame_path(ctx, video, i) for i in range(n)]
+    records = []
+    counts = dict.fromkeys(CLASSES, 0)
+    for i in sorted(frame_class):
+        cls = frame_class[i]
+        requested = int(rng.integers(1, params.max_instances + 1))
+        img = load_frame(ctx, video, i)
+        shapes, _ = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
+        frames[i] = render_frame(img, cls, shapes)
+        counts[cls] += len(shapes)
+        records.append({"frame": i, "class": cls, "requested": requested, "shapes": shapes})
+
+    audit = {
+        "frames": records,
+        "counts": counts,
+        "max_frames_per_class": params.max_frames_per_class,
+        "max_instances": params.max_instances,
+        "min_gap": params.min_gap,
+        "num_frames": n,
+    }
+    return Sample(
+        task=COUNTING,
+        video_id=video.video_id,
+        question=QUESTION,
+        answer=answer_for(counts),
+        clips=(Clip(frames=tuple(frames), sample_fps=float(video.sample_fps)),),
+        params=audit,
+    )

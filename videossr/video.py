@@ -1,0 +1,654 @@
+"""Decode the frames of a video that are on screen at given times, with torchcodec, decord or PyAV behind one function.
+
+``decode_frames_at(path, times)`` returns, for each time (seconds from the first frame of the video stream), the
+frame a player shows at that time (the last frame whose timestamp is <= the time), as an upright uint8 RGB array
+(rotation metadata of phone videos applied), shrunk to fit ``max_pixels`` with its aspect ratio kept (never
+enlarged), together with the real timestamp of every returned frame. ``probe(path)`` reads a video's header.
+
+Backends (``backend=``):
+
+- ``pyav``: reads the packet index first, then decodes only what the requested frames need: it jumps to the keyframe
+  before a requested frame when there is a keyframe between the current position and that frame (cheaper than
+  decoding forward), and tells the decoder to skip non-reference frames that are not requested (nothing depends on
+  them). This decodes fewer frames than a full decode even on long-GOP H.264 (see benchmarks/bench_sampling.py).
+- ``torchcodec``: ``VideoDecoder.get_frames_played_at`` in exact seek mode.
+- ``decord``: ``VideoReader.get_batch`` on the indices picked from its frame timestamps.
+- ``auto`` (default) tries them in ``AUTO_ORDER`` (fastest first, by the benchmark) and falls back to the next one
+  when one fails on a file; torchcodec, for instance, returns wrong frames on some MPEG-2 program streams. The
+  returned frames are checked (each is the frame on screen at its time, never a later one), so such a failure is
+  caught and the next backend is used.
+
+Every decoder runs single-threaded (one thread per process): parallelism comes from running several videos at once
+(``videossr.frames``), which scales better than threading inside one decoder.
+
+Errors are ``VideoDecodeError`` with a ``kind`` (one of ``ERROR_KINDS``) so that callers can report a reason::
+
+    try:
+        out = decode_frames_at("clip.mp4", [0.5, 1.5], max_pixels=512 * 512)
+    except VideoDecodeError as e:
+        print(e.kind, e)
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("pyav", "torchcodec", "decord")
+# Fastest first (benchmarks/bench_sampling.py): PyAV decodes only what the requested frames need.
+AUTO_ORDER = ("pyav", "torchcodec", "decord")
+
+ERROR_KINDS = (
+    "not_found",  # no such file
+    "permission_denied",  # the file cannot be read
+    "empty",  # zero bytes
+    "garbage",  # no demuxer recognises the file
+    "no_video_stream",  # a media file without video (audio only, ...)
+    "truncated",  # the file ends before its video does (interrupted download, missing index)
+    "corrupt",  # the container opens but the stream cannot be decoded
+    "too_short",  # fewer frames than requested (raised by the sampler, videossr.frames)
+    "unavailable",  # the requested backend is not installed
+)
+
+# Kinds that no other backend can fix: auto mode does not try the next backend on these.
+_FINAL_KINDS = frozenset({"not_found", "permission_denied", "empty", "no_video_stream", "too_short"})
+
+# Slack for timestamp rounding when comparing a frame's start with a requested time.
+_TIME_TOLERANCE = 1e-6
+
+
+class VideoDecodeError(Exception):
+    """A video could not be decoded; ``kind`` (one of ``ERROR_KINDS``) says why, ``path`` which file."""
+
+    def __init__(self, kind: str, path: str | os.PathLike, message: str, *, backend: str | None = None):
+        if kind not in ERROR_KINDS:
+            raise ValueError(f"unknown error kind {kind!r}; expected one of {ERROR_KINDS}")
+        self.kind = kind
+        self.path = str(path)
+        self.backend = backend
+        self.message = message
+        where = f" [{backend}]" if backend else ""
+        super().__init__(f"{kind}: {self.path}{where}: {message}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's header says about its video stream. Sizes are as displayed, i.e. after rotation."""
+
+    duration: float  # seconds of the video stream
+    num_frames: int  # frame count (from the header, or duration * fps where the container does not store it)
+    fps: float  # average frame rate
+    width: int
+    height: int
+    rotation: int  # degrees counter-clockwise that the picture is turned for display: 0, 90, 180 or 270
+    codec: str
+    backend: str  # the library that read it
+
+    def __post_init__(self) -> None:
+        if not (self.duration >= 0 and math.isfinite(self.duration)):
+            raise ValueError(f"bad duration {self.duration!r}")
+        if self.num_frames < 0:
+            raise ValueError(f"bad num_frames {self.num_frames!r}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"bad size {self.width}x{self.height}")
+        if self.rotation not in (0, 90, 180, 270):
+            raise ValueError(f"rotation must be 0, 90, 180 or 270, got {self.rotation!r}")
+
+
+@dataclass(frozen=True)
+class DecodedFrames:
+    """Frames on screen at the requested times, in the order of the request."""
+
+    frames: list[np.ndarray]  # uint8 HxWx3 RGB, upright, resized to fit max_pixels
+    timestamps: list[float]  # seconds from the first frame: the real timestamp of each returned frame
+    info: VideoInfo
+    backend: str
+
+    def __post_init__(self) -> None:
+        if len(self.frames) != len(self.timestamps):
+            raise ValueError(f"{len(self.frames)} frames but {len(self.timestamps)} timestamps")
+        for f in self.frames:
+            if f.dtype != np.uint8 or f.ndim != 3 or f.shape[2] != 3:
+                raise ValueError(f"frames must be uint8 HxWx3, got {f.dtype} {f.shape}")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Helpers shared by the backends
+
+
+def fit_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]:
+    """The largest size with the aspect ratio of ``width x height`` and at most ``max_pixels`` pixels; never larger."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"bad size {width}x{height}")
+    if max_pixels is None or width * height <= max_pixels:
+        return width, height
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels!r}")
+    scale = math.sqrt(max_pixels / (width * height))
+    w, h = max(1, int(width * scale)), max(1, int(height * scale))
+    while w * h > max_pixels:  # float rounding
+        if w >= h:
+            w -= 1
+        else:
+            h -= 1
+    return w, h
+
+
+def _resize(frame: np.ndarray, max_pixels: int | None) -> np.ndarray:
+    h, w = frame.shape[:2]
+    nw, nh = fit_size(w, h, max_pixels)
+    if (nw, nh) == (w, h):
+        return np.ascontiguousarray(frame)
+    import cv2
+
+    return cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a decoded picture counter-clockwise by ``rotation`` degrees, as a player does."""
+    return np.rot90(frame, rotation // 90) if rotation else frame
+
+
+def _normalise_rotation(degrees: float | None) -> int:
+    if degrees is None or not math.isfinite(degrees):
+        return 0
+    return int(round(degrees / 90.0)) % 4 * 90
+
+
+def _check_file(path: Path) -> None:
+    """Raise VideoDecodeError for the problems that need no decoder: missing, unreadable, empty."""
+    if not path.exists():
+        raise VideoDecodeError("not_found", path, "no such file")
+    if not path.is_file():
+        raise VideoDecodeError("not_found", path, "not a regular file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1)
+    except PermissionError as e:
+        raise VideoDecodeError("permission_denied", path, str(e)) from None
+    if not head:
+        raise VideoDecodeError("empty", path, "the file has 0 bytes")
+
+
+def _pick_on_screen(starts: Sequence[float], times: Sequence[float]) -> list[int]:
+    """For each time, the index of the last start <= time (the first frame for times before it)."""
+    return [max(0, bisect.bisect_right(starts, t + _TIME_TOLERANCE) - 1) for t in times]
+
+
+def _validate_times(path: Path, times: Sequence[float], duration: float, backend: str) -> list[float]:
+    """The times as floats; raises VideoDecodeError(truncated) when one lies past the end of the decodable video."""
+    out = [float(t) for t in times]
+    late = max(out)
+    if duration > 0 and late > duration + 0.5:
+        raise VideoDecodeError(
+            "truncated", path, f"the video ends at {duration:.3f}s, before the requested time {late:.3f}s",
+            backend=backend,
+        )
+    return out
+
+
+def _check_on_screen(path: Path, backend: str, times: Sequence[float], stamps: Sequence[float]) -> None:
+    """A returned frame must be the one on screen: it cannot start after the requested time (first frame aside)."""
+    first = min(stamps) if stamps else 0.0
+    for t, s in zip(times, stamps):
+        if s > t + _TIME_TOLERANCE and s > first + _TIME_TOLERANCE:
+            raise VideoDecodeError(
+                "corrupt", path, f"returned the frame at {s:.3f}s for time {t:.3f}s (a later frame)", backend=backend
+            )
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# PyAV
+
+
+def _av_error_kind(exc: BaseException, opened: bool) -> str:
+    import av
+
+    if isinstance(exc, PermissionError) or isinstance(exc, av.error.PermissionError):
+        return "permission_denied"
+    if isinstance(exc, FileNotFoundError) or isinstance(exc, av.error.FileNotFoundError):
+        return "not_found"
+    return "corrupt" if opened else "garbage"
+
+
+def _av_open(path: Path):
+    import av
+
+    try:
+        container = av.open(str(path), mode="r")
+    except av.error.FFmpegError as e:
+        kind = _av_error_kind(e, opened=False)
+        if kind == "garbage" and "moov" in str(e).lower():
+            kind = "truncated"  # an mp4 whose index was never written: an interrupted recording or download
+        raise VideoDecodeError(kind, path, f"cannot open: {e}", backend="pyav") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError("no_video_stream", path, "the file has no video stream", backend="pyav")
+    return container
+
+
+def _av_info(container, stream, rotation: int) -> VideoInfo:
+    tb = float(stream.time_base) if stream.time_base else 0.0
+    if stream.duration:
+        duration = stream.duration * tb
+    elif container.duration:
+        duration = container.duration / 1_000_000
+    else:
+        duration = 0.0
+    rate = stream.average_rate or stream.base_rate or stream.guessed_rate
+    fps = float(rate) if rate else 0.0
+    num_frames = stream.frames or (int(round(duration * fps)) if fps else 0)
+    w, h = stream.codec_context.width, stream.codec_context.height
+    if rotation in (90, 270):
+        w, h = h, w
+    return VideoInfo(
+        duration=float(duration),
+        num_frames=int(num_frames),
+        fps=fps,
+        width=int(w),
+        height=int(h),
+        rotation=rotation,
+        codec=stream.codec_context.name,
+        backend="pyav",
+    )
+
+
+def _av_first_rotation(container, stream) -> int:
+    """Rotation of the first decoded frame (PyAV exposes the display matrix on frames)."""
+    for frame in container.decode(stream):
+        return _normalise_rotation(frame.rotation)
+    return 0
+
+
+@dataclass(frozen=True)
+class _Packet:
+    pts: int
+    key: bool
+    duration: int
+
+
+def _av_index(container, stream) -> list[_Packet]:
+    """Every video packet in decode order (pts, keyframe flag, duration), read without decoding."""
+    packets = []
+    for p in container.demux(stream):
+        if p.size == 0:
+            continue
+        if p.pts is None:
+            return []  # timestamps unknown before decoding: the caller decodes linearly instead
+        packets.append(_Packet(int(p.pts), bool(p.is_keyframe), int(p.duration or 0)))
+    return packets
+
+
+def _av_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+    import av
+
+    container = _av_open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        try:
+            rotation = _av_first_rotation(container, stream)
+            info = _av_info(container, stream, rotation)
+            times = _validate_times(path, times, info.duration, "pyav")
+            container.seek(0, backward=True)  # back to the start (any position: the index pass reads all)
+            stream.codec_context.flush_buffers()
+            index = _av_index(container, stream)
+            _av_check_complete(path, stream, info, index)
+            frames = _av_decode_indexed(container, stream, index, times) if index else None
+            if frames is None:  # no usable index, or the decoder did not return a planned frame
+                container.seek(0, backward=True)
+                stream.codec_context.flush_buffers()
+                stream.codec_context.skip_frame = "DEFAULT"
+                frames = _av_decode_linear(path, container, stream, times)
+        except av.error.FFmpegError as e:
+            raise VideoDecodeError(_av_error_kind(e, opened=True), path, f"decoding failed: {e}", backend="pyav") from None
+        stamps = [s for s, _ in frames]
+        pictures = [_resize(_rotate(a, rotation), max_pixels) for _, a in frames]
+        return DecodedFrames(frames=pictures, timestamps=stamps, info=info, backend="pyav")
+    finally:
+        container.close()
+
+
+def _to_rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format="rgb24")
+
+
+def _av_check_complete(path: Path, stream, info: VideoInfo, index: list[_Packet]) -> None:
+    """Raise VideoDecodeError(truncated) when the packets end well before what the header promises."""
+    if not index:
+        return
+    if stream.frames and len(index) < stream.frames:
+        raise VideoDecodeError(
+            "truncated", path, f"the header lists {stream.frames} frames but only {len(index)} are in the file",
+            backend="pyav",
+        )
+    tb = float(stream.time_base)
+    pts = [p.pts for p in index]
+    last = max(index, key=lambda p: p.pts)
+    end = (last.pts + last.duration - min(pts)) * tb
+    frame = 1.0 / info.fps if info.fps else 0.0
+    if info.duration - end > 0.5 + frame:
+        raise VideoDecodeError(
+            "truncated", path, f"the header says {info.duration:.3f}s but the frames end at {end:.3f}s",
+            backend="pyav",
+        )
+
+
+def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[float]):
+    """Decode only what the requested frames need, using the packet index. None if a planned frame never came out."""
+    tb = float(stream.time_base)
+    order = sorted(range(len(index)), key=lambda i: index[i].pts)  # presentation order -> decode index
+    origin = index[order[0]].pts
+    starts = [(index[i].pts - origin) * tb for i in order]
+    picks = [order[j] for j in _pick_on_screen(starts, times)]  # decode index of the frame for each time
+    wanted = sorted(set(picks))
+    wanted_pts = {index[i].pts for i in wanted}
+    keyframe_before = []
+    last_key = 0
+    for i, p in enumerate(index):
+        if p.key:
+            last_key = i
+        keyframe_before.append(last_key)
+
+    ctx = stream.codec_context
+    got: dict[int, np.ndarray] = {}
+
+    def take(decoded) -> None:
+        for frame in decoded:
+            if frame.pts in wanted_pts and frame.pts not in got:
+                got[frame.pts] = _to_rgb(frame)
+
+    position = None  # decode index of the next packet the decoder would get
+    packets = None
+    for target in wanted:
+        if index[target].pts in got:
+            continue
+        key = keyframe_before[target]
+        if position is None or key > position:
+            if position is not None:
+                ctx.skip_frame = "DEFAULT"
+                take(ctx.decode(None))  # drain frames still held for reordering before jumping
+            container.seek(index[key].pts, stream=stream, backward=True)
+            ctx.flush_buffers()
+            packets = (p for p in container.demux(stream) if p.size and p.pts is not None)
+            position = None
+            for p in packets:  # the demuxer may land before the keyframe: skip to it
+                if p.pts == index[key].pts:
+                    ctx.skip_frame = "DEFAULT"
+                    take(ctx.decode(p))
+                    position = key + 1
+                    break
+            if position is None:
+                return None
+        while position <= target:
+            p = next(packets, None)
+            if p is None:
+                break
+            ctx.skip_frame = "DEFAULT" if p.pts in wanted_pts else "NONREF"
+            take(ctx.decode(p))
+            position += 1
+    ctx.skip_frame = "DEFAULT"
+    take(ctx.decode(None))
+    if len(got) != len(wanted_pts):
+        logger.debug("indexed decode missed %d frames; decoding linearly", len(wanted_pts) - len(got))
+        return None
+    return [((index[i].pts - origin) * tb, got[index[i].pts]) for i in picks]
+
+
+def _av_decode_linear(path: Path, container, stream, times: Sequence[float]):
+    """Decode every frame in order and keep the one on screen at each time (for streams without packet timestamps)."""
+    tb = float(stream.time_base)
+    queue = sorted(range(len(times)), key=lambda k: times[k])
+    out: list = [None] * len(times)
+    origin = None
+    previous = None  # (seconds, frame) of the last decoded frame
+    q = 0
+    for frame in container.decode(stream):
+        pts = frame.pts if frame.pts is not None else frame.dts
+        if pts is None:
+            continue
+        if origin is None:
+            origin = pts
+        seconds = (pts - origin) * tb
+        while q < len(queue) and seconds > times[queue[q]] + _TIME_TOLERANCE:
+            chosen = previous if previous is not None else (seconds, frame)
+            out[queue[q]] = (chosen[0], chosen[1])
+            q += 1
+        if q == len(queue):
+            break
+        previous = (seconds, frame)
+    if previous is None:
+        raise VideoDecodeError("corrupt", path, "no frame could be decoded", backend="pyav")
+    while q < len(queue):
+        out[queue[q]] = previous
+        q += 1
+    converted: dict[int, np.ndarray] = {}
+    result = []
+    for seconds, frame in out:
+        if id(frame) not in converted:
+            converted[id(frame)] = _to_rgb(frame)
+        result.append((seconds, converted[id(frame)]))
+    return result
+
+
+def _av_probe(path: Path) -> VideoInfo:
+    import av
+
+    container = _av_open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        try:
+            rotation = _av_first_rotation(container, stream)
+        except av.error.FFmpegError as e:
+            raise VideoDecodeError(_av_error_kind(e, opened=True), path, f"decoding failed: {e}", backend="pyav") from None
+        return _av_info(container, stream, rotation)
+    finally:
+        container.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# torchcodec
+
+
+def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except Exception as e:  # not installed, or its FFmpeg libraries are missing
+        raise VideoDecodeError("unavailable", path, f"torchcodec cannot be imported: {e}", backend="torchcodec") from None
+    try:
+        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
+        meta = decoder.metadata
+        begin = float(meta.begin_stream_seconds or 0.0)
+        end = float(meta.end_stream_seconds or 0.0)
+        rate = meta.average_fps or 0.0
+        info = VideoInfo(
+            duration=max(0.0, end - begin),
+            num_frames=int(meta.num_frames or 0),
+            fps=float(rate),
+            width=int(meta.width),
+            height=int(meta.height),
+            rotation=_normalise_rotation(getattr(meta, "rotation", None)),
+            codec=str(meta.codec),
+            backend="torchcodec",
+        )
+        times = _validate_times(path, times, info.duration, "torchcodec")
+        clamp = max(begin, end - _TIME_TOLERANCE)
+        batch = decoder.get_frames_played_at(seconds=[min(begin + t, clamp) for t in times])
+    except (RuntimeError, ValueError, IndexError) as e:
+        if isinstance(e, ValueError) and "past the end" in str(e):
+            raise
+        raise VideoDecodeError(_guess_kind(e), path, f"decoding failed: {e}", backend="torchcodec") from None
+    stamps = [float(s) - begin for s in batch.pts_seconds.tolist()]
+    _check_on_screen(path, "torchcodec", times, stamps)
+    # torchcodec applies rotation metadata itself.
+    pictures = [_resize(a, max_pixels) for a in batch.data.numpy()]
+    return DecodedFrames(frames=pictures, timestamps=stamps, info=info, backend="torchcodec")
+
+
+def _guess_kind(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "no video stream" in text or "no valid stream" in text or "best video stream" in text:
+        return "no_video_stream"
+    if "moov" in text:
+        return "truncated"
+    if "invalid data" in text or "could not open" in text or "failed to open" in text:
+        return "garbage"
+    return "corrupt"
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# decord
+
+
+def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+    try:
+        import decord
+    except Exception as e:
+        raise VideoDecodeError("unavailable", path, f"decord cannot be imported: {e}", backend="decord") from None
+    try:
+        reader = decord.VideoReader(str(path), num_threads=1, ctx=decord.cpu(0))
+        n = len(reader)
+        if n == 0:
+            raise VideoDecodeError("corrupt", path, "no frames", backend="decord")
+        spans = reader.get_frame_timestamp(list(range(n)))
+        starts = [float(s) for s in spans[:, 0]]
+        origin = starts[0]
+        starts = [s - origin for s in starts]
+        duration = float(spans[-1, 1]) - origin
+        times = _validate_times(path, times, duration, "decord")
+        picks = _pick_on_screen(starts, times)
+        unique = sorted(set(picks))
+        batch = reader.get_batch(unique).asnumpy()
+        first = batch[0]
+    except (decord.DECORDError, RuntimeError) as e:  # decord raises RuntimeError when it cannot open a file
+        raise VideoDecodeError(_guess_kind(e), path, f"decoding failed: {e}", backend="decord") from None
+    # decord applies rotation metadata itself; its frames are already upright.
+    rows = {i: _resize(a, max_pixels) for i, a in zip(unique, batch)}
+    info = VideoInfo(
+        duration=duration,
+        num_frames=n,
+        fps=float(reader.get_avg_fps() or 0.0),
+        width=int(first.shape[1]),
+        height=int(first.shape[0]),
+        rotation=0,
+        codec="unknown",
+        backend="decord",
+    )
+    return DecodedFrames(frames=[rows[i] for i in picks], timestamps=[starts[i] for i in picks], info=info,
+                         backend="decord")
+
+
+_DECODERS: dict[str, Callable[[Path, Sequence[float], int | None], DecodedFrames]] = {
+    "pyav": _av_decode_at,
+    "torchcodec": _torchcodec_decode_at,
+    "decord": _decord_decode_at,
+}
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Public API
+
+
+def _torchcodec_probe(path: Path) -> VideoInfo:
+    try:
+        from torchcodec.decoders import VideoDecoder
+    except Exception as e:
+        raise VideoDecodeError("unavailable", path, f"torchcodec cannot be imported: {e}", backend="torchcodec") from None
+    try:
+        meta = VideoDecoder(str(path), seek_mode="approximate", num_ffmpeg_threads=1).metadata
+    except (RuntimeError, ValueError) as e:
+        raise VideoDecodeError(_guess_kind(e), path, f"cannot open: {e}", backend="torchcodec") from None
+    return VideoInfo(
+        duration=float(meta.duration_seconds or 0.0),
+        num_frames=int(meta.num_frames or 0),
+        fps=float(meta.average_fps or 0.0),
+        width=int(meta.width),
+        height=int(meta.height),
+        rotation=_normalise_rotation(getattr(meta, "rotation", None)),
+        codec=str(meta.codec),
+        backend="torchcodec",
+    )
+
+
+def _decord_probe(path: Path) -> VideoInfo:
+    out = _decord_decode_at(path, [0.0], None)
+    return out.info
+
+
+_PROBERS: dict[str, Callable[[Path], VideoInfo]] = {
+    "pyav": _av_probe,
+    "torchcodec": _torchcodec_probe,
+    "decord": _decord_probe,
+}
+
+
+def probe(path: str | os.PathLike, *, backend: str = "auto") -> VideoInfo:
+    """Read a video's header (and its first frame, for the rotation). Raises VideoDecodeError.
+
+    ``backend`` as for ``decode_frames_at``: auto tries the backends in ``AUTO_ORDER`` until one reads the file.
+    """
+    order = _backend_order(backend)
+    path = Path(path)
+    _check_file(path)
+    return _first_success(path, order, lambda name: _PROBERS[name](path))
+
+
+def _first_success(path: Path, order: Sequence[str], attempt: Callable[[str], object]):
+    failures: list[VideoDecodeError] = []
+    for name in order:
+        try:
+            return attempt(name)
+        except VideoDecodeError as e:
+            if e.kind in _FINAL_KINDS:
+                raise
+            logger.debug("%s failed on %s: %s", name, path, e)
+            failures.append(e)
+    if len(failures) == 1:
+        raise failures[0]
+    real = [f for f in failures if f.kind != "unavailable"] or failures
+    detail = "; ".join(f"{f.backend}: {f.kind}: {f.message}" for f in failures)
+    raise VideoDecodeError(real[0].kind, path, f"every backend failed ({detail})")
+
+
+def _backend_order(backend: str) -> tuple[str, ...]:
+    if backend == "auto":
+        return AUTO_ORDER
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    return (backend,)
+
+
+def decode_frames_at(
+    path: str | os.PathLike,
+    times: Sequence[float],
+    *,
+    backend: str = "auto",
+    max_pixels: int | None = None,
+) -> DecodedFrames:
+    """The frames on screen at ``times`` (seconds from the video's first frame), upright and fitted to ``max_pixels``.
+
+    Times past the last frame give the last frame; a time more than 0.5 s past the end of the decodable video raises
+    VideoDecodeError(kind="truncated"); a negative or non-finite time raises ValueError. With ``backend="auto"`` the backends of ``AUTO_ORDER`` are tried in turn; if all fail, the error
+    names every backend's failure and carries the first backend's kind.
+    """
+    order = _backend_order(backend)
+    if max_pixels is not None and max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels!r}")
+    path = Path(path)
+    _check_file(path)
+    if not times:
+        raise ValueError(f"{path}: no times requested")
+    for t in times:
+        if not (isinstance(t, (int, float, np.floating, np.integer)) and math.isfinite(t) and t >= 0):
+            raise ValueError(f"{path}: a requested time must be a finite number >= 0, got {t!r}")
+    return _first_success(path, order, lambda name: _DECODERS[name](path, times, max_pixels))

@@ -1,0 +1,550 @@
+"""VIUBench: the pretext-task benchmark of the paper, built from a frame store and scored strictly.
+
+Nine subtypes, 300 questions each (2700 in all), every video 48 frames at up to 512*512 pixels:
+
+    counting_easy          Object Counting, F=3 frames per class, K=3 instances per frame
+    counting_hard          Object Counting, F=4, K=4
+    grounding_channelswap  Anomaly Grounding, red and blue channels swapped in one segment
+    grounding_rotate180    ... the segment turned upside down
+    grounding_zoomout      ... the segment shrunk onto a black canvas
+    grounding_mirror       ... the segment mirrored left to right
+    grounding_shuffle      ... the segment's frames shuffled
+    jigsaw_easy            Temporal Jigsaw, 6 clips
+    jigsaw_hard            Temporal Jigsaw, 8 clips
+
+Scoring is strict: grounding = IoU of the parsed interval with the true one (averaged: mean IoU); counting = the
+fraction of the three classes counted exactly; jigsaw = 1 if the whole order is exact, else 0. A subtype's score is
+the mean over its questions; the overall score is the unweighted mean of the nine subtype scores x 100. An answer
+that cannot be parsed scores 0, stays in the denominator and is counted; so does a question whose frames cannot be
+read or whose generation failed (counted apart as an error). Parsing and the score functions are the ones the
+training rewards use (``videossr.answers``, ``videossr.metrics``).
+
+Building (``build_viubench``) reuses the dataset machinery of ``videossr.dataset`` (plan, seeded per-sample RNG,
+atomic per-sample commits, resume) and the task presets of ``videossr.tasks.registry``. It writes::
+
+    OUT/viubench.parquet   the questions, in subtype order; verl's row format plus a ``subtype`` column (the same
+                           keys in every row); ``extra_info.params`` also carries ``"viubench_subtype"``
+    OUT/files/             per-question unit files and the new (perturbed / overlaid) frames
+    OUT/metadata.json      arguments, counts per subtype, failures
+
+Use a frame store of videos that the training data does not use. The default seed differs from the training
+build's default (0), so that even on a shared frame store the questions are not copies of training samples.
+
+Evaluating (``evaluate``) writes ``OUTPUT_DIR/results.jsonl`` (one line per question, appended as it finishes:
+id, subtype, gold, raw output, parsed answer, score, error) and ``OUTPUT_DIR/summary.json``; a rerun resumes.
+``summarize`` turns result records into the per-subtype and overall figures, and works on any results JSONL.
+
+Usage::
+
+    from videossr.viubench import build_viubench, evaluate
+    build_viubench("data/frames_heldout", "data/viubench")                        # 2700 questions
+    summary = evaluate("data/viubench/viubench.parquet", "out/viubench", backend_factory=lambda: make_backend(...))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from videossr.answers import parse_counts, parse_interval, parse_order
+from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, TASKS
+from videossr.io import append_jsonl, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
+from videossr.manifest import read_manifest
+from videossr.metrics import counting_strict, jigsaw_strict, temporal_iou
+from videossr.sample import TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
+
+logger = logging.getLogger(__name__)
+
+PER_SUBTYPE = 300
+VIUBENCH_FRAMES = 48
+DEFAULT_SEED = 7
+PARQUET_NAME = "viubench.parquet"
+FILES_DIR = "files"
+METADATA_NAME = "metadata.json"
+RESULTS_NAME = "results.jsonl"
+SUMMARY_NAME = "summary.json"
+SUBTYPE_KEY = "viubench_subtype"  # the key added to extra_info.params
+
+# Error kinds of a question that never got an answer (all score 0 and stay in the denominator).
+LOAD_ERROR = "load_error"
+GENERATION_ERROR = "generation_error"
+
+
+@dataclass(frozen=True)
+class Subtype:
+    """One VIUBench subtype: a task and the registry preset that sets its difficulty."""
+
+    name: str  # machine name, e.g. "grounding_zoomout"
+    title: str  # as the paper writes it, e.g. "Grounding ZoomOut"
+    task: str
+    preset: str  # a preset of videossr.tasks.registry.get_task(task)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"subtype {self.name!r}: unknown task {self.task!r}; expected one of {TASKS}")
+        if not self.name or "/" in self.name:
+            raise ValueError(f"subtype name must be non-empty without '/', got {self.name!r}")
+
+    def params(self) -> Any:
+        from videossr.tasks.registry import get_task
+
+        return get_task(self.task).preset(self.preset)
+
+
+SUBTYPES: tuple[Subtype, ...] = (
+    Subtype("counting_easy", "Counting Easy", COUNTING, "easy"),
+    Subtype("counting_hard", "Counting Hard", COUNTING, "hard"),
+    Subtype("grounding_channelswap", "Grounding ChannelSwap", GROUNDING, "ChannelSwap"),
+    Subtype("grounding_rotate180", "Grounding Rotate180", GROUNDING, "Rotate180"),
+    Subtype("grounding_zoomout", "Grounding ZoomOut", GROUNDING, "ZoomOut"),
+    Subtype("grounding_mirror", "Grounding Mirror", GROUNDING, "Mirror"),
+    Subtype("grounding_shuffle", "Grounding Shuffle", GROUNDING, "Shuffle"),
+    Subtype("jigsaw_easy", "Jigsaw Easy", JIGSAW, "easy"),
+    Subtype("jigsaw_hard", "Jigsaw Hard", JIGSAW, "hard"),
+)
+SUBTYPE_NAMES: tuple[str, ...] = tuple(s.name for s in SUBTYPES)
+_BY_NAME: dict[str, Subtype] = {s.name: s for s in SUBTYPES}
+
+
+def get_subtype(name: str) -> Subtype:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ValueError(f"unknown VIUBench subtype {name!r}; expected one of {SUBTYPE_NAMES}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building
+
+# The parquet schema: videossr.dataset's row schema plus the subtype column.
+def _row_schema() -> pa.Schema:
+    from videossr.dataset import ROW_SCHEMA
+
+    return ROW_SCHEMA.append(pa.field("subtype", pa.string()))
+
+
+def _with_subtype(row: Mapping[str, Any], subtype: str) -> dict:
+    """A copy of a verl row that names its subtype (column + extra_info.params)."""
+    out = dict(row)
+    extra = dict(row["extra_info"])
+    params = json.loads(extra["params"])
+    params[SUBTYPE_KEY] = subtype
+    extra["params"] = json.dumps(params, sort_keys=True)
+    out["extra_info"] = extra
+    out["subtype"] = subtype
+    return out
+
+
+def subtype_of(row: Mapping[str, Any]) -> str:
+    """The subtype of a VIUBench row (its column, else its params JSON); raises ValueError if it has none."""
+    name = row.get("subtype")
+    if not name:
+        try:
+            name = json.loads(row["extra_info"]["params"]).get(SUBTYPE_KEY)
+        except (KeyError, TypeError, json.JSONDecodeError):
+            name = None
+    if not name:
+        raise ValueError(f"row {row.get('extra_info', {}).get('index')!r} has no VIUBench subtype")
+    return get_subtype(str(name)).name
+
+
+@dataclass(frozen=True)
+class BuildSummary:
+    parquet: Path
+    counts: dict[str, int]  # questions per subtype
+    failures: list[dict]
+    seconds: float
+
+
+def build_viubench(
+    frames_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    per_subtype: int = PER_SUBTYPE,
+    subtypes: Sequence[str] = SUBTYPE_NAMES,
+    seed: int = DEFAULT_SEED,
+    workers: int = 1,
+    executor: str = "local",
+    min_pixels: int = TRAIN_MIN_PIXELS,
+    max_pixels: int = VIUBENCH_MAX_PIXELS,
+    progress: bool = True,
+) -> BuildSummary:
+    """Build VIUBench from the frame store ``frames_dir`` into ``output_dir`` (see the module docstring).
+
+    Resumable: a rerun with the same arguments keeps every committed question and makes only the missing ones.
+    Same frame store, arguments and seed give the same questions and byte-identical frames and parquet.
+    """
+    from videossr.dataset import count_outcomes, generate, plan_task, prune
+    from videossr.dataset import Variant
+
+    if isinstance(per_subtype, bool) or not isinstance(per_subtype, int) or per_subtype < 1:
+        raise ValueError(f"per_subtype must be an int >= 1, got {per_subtype!r}")
+    chosen = [get_subtype(s) for s in subtypes]
+    if not chosen or len({s.name for s in chosen}) != len(chosen):
+        raise ValueError(f"subtypes must be a non-empty list without repeats, got {list(subtypes)!r}")
+    chosen.sort(key=lambda s: SUBTYPE_NAMES.index(s.name))
+    started = time.perf_counter()
+    frames_dir = Path(frames_dir).resolve()
+    out = Path(output_dir).resolve()
+    if frames_dir == out or frames_dir in out.parents:
+        raise ValueError(f"output {out} must not be inside the frame store {frames_dir}")
+    records = read_manifest(frames_dir)
+    if not records:
+        raise ValueError(f"the frame store {frames_dir} has no videos")
+    off = sorted({r.num_frames for r in records} - {VIUBENCH_FRAMES})
+    if off:
+        logger.warning("VIUBench expects %d frames per video; the frame store also has %s", VIUBENCH_FRAMES, off)
+
+    units = []
+    row_index = 0
+    for task in TASKS:  # one plan per task; its subtypes are the plan's variants, in exactly equal numbers
+        mine = [s for s in chosen if s.task == task]
+        if not mine:
+            continue
+        variants = [Variant(s.name, s.params()) for s in mine]
+        planned = plan_task(
+            task,
+            variants,
+            count=per_subtype * len(mine),
+            videos=records,
+            seed=seed,
+            first_row_index=row_index,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+        )
+        units.extend(planned)
+        row_index += len(planned)
+
+    root = out / FILES_DIR
+    prune(root, units)
+    outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress)
+    order = {name: k for k, name in enumerate(SUBTYPE_NAMES)}
+    ok = sorted((o for o in outcomes if o.ok), key=lambda o: (order[o.unit.variant], o.unit.row_index))
+    rows = [_with_subtype(o.row, o.unit.variant) for o in ok]
+    parquet = out / PARQUET_NAME
+    table = pa.Table.from_pylist(rows, schema=_row_schema())
+    with atomic_path(parquet) as tmp:
+        pq.write_table(table, tmp)
+
+    counts = {s.name: 0 for s in chosen}
+    for o in ok:
+        counts[o.unit.variant] += 1
+    failures = count_outcomes(outcomes)["failures"]
+    for name, n in counts.items():
+        if n < per_subtype:
+            logger.warning("%s: %d of %d questions (the rest failed; see %s)", name, n, per_subtype, METADATA_NAME)
+    from videossr.tasks.registry import params_to_json
+
+    metadata = {
+        "benchmark": "VIUBench",
+        "frames_dir": str(frames_dir),
+        "num_videos": len(records),
+        "per_subtype": per_subtype,
+        "seed": seed,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels,
+        "subtypes": [
+            {"name": s.name, "title": s.title, "task": s.task, "preset": s.preset, "params": params_to_json(s.params())}
+            for s in chosen
+        ],
+        "counts": counts,
+        "failures": failures,
+    }
+    write_json_atomic(out / METADATA_NAME, metadata)
+    elapsed = time.perf_counter() - started
+    logger.info("VIUBench: %d questions -> %s (%d failed) in %.1f s", len(rows), parquet, len(failures), elapsed)
+    return BuildSummary(parquet=parquet, counts=counts, failures=failures, seconds=elapsed)
+
+
+def read_rows(parquet: str | os.PathLike) -> list[dict]:
+    """The rows of a VIUBench parquet file, as dicts."""
+    return pq.read_table(parquet).to_pylist()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Scoring
+
+
+def score_answer(subtype: str, output: str, gold: str) -> tuple[Any, float]:
+    """(parsed answer or None, strict score in [0, 1]) of one model output for a question of ``subtype``.
+
+    Raises ValueError if ``gold`` itself is not a valid answer of that subtype (a broken benchmark file).
+    """
+    task = get_subtype(subtype).task
+    if task == GROUNDING:
+        gold_iv = parse_interval(gold)
+        if gold_iv is None or not gold_iv[1] > gold_iv[0]:
+            raise ValueError(f"{subtype}: gold {gold!r} is not a 'start-end' interval")
+        pred = parse_interval(output)
+        return (None, 0.0) if pred is None else (list(pred), temporal_iou(pred, gold_iv))
+    if task == COUNTING:
+        gold_counts = parse_counts(gold)
+        if gold_counts is None:
+            raise ValueError(f"{subtype}: gold {gold!r} is not 'circles,squares,triangles'")
+        pred = parse_counts(output)
+        return (None, 0.0) if pred is None else (list(pred), counting_strict(pred, gold_counts))
+    n = len(gold)
+    if not 2 <= n <= 9:
+        raise ValueError(f"{subtype}: gold {gold!r} is not an order of 2..9 clips")
+    gold_order = parse_order(gold, n)
+    if gold_order is None:
+        raise ValueError(f"{subtype}: gold {gold!r} is not a permutation of 1..{n}")
+    pred = parse_order(output, n)
+    return (None, 0.0) if pred is None else (list(pred), jigsaw_strict(pred, gold_order))
+
+
+def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per-subtype and overall figures from result records (``subtype``, ``score``, ``parsed``, ``error``).
+
+    A subtype's ``score`` is the mean of its question scores (errors and unparsable answers count as 0).
+    ``overall`` is the unweighted mean of the nine subtype scores x 100, or None unless all nine are present;
+    ``overall_present`` is the same mean over the subtypes that are present (for partial runs).
+    """
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in records:
+        name = get_subtype(str(r["subtype"])).name
+        score = float(r["score"])
+        if not 0.0 <= score <= 1.0 or math.isnan(score):
+            raise ValueError(f"record {r.get('id')!r}: score {score!r} is outside [0, 1]")
+        groups.setdefault(name, []).append(r)
+    per_subtype: dict[str, dict[str, Any]] = {}
+    for name in SUBTYPE_NAMES:
+        rs = groups.get(name)
+        if not rs:
+            continue
+        errors = sum(1 for r in rs if r.get("error"))
+        unparsable = sum(1 for r in rs if not r.get("error") and r.get("parsed") is None)
+        per_subtype[name] = {
+            "title": _BY_NAME[name].title,
+            "n": len(rs),
+            "score": sum(float(r["score"]) for r in rs) / len(rs),
+            "n_unparsable": unparsable,
+            "n_errors": errors,
+        }
+    means = [v["score"] for v in per_subtype.values()]
+    missing = [name for name in SUBTYPE_NAMES if name not in per_subtype]
+    return {
+        "n": sum(v["n"] for v in per_subtype.values()),
+        "n_unparsable": sum(v["n_unparsable"] for v in per_subtype.values()),
+        "n_errors": sum(v["n_errors"] for v in per_subtype.values()),
+        "per_subtype": per_subtype,
+        "missing_subtypes": missing,
+        "overall": 100.0 * sum(means) / len(means) if means and not missing else None,
+        "overall_present": 100.0 * sum(means) / len(means) if means else None,
+    }
+
+
+def summarize_results_file(path: str | os.PathLike) -> dict[str, Any]:
+    """``summarize`` over a results JSONL file."""
+    return summarize(read_jsonl(path))
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """A plain-text table: one line per subtype (score x 100, questions, unparsable, errors) and the overall."""
+    lines = [f"{'subtype':<24}{'score':>8}{'n':>6}{'unparsable':>12}{'errors':>8}"]
+    for v in summary["per_subtype"].values():
+        lines.append(f"{v['title']:<24}{100 * v['score']:>8.1f}{v['n']:>6}{v['n_unparsable']:>12}{v['n_errors']:>8}")
+    overall = summary["overall"]
+    if overall is not None:
+        lines.append(f"{'Overall':<24}{overall:>8.1f}{summary['n']:>6}{summary['n_unparsable']:>12}{summary['n_errors']:>8}")
+    else:
+        present = summary["overall_present"]
+        shown = "n/a" if present is None else f"{present:.1f}"
+        lines.append(
+            f"{'Overall (partial)':<24}{shown:>8}{summary['n']:>6}{summary['n_unparsable']:>12}{summary['n_errors']:>8}"
+            f"   missing: {', '.join(summary['missing_subtypes'])}"
+        )
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Evaluating
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """What changes a model's answers; stored with every result line and checked on resume."""
+
+    model: str
+    backend: str
+    max_new_tokens: int = 32
+    max_pixels: int | None = None  # None: each video's own max_pixels from the parquet (512*512 for VIUBench)
+
+    def __post_init__(self) -> None:
+        if not self.model or not self.backend:
+            raise ValueError(f"model and backend must be non-empty, got {self.model!r}, {self.backend!r}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens!r}")
+        if self.max_pixels is not None and self.max_pixels < 32 * 32:
+            raise ValueError(f"max_pixels must be >= {32 * 32}, got {self.max_pixels!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def question_id(row: Mapping[str, Any]) -> str:
+    return f"{subtype_of(row)}_{int(row['extra_info']['index']):05d}"
+
+
+def _request(row: Mapping[str, Any], settings: EvalSettings):
+    from videossr.evaluation.inputs import request_from_verl_row
+
+    if settings.max_pixels is None:
+        return request_from_verl_row(row)
+    videos = []
+    for v in row["videos"]:
+        v = dict(v)
+        v["max_pixels"] = settings.max_pixels
+        v["min_pixels"] = min(int(v.get("min_pixels") or TRAIN_MIN_PIXELS), settings.max_pixels)
+        videos.append(v)
+    return request_from_verl_row({**row, "videos": videos})
+
+
+def _load_previous(path: Path, settings: EvalSettings) -> dict[str, dict]:
+    records = read_jsonl(path)
+    want = settings.to_json()
+    for r in records:
+        if r.get("settings") != want:
+            raise ValueError(
+                f"{path} holds results made with other settings {r.get('settings')} (now {want}); "
+                "use another output directory"
+            )
+    if records:
+        write_jsonl_atomic(path, records)  # drops a torn last line so appends start on a clean line
+    return {str(r["id"]): r for r in records}
+
+
+def evaluate(
+    parquet: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    settings: EvalSettings,
+    *,
+    backend: Any = None,
+    backend_factory: Callable[[], Any] | None = None,
+    batch_size: int = 4,
+    limit_per_subtype: int | None = None,
+    retry_errors: bool = False,
+) -> dict[str, Any]:
+    """Answer every question of a VIUBench parquet with a ``videossr.evaluation`` backend and score it strictly.
+
+    Pass exactly one of ``backend`` and ``backend_factory`` (the factory is called only if something is left to
+    generate, so a finished run resumes without loading a model). Returns the summary (``summarize``) with the
+    settings and run counters; also writes it to ``output_dir/summary.json``.
+    """
+    from videossr.evaluation.backends import generate_texts
+
+    if (backend is None) == (backend_factory is None):
+        raise ValueError("pass exactly one of backend and backend_factory")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+    rows = read_rows(parquet)
+    if limit_per_subtype is not None:
+        seen: dict[str, int] = {}
+        kept = []
+        for row in rows:
+            name = subtype_of(row)
+            seen[name] = seen.get(name, 0) + 1
+            if seen[name] <= limit_per_subtype:
+                kept.append(row)
+        rows = kept
+    ids = [question_id(r) for r in rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{parquet}: question ids repeat (extra_info.index must be unique)")
+    for row in rows:  # a broken gold answer is a broken benchmark: fail before any generation
+        score_answer(subtype_of(row), row["reward_model"]["ground_truth"], row["reward_model"]["ground_truth"])
+
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / RESULTS_NAME
+    done = _load_previous(results_path, settings)
+    if retry_errors:
+        done = {k: r for k, r in done.items() if not r.get("error")}
+        write_jsonl_atomic(results_path, list(done.values()))
+    todo = [(qid, row) for qid, row in zip(ids, rows) if qid not in done]
+    logger.info("VIUBench: %d questions, %d already done, %d to run", len(rows), len(rows) - len(todo), len(todo))
+
+    def record(qid: str, row: Mapping[str, Any], *, output: str | None, error: str | None, kind: str | None) -> None:
+        subtype = subtype_of(row)
+        gold = row["reward_model"]["ground_truth"]
+        parsed, score = (None, 0.0) if output is None else score_answer(subtype, output, gold)
+        rec = {
+            "id": qid,
+            "subtype": subtype,
+            "video_id": row["extra_info"]["video_id"],
+            "answer": gold,
+            "settings": settings.to_json(),
+            "raw_output": output,
+            "parsed": parsed,
+            "score": float(score),
+            "error": error,
+            "error_kind": kind,
+        }
+        append_jsonl(results_path, rec)
+        done[qid] = rec
+
+    generated = 0
+    started = time.perf_counter()
+    if todo:
+        own = backend is None
+        be = backend if backend is not None else backend_factory()  # type: ignore[misc]
+        try:
+            for k in range(0, len(todo), batch_size):
+                generated += _run_batch(todo[k : k + batch_size], settings, be, generate_texts, record)
+                logger.info("VIUBench: %d / %d questions answered", min(k + batch_size, len(todo)), len(todo))
+        finally:
+            if own:
+                be.close()
+    elapsed = time.perf_counter() - started
+
+    summary = summarize([done[q] for q in ids if q in done])
+    summary["settings"] = settings.to_json()
+    summary["data"] = str(Path(parquet).resolve())
+    write_json_atomic(out / SUMMARY_NAME, summary)
+    summary["run"] = {"generated": generated, "seconds": elapsed}
+    return summary
+
+
+def _run_batch(batch, settings, backend, generate_texts, record) -> int:
+    """Load, generate and record one batch; a failing batch is retried question by question."""
+    ready = []
+    for qid, row in batch:
+        try:
+            ready.append((qid, row, _request(row, settings)))
+        except (OSError, ValueError) as e:  # unreadable frame, bad row: this question's result
+            logger.warning("question %s: cannot load its frames: %s", qid, e)
+            record(qid, row, output=None, error=f"{type(e).__name__}: {e}", kind=LOAD_ERROR)
+    if not ready:
+        return 0
+    try:
+        outputs: list[Any] = list(generate_texts(backend, [req for _, _, req in ready]))
+    except Exception as e:  # noqa: BLE001 - retried one by one below; each failure is recorded and counted
+        if len(ready) == 1:
+            outputs = [e]
+        else:
+            logger.warning("batch of %d failed (%s); retrying question by question", len(ready), e)
+            outputs = []
+            for _, _, req in ready:
+                try:
+                    outputs.append(generate_texts(backend, [req])[0])
+                except Exception as e1:  # noqa: BLE001 - recorded as this question's generation error
+                    outputs.append(e1)
+    n = 0
+    for (qid, row, _), output in zip(ready, outputs):
+        if isinstance(output, Exception):
+            logger.warning("question %s: generation failed: %s", qid, output)
+            record(qid, row, output=None, error=f"{type(output).__name__}: {output}", kind=GENERATION_ERROR)
+        else:
+            record(qid, row, output=output, error=None, kind=None)
+            n += 1
+    return n
