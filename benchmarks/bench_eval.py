@@ -1,7 +1,7 @@
 """Throughput of the evaluation backends on a tiny random Qwen3-VL (items/s; prints figures, asserts nothing).
 
 Usage (from the repository root):
-    .venv/bin/python benchmarks/bench_eval.py [--items 24] [--frames 8] [--max-pixels 16384] [--batch-sizes 1,4,8]
+    .venv/bin/python benchmarks/bench_eval.py [--items 24] [--frames 8] [--max-pixels 16384] [--batch-sizes 1,4,8] [--repeats 3]
 
 On CPU it measures the HF backend at batch size 1 against larger batches, both for generation alone (frames decoded
 beforehand) and end to end (``run_eval``: lookup, decode, prompt, generate, score, write). With a CUDA GPU and vllm
@@ -40,11 +40,12 @@ def _items_file(path: Path, n: int) -> Path:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--items", type=int, default=24)
+    ap.add_argument("--items", type=int, default=16)
     ap.add_argument("--frames", type=int, default=8)
     ap.add_argument("--max-pixels", type=int, default=128 * 128)
     ap.add_argument("--max-new-tokens", type=int, default=16)
     ap.add_argument("--batch-sizes", default="1,4,8")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per setting; the best is reported")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     import torch
@@ -68,14 +69,19 @@ def main() -> None:
         for bs in batch_sizes:
             backend = HFBackend(model, max_new_tokens=args.max_new_tokens, batch_size=bs, device="cpu")
             backend.generate(requests[:bs])  # warm-up
-            t0 = time.perf_counter()
-            backend.generate(requests)
-            gen = len(requests) / (time.perf_counter() - t0)
+            gen = 0.0
+            for _ in range(args.repeats):  # best of N: the machine is shared, the best run is the least disturbed
+                t0 = time.perf_counter()
+                backend.generate(requests)
+                gen = max(gen, len(requests) / (time.perf_counter() - t0))
             settings = EvalSettings("vqa", str(model), "hf", max_frames=args.frames, min_pixels=min_pixels,
                                     max_pixels=args.max_pixels, max_new_tokens=args.max_new_tokens)
-            summary = run_eval("vqa", items, settings, tmp / f"out_hf_{bs}", video_dir=DEMO, backend=backend,
-                               batch_size=bs)
-            print(f"{'hf':8} {bs:>5} {gen:>17.2f} {summary['run']['items_per_s']:>19.2f}")
+            e2e = 0.0
+            for r in range(args.repeats):
+                summary = run_eval("vqa", items, settings, tmp / f"out_hf_{bs}_{r}", video_dir=DEMO, backend=backend,
+                                   batch_size=bs)
+                e2e = max(e2e, summary["run"]["items_per_s"])
+            print(f"{'hf':8} {bs:>5} {gen:>17.2f} {e2e:>19.2f}")
         if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:
             model64 = build_tiny_qwen3vl(tmp / "tiny64", text_head_dim=64, dtype="bfloat16")
             for name, backend in (
@@ -84,9 +90,12 @@ def main() -> None:
                                      gpu_memory_utilization=0.4)),
             ):
                 backend.generate(requests[:8])
-                t0 = time.perf_counter()
-                backend.generate(requests)
-                print(f"{name:8} {'all':>5} {len(requests) / (time.perf_counter() - t0):>17.2f} {'-':>19}")
+                best = 0.0
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    backend.generate(requests)
+                    best = max(best, len(requests) / (time.perf_counter() - t0))
+                print(f"{name:8} {'all':>5} {best:>17.2f} {'-':>19}")
                 backend.close()
         else:
             print("no CUDA GPU or no vllm here: vLLM figures skipped")

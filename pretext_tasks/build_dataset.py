@@ -23,15 +23,17 @@ from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, default_work
 from videossr.dataset import EXECUTORS
 from videossr.sample import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 
-DEFAULT_VIDEO_DIR = Path("data/demo")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--video-dir", type=Path, action="append", help=f"repeatable; default {DEFAULT_VIDEO_DIR}")
+    source.add_argument("--video-dir", type=Path, action="append", help="repeatable; default data/demo")
     source.add_argument("--frames-dir", type=Path, help="reuse a finished frame sampler output instead of sampling")
-    parser.add_argument("--output-dir", type=Path, default=Path("data/videossr"))
+    parser.add_argument("--output-dir", type=Path, default=REPO_ROOT / "data" / "videossr",
+                        help="default: data/videossr")
     parser.add_argument("--num-samples", type=int, default=DEFAULT_NUM_SAMPLES)
     parser.add_argument("--val-fraction", type=float, default=0.0, help="share of samples held out as val.parquet")
     parser.add_argument("--seed", type=int, default=0)

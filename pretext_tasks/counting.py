@@ -15,15 +15,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+from pathlib import Path
 
 from videossr.dataset import Variant, add_common_cli_args, run_task_cli, summary_text
 from videossr.tasks.registry import get_task
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> None:
     spec = get_task("counting")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_cli_args(parser, "counting")
+    add_common_cli_args(parser, "counting", REPO_ROOT)
     parser.add_argument("--difficulty", choices=sorted(spec.presets), default="easy")
     parser.add_argument("--max-frames-per-class", type=int, default=None, help="F: frames each class is drawn on")
     parser.add_argument("--max-instances", type=int, default=None, help="K: instances per shape-bearing frame")

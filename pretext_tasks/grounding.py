@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from videossr.dataset import Variant, add_common_cli_args, run_task_cli, summary_text
 from videossr.tasks.registry import get_task
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -23,8 +26,9 @@ def main(argv: list[str] | None = None) -> None:
     default = spec.default_params
     choices = sorted(p for p in spec.presets if p != "train")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_cli_args(parser, "grounding")
-    parser.add_argument("--perturbation", action="append", choices=choices, help="repeatable; default the training four")
+    add_common_cli_args(parser, "grounding", REPO_ROOT)
+    parser.add_argument("--perturbation", action="append", choices=choices,
+                        help="repeatable; default: the four training perturbations")
     parser.add_argument("--min-len", type=int, default=default.min_len, help="shortest perturbed segment (frames)")
     parser.add_argument("--max-len", type=int, default=default.max_len, help="longest perturbed segment (frames)")
     args = parser.parse_args(argv)

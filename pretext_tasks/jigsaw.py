@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from videossr.dataset import Variant, add_common_cli_args, run_task_cli, summary_text
 from videossr.tasks.registry import get_task
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_cli_args(parser, "jigsaw")
+    add_common_cli_args(parser, "jigsaw", REPO_ROOT)
     parser.add_argument("--num-clips", type=int, default=6, help="clips per video: 6 = easy/training, 8 = hard")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> None:
         args.dataset, args.output, indices=args.index, num_rows=args.rows, task=args.task, thumb_width=args.thumb_width
     )
     shown = sorted({b.row for b in sheet.boxes})
-    print(f"wrote {args.output}: {sheet.image.width}x{sheet.image.height} px, {len(shown)} rows, {len(sheet.boxes)} frames")
+    size = f"{sheet.image.width}x{sheet.image.height} px"
+    print(f"wrote {args.output}: {size}, {len(shown)} rows, {len(sheet.boxes)} frames")
 
 
 if __name__ == "__main__":

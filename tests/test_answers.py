@@ -61,6 +61,7 @@ def test_parse_interval_accepts(text, expected):
         "no idea",
         "3,1,4",
         "<answer></answer>",
+        "<answer>I do not know</answer> maybe 1.0-2.0",  # a tagged answer is final
     ],
 )
 def test_parse_interval_rejects(text):

@@ -39,12 +39,16 @@ LETTER_CASES = [
     ("'A'", "A"),
     ("  D  ", "D"),
     ("B is correct", "B"),
+    ("I pick a dog running.", "B"),  # "a" is an article; the option text decides
+    ("I think it's B.", "B"),
+    ("答案: C", "C"),
     # unparsable or ambiguous: scored wrong
     ("", None),
     ("I am not sure.", None),
     ("A or B", None),
     ("The answer is A. No wait, the answer is B.", None),
-    ("E", None),  # not an option of this question
+    ("E", None),
+    ("(A) a red car\n(B) a dog running", None),  # the option list echoed back  # not an option of this question
     ("a cat", None),
     ("A man walks past.", None),
 ]
@@ -61,6 +65,11 @@ def test_extract_choice_without_options_accepts_any_letter():
     assert extract_choice("Hmm.") is None
 
 
+def test_bad_option_keys_are_refused():
+    with pytest.raises(ValueError, match="single capital letters"):
+        extract_choice("A", {"a": "x", "b": "y"})
+
+
 def test_longest_option_text_wins():
     options = {"A": "red", "B": "dark red", "C": "blue"}
     assert extract_choice("It is dark red.", options) == "B"
@@ -71,6 +80,8 @@ def test_parse_options_from_question_lines():
     q = "What happens?\nA. a red car\n(B) a dog running\nC) two people talking\nD: an empty street"
     assert parse_options(q) == OPTIONS
     assert parse_options("What is shown? I) think") == {}
+    assert parse_options("What is shown? Options: (A) a cat (B) a dog, (C) a bird") == {
+        "A": "a cat", "B": "a dog", "C": "a bird"}
     assert options_from_list(["A. a red car", "a dog running"]) == {"A": "a red car", "B": "a dog running"}
 
 
@@ -124,8 +135,17 @@ INTERVAL_CASES = [
     ("-1.0-2.0", None),
 ]
 
+# Real-world shapes the shared parser does not read yet (reported to its owner rather than parsed a second way here).
+# strict xfail: when videossr.answers learns them, these fail and should move into INTERVAL_CASES.
+_GAP = pytest.mark.xfail(strict=True, reason="not read by videossr.answers.parse_interval yet")
+INTERVAL_GAPS = [
+    pytest.param("It starts at 12.5 seconds and ends at 20.0 seconds.", (12.5, 20.0), marks=_GAP),
+    pytest.param("<12.5 seconds> to <20.0 seconds>", (12.5, 20.0), marks=_GAP),  # Qwen3-VL's own timestamp form
+    pytest.param("12.5, 20.0", (12.5, 20.0), marks=_GAP),
+]
 
-@pytest.mark.parametrize("output,expected", INTERVAL_CASES)
+
+@pytest.mark.parametrize("output,expected", INTERVAL_CASES + INTERVAL_GAPS)
 def test_parse_interval_table(output, expected):
     from videossr.answers import parse_interval
 

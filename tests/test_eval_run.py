@@ -9,6 +9,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -28,7 +30,8 @@ from videossr.evaluation.runner import EvalSettings, build_request, run_eval
 from videossr.io import read_jsonl
 from videossr.metrics import temporal_iou
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "data" / "demo"
 SMALL = ["--max-frames", "4", "--max-pixels", str(64 * 64), "--min-pixels", str(32 * 32), "--max-new-tokens", "8"]
 
 
@@ -147,11 +150,19 @@ VTG_ITEMS = [
 ]
 
 
-def test_vtg_cli_end_to_end(tiny_qwen3vl, video_dir, tmp_path, capsys):
+def test_vtg_cli_end_to_end(tiny_qwen3vl, video_dir, tmp_path):
     data = tmp_path / "vtg.jsonl"
     data.write_text("".join(json.dumps(it) + "\n" for it in VTG_ITEMS))
     out = tmp_path / "out_vtg"
-    printed = _run_cli("vtg", capsys, tiny_qwen3vl, data, video_dir, out, "--batch-size", "2")
+    # as a user runs it: the script, from the repository root, in its own process
+    proc = subprocess.run(
+        [sys.executable, "eval/vtg.py", "--model", str(tiny_qwen3vl), "--data", str(data), "--video-dir",
+         str(video_dir), "--output-dir", str(out), "--backend", "hf", *SMALL, "--batch-size", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    printed = proc.stdout
+    assert "generated 2 items" in printed
     recs = {r["id"]: r for r in read_jsonl(out / "results.jsonl")}
     assert sorted(recs) == ["0", "1", "2", "3"]
     assert recs["2"]["error_kind"] == "missing_video" and recs["3"]["error_kind"] == "unsafe_id"
@@ -319,3 +330,52 @@ def test_openai_backend_over_http(video_dir, tmp_path):
         bad = OpenAIBackend("remote-model", base_url=server.url, api_key="wrong", retries=0)
         with pytest.raises(RuntimeError, match="HTTP 401"):
             bad.generate([build_request("vqa", items[0], frames_from_list([np.zeros((64, 64, 3), np.uint8)] * 2, 2.0))])
+
+
+def test_verl_row_request(tiny_qwen3vl, tmp_path):
+    """The generic entry other evaluators use: a VideoSSR/verl row with frame lists (two clips) -> text."""
+    from videossr.evaluation.backends import generate_texts
+    from videossr.evaluation.inputs import request_from_verl_row
+
+    rng = np.random.default_rng(1)
+    clips = []
+    for c in range(2):
+        paths = []
+        for i in range(4):
+            p = tmp_path / f"c{c}_{i}.jpg"
+            Image.fromarray(rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)).save(p)
+            paths.append(str(p))
+        clips.append({"video": paths, "sample_fps": 2.0, "min_pixels": 1024, "max_pixels": 4096})
+    row = {"prompt": [{"role": "system", "content": "Answer directly."},
+                      {"role": "user", "content": "Clip 1: <video> Clip 2: <video> Give the order."}],
+           "videos": clips}
+    req = request_from_verl_row(row)
+    assert [v.timestamps for v in req.videos] == [[0.0, 0.5, 1.0, 1.5]] * 2
+    assert (req.videos[0].height, req.videos[0].width) == resized_size(60, 80, min_pixels=1024, max_pixels=4096)
+    backend = HFBackend(tiny_qwen3vl, max_new_tokens=4, batch_size=2)
+    msgs = chat_messages(req)
+    assert [c["type"] for c in msgs[1]["content"]] == ["text", "video", "text", "video", "text"]
+    texts = generate_texts(backend, [req, req])
+    assert len(texts) == 2 and texts[0] == texts[1]
+
+
+def test_vllm_prompt_dict_is_well_formed(tiny_qwen3vl):
+    """What the vLLM backend hands to LLM.generate, checked without vllm: the HF chat text, the exact frames, and
+    metadata that transformers' VideoMetadata accepts (vLLM builds one from it) and that gives the true timestamps."""
+    from transformers import AutoProcessor
+    from transformers.video_utils import VideoMetadata
+
+    from videossr.evaluation.backends import vllm_prompt
+
+    processor = AutoProcessor.from_pretrained(tiny_qwen3vl)
+    v = load_eval_video(DEMO / "cityCC0.mpg", fps=2, max_frames=6, min_pixels=1024, max_pixels=4096)
+    req = build_request("vqa", EvalItem("1", "cityCC0", "Where?\nA. city\nB. sea", "A"), v)
+    prompt = vllm_prompt(processor, req)
+    assert prompt["prompt"] == processor.apply_chat_template(chat_messages(req), tokenize=False,
+                                                             add_generation_prompt=True)
+    assert prompt["prompt"].count("<|video_pad|>") == 1
+    (frames, meta), = prompt["multi_modal_data"]["video"]
+    assert frames.shape == (6, v.height, v.width, 3) and frames.dtype == np.uint8
+    assert np.array_equal(frames[3], v.frames[3])
+    assert prompt["mm_processor_kwargs"] == {"do_sample_frames": False, "do_resize": False}
+    assert VideoMetadata(**meta).timestamps == pytest.approx(v.timestamps)

@@ -91,7 +91,9 @@ def test_same_seed_same_sample_different_seed_differs(store):
     a = jigsaw.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
     b = jigsaw.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
     assert a == b
-    answers = {jigsaw.make_sample(records[0], np.random.default_rng(s), jigsaw.Params(8), ctx).answer for s in range(10)}
+    answers = {
+        jigsaw.make_sample(records[0], np.random.default_rng(s), jigsaw.Params(8), ctx).answer for s in range(10)
+    }
     assert len(answers) == 10
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from videossr import perturb
 from videossr.perturb import PERTURBATIONS, REGISTRY, SPATIAL, SWAP, TEMPORAL
@@ -123,7 +125,8 @@ def test_zoom_out_border_is_the_same_on_every_frame(store):
         borders.add((cols[0], cols[-1], rows[0], rows[-1]))
     assert len(borders) == 1
     c0, c1, r0, r1 = borders.pop()
-    assert abs((c1 - c0 + 1) - round(96 * params["scale"])) <= 1 and abs((r1 - r0 + 1) - round(64 * params["scale"])) <= 1
+    assert abs((c1 - c0 + 1) - round(96 * params["scale"])) <= 1
+    assert abs((r1 - r0 + 1) - round(64 * params["scale"])) <= 1
 
 
 def test_noise_level_drawn_once_noise_deterministic(store):
@@ -241,3 +244,25 @@ def test_segment_must_fit(store):
     root, records, ctx = store
     with pytest.raises(ValueError, match="does not fit"):
         perturb.perturb_video("Mirror", records[0], ctx, 40, 9, np.random.default_rng(0))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    name=st.sampled_from(["Slow", "Fast", "StutterHold", "Shuffle"]),
+    length=st.integers(4, 16),
+    start_frac=st.floats(0.0, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_temporal_invariants_hold_for_any_segment(store, name, length, start_frac, seed):
+    root, records, ctx = store
+    video = records[0]
+    start = int(start_frac * (video.num_frames - length))
+    frames, p = perturb.perturb_video(name, video, ctx, start, length, np.random.default_rng(seed))
+    src = p["source"]
+    assert len(src) == length and all(0 <= i < video.num_frames for i in src)
+    assert src != list(range(start, start + length))
+    assert frames[start : start + length] == tuple(frame_path(ctx, video, i) for i in src)
+    if name in ("Slow", "StutterHold", "Shuffle"):
+        assert all(start <= i < start + length for i in src)  # they only use the segment's own frames
+    if name in ("Slow", "Fast"):
+        assert all(b >= a for a, b in zip(src, src[1:]))  # time still runs forward

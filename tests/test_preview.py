@@ -130,7 +130,8 @@ def test_header_text_and_params():
     row = {"data_source": "videossr_counting", "extra_info": {"params": '{"counts": {"circle": 2}}'}}
     assert preview.row_task(row) == "counting"
     assert preview.row_params(row) == {"counts": {"circle": 2}}
-    assert preview.row_params({"data_source": "shuffled"}) == {} and preview.row_task({"data_source": "shuffled"}) == "jigsaw"
+    assert preview.row_params({"data_source": "shuffled"}) == {}
+    assert preview.row_task({"data_source": "shuffled"}) == "jigsaw"
 
 
 def test_cli(dataset, tmp_path):

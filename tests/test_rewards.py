@@ -151,6 +151,11 @@ def test_bad_mode_raises():
         compute_score("videossr_jigsaw", "123456", "123456", mode="fuzzy")
 
 
+def test_ground_truth_spacing_is_tolerated():
+    assert compute_score("counting", "3,1,4", "3, 1, 4")["score"] == 1.0
+    assert compute_score("grounding", "3.0-5.0", "3.0 - 5.0")["score"] == 1.0
+
+
 def test_score_answer_is_what_evaluation_uses():
     assert score_answer("counting", "3,1,5", "3,1,4", mode="strict").value == pytest.approx(2 / 3)
     assert score_answer("jigsaw", "341562", "341562").value == 1.0

@@ -142,3 +142,11 @@ def test_legacy_reward_key_is_rejected(tiny_qwen3vl, data_dir):
         dry_run(REPO / "verl", "videossr_grpo", base + ["custom_reward_function.path=pkg://videossr.rewards"])
     with pytest.raises(DryRunError, match="reward.custom_reward_function.path is not set"):
         dry_run(REPO / "verl", "videossr_grpo", base + ["reward.custom_reward_function.path=null"])
+
+
+def test_multinode_needs_a_ray_address(env):
+    full_env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    full_env.update(env)
+    p = subprocess.run(["bash", str(REPO / "train" / "multinode.sh")], env=full_env, capture_output=True, text=True)
+    assert p.returncode != 0
+    assert "RAY_ADDRESS is not set" in p.stderr

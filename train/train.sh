@@ -49,14 +49,24 @@ if [[ "${1:-}" == "--dry-run" ]]; then
 fi
 
 if [[ -z "${PYTHON:-}" ]]; then
-  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then PYTHON="$REPO_ROOT/.venv/bin/python"; else PYTHON=python3; fi
+  if [[ -x "$REPO_ROOT/.venv/bin/python" ]]; then
+    PYTHON="$REPO_ROOT/.venv/bin/python"
+  else
+    PYTHON=python3
+  fi
 fi
 
 MODEL_PATH="$(abspath "${MODEL_PATH:-$REPO_ROOT/models/Qwen3-VL-8B-Instruct}")"
 DATA_DIR="$(abspath "${DATA_DIR:-$REPO_ROOT/data/videossr}")"
 TRAIN_FILES="${TRAIN_FILES:-$DATA_DIR/train.parquet}"
 if [[ -z "${VAL_FILES:-}" ]]; then
-  if [[ -f "$DATA_DIR/val.parquet" ]]; then VAL_FILES="$DATA_DIR/val.parquet"; HAVE_VAL=1; else VAL_FILES="$TRAIN_FILES"; HAVE_VAL=0; fi
+  if [[ -f "$DATA_DIR/val.parquet" ]]; then
+    VAL_FILES="$DATA_DIR/val.parquet"
+    HAVE_VAL=1
+  else
+    VAL_FILES="$TRAIN_FILES" # verl needs a val file; validation is switched off below
+    HAVE_VAL=0
+  fi
 else
   HAVE_VAL=1
 fi
@@ -72,7 +82,8 @@ REWARD_MODE="${REWARD_MODE:-smooth}"
 # --- checks that fail fast with a clear message ------------------------------------------------------------------
 [[ -d "$MODEL_PATH" ]] || die "model directory not found: MODEL_PATH=$MODEL_PATH
   download it first, e.g. huggingface-cli download Qwen/Qwen3-VL-8B-Instruct --local-dir $MODEL_PATH"
-[[ -f "$MODEL_PATH/config.json" ]] || die "MODEL_PATH=$MODEL_PATH has no config.json: not a Hugging Face model directory"
+[[ -f "$MODEL_PATH/config.json" ]] ||
+  die "MODEL_PATH=$MODEL_PATH has no config.json: not a Hugging Face model directory"
 
 # comma-separated file lists -> absolute paths checked one by one -> Hydra list syntax
 files_arg() {
@@ -92,7 +103,8 @@ TRAIN_ARG="$(files_arg TRAIN_FILES "$TRAIN_FILES")"
 VAL_ARG="$(files_arg VAL_FILES "$VAL_FILES")"
 
 case "$REWARD_MODE" in smooth | strict) ;; *) die "REWARD_MODE must be smooth or strict, got '$REWARD_MODE'" ;; esac
-[[ "$N_GPUS_PER_NODE" =~ ^[0-9]+$ && "$N_GPUS_PER_NODE" -ge 1 ]] || die "N_GPUS_PER_NODE must be a positive integer, got '$N_GPUS_PER_NODE'"
+[[ "$N_GPUS_PER_NODE" =~ ^[0-9]+$ && "$N_GPUS_PER_NODE" -ge 1 ]] ||
+  die "N_GPUS_PER_NODE must be a positive integer, got '$N_GPUS_PER_NODE'"
 [[ "$NNODES" =~ ^[0-9]+$ && "$NNODES" -ge 1 ]] || die "NNODES must be a positive integer, got '$NNODES'"
 
 LOGGER_ARG="[$(printf '%s' "$LOGGER" | sed 's/[[:space:]]//g')]"

@@ -9,7 +9,8 @@ Tolerant of what models wrap around an answer, strict about the answer itself:
 * The answer itself must be unambiguous: when the text holds two different candidate answers (for example two
   different intervals), the result is ``None``. A model that hedges earns nothing.
 
-None of these functions raises on any string; anything that is not a ``str`` parses as ``None``.
+None of these functions raises on any string; anything that is not a ``str`` parses as ``None``. Digits are ASCII
+``0-9`` after NFKC normalisation (which maps full-width and circled digits); other scripts' digits are not numbers here.
 
 Decisions (the scorers in ``videossr.metrics`` rely on them):
 
@@ -51,9 +52,9 @@ _DASHES = str.maketrans(
     }
 )
 
-_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL)
-_OPEN_TAG_RE = re.compile(r"<answer>", re.IGNORECASE)
-_LEAD_IN_RE = re.compile(r"\b(?:final answer|answer)\b(?: is)?(?: ?[:=])?", re.IGNORECASE)
+_TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL | re.ASCII)
+_OPEN_TAG_RE = re.compile(r"<answer>", re.IGNORECASE | re.ASCII)
+_LEAD_IN_RE = re.compile(r"\b(?:final answer|answer)\b(?: is)?(?: ?[:=])?", re.IGNORECASE | re.ASCII)
 _WRAP_CHARS = " \t\n.;:!\"'`*_[](){}<>"
 
 
@@ -61,22 +62,27 @@ def normalize(text: object) -> str | None:
     """NFKC-normalise, map dashes, collapse whitespace runs to one space; ``None`` for a non-``str``."""
     if not isinstance(text, str):
         return None
-    text = unicodedata.normalize("NFKC", text).translate(_DASHES)
+    if not text.isascii():  # plain ASCII (most answers) needs neither NFKC nor the dash map
+        text = unicodedata.normalize("NFKC", text).translate(_DASHES)
     return " ".join(text.split())
 
 
 def answer_region(text: str) -> str:
     """The part of normalised ``text`` that holds the answer: the last <answer> block, else after the last lead-in."""
-    tagged = _TAG_RE.findall(text)
-    if tagged:
-        return tagged[-1].strip()
-    opened = list(_OPEN_TAG_RE.finditer(text))
-    if opened:  # an unclosed tag (the response was cut): read what follows it
+    low = text.lower()
+    if "<answer>" in low:
+        tagged = _TAG_RE.findall(text)
+        if tagged:
+            return tagged[-1].strip()
+        opened = list(_OPEN_TAG_RE.finditer(text))
+        # an unclosed tag (the response was cut): read what follows it
         return text[opened[-1].end() :].strip()
+    if "answer" not in low:
+        return text.strip()
     lead = list(_LEAD_IN_RE.finditer(text))
     if lead and lead[-1].end() < len(text):
         tail = text[lead[-1].end() :].strip()
-        if any(ch.isdigit() for ch in tail):
+        if any("0" <= ch <= "9" for ch in tail):
             return tail
     return text.strip()
 
@@ -91,11 +97,14 @@ _NUM2 = r"(?<![\d.:])" + _NUM_BODY  # second number: may follow the "-" separato
 _UNIT = r"(?: ?(?:s|sec|secs|second|seconds)\b)?"
 _INTERVAL_RES = (
     # 14.5-26.2, from 12.5s to 20s, 12.5 ~ 20 seconds
-    re.compile(_NUM + _UNIT + r" ?(?:-|~|\bto\b|\buntil\b|\btill\b|\bthrough\b) ?" + _NUM2 + _UNIT, re.IGNORECASE),
+    re.compile(
+        _NUM + _UNIT + r" ?(?:-|~|\bto\b|\buntil\b|\btill\b|\bthrough\b) ?" + _NUM2 + _UNIT,
+        re.IGNORECASE | re.ASCII,
+    ),
     # [3.0, 4.5] or (3.0, 4.5)
-    re.compile(r"[\[(] ?" + _NUM + _UNIT + r" ?[,;] ?" + _NUM + _UNIT + r" ?[\])]", re.IGNORECASE),
+    re.compile(r"[\[(] ?" + _NUM + _UNIT + r" ?[,;] ?" + _NUM + _UNIT + r" ?[\])]", re.IGNORECASE | re.ASCII),
     # between 3 and 4.5 seconds
-    re.compile(r"\bbetween " + _NUM + _UNIT + r" and " + _NUM + _UNIT, re.IGNORECASE),
+    re.compile(r"\bbetween " + _NUM + _UNIT + r" and " + _NUM + _UNIT, re.IGNORECASE | re.ASCII),
     # start: 3.0, end: 4.5 / "start_time": 3.0, "end_time": 4.5 / start time is 3.0 s and end time is 4.5 s
     re.compile(
         r"\bstart(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
@@ -104,7 +113,7 @@ _INTERVAL_RES = (
         + r"\W{0,4}(?:and )?(?:the )?end(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
         + _NUM
         + _UNIT,
-        re.IGNORECASE,
+        re.IGNORECASE | re.ASCII,
     ),
 )
 
@@ -119,21 +128,26 @@ def _seconds(token: str) -> float:
 
 def _intervals_in(text: str) -> set[tuple[float, float]]:
     found: set[tuple[float, float]] = set()
-    for pattern in _INTERVAL_RES:
+    low = text.lower()
+    # each pattern only where its literal cue occurs (the same result, without scanning for what cannot match)
+    cues = (True, "[" in text or "(" in text, "between" in low, "start" in low and "end" in low)
+    for pattern, cue in zip(_INTERVAL_RES, cues):
+        if not cue:
+            continue
         for m in pattern.finditer(text):
             found.add((_seconds(m.group(1)), _seconds(m.group(2))))
     return found
 
 
 def parse_interval(text: str) -> tuple[float, float] | None:
-    """The one time interval (start, end) in seconds that ``text`` answers, as written; ``None`` if none or ambiguous."""
+    """The one interval (start, end) in seconds that ``text`` answers, as written; ``None`` if none or ambiguous."""
     norm = normalize(text)
     if not norm:
         return None
     region = answer_region(norm)
     found = _intervals_in(region)
-    if not found and region != norm:  # a lead-in matched but the interval sits elsewhere
-        found = _intervals_in(norm)
+    if not found and region != norm and "<answer>" not in norm.lower():
+        found = _intervals_in(norm)  # a lead-in matched but the interval sits elsewhere (a tag is final)
     if len(found) != 1:
         return None
     return found.pop()
@@ -142,8 +156,8 @@ def parse_interval(text: str) -> tuple[float, float] | None:
 # ---------------------------------------------------------------------------------------------------------------
 # Counts
 
-_COUNTS_FULL_RE = re.compile(r"(\d{1,9}), ?(\d{1,9}), ?(\d{1,9})")
-_COUNTS_SEARCH_RE = re.compile(r"(?<![\d.,\-+])(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)")
+_COUNTS_FULL_RE = re.compile(r"(\d{1,9}), ?(\d{1,9}), ?(\d{1,9})", re.ASCII)
+_COUNTS_SEARCH_RE = re.compile(r"(?<![\d.,\-+])(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)", re.ASCII)
 
 
 def _strip_wrappers(region: str) -> str:
@@ -169,19 +183,21 @@ def parse_counts(text: str) -> tuple[int, int, int] | None:
 # ---------------------------------------------------------------------------------------------------------------
 # Orders
 
-_ORDER_TOKEN_RE = re.compile(r"(?<![\d.,\-+])(\d(?:(?:, ?| )?\d)*)(?![\d,]|\.\d)")
+_ORDER_TOKEN_RE = re.compile(r"(?<![\d.,\-+])(\d(?:(?:, ?| )?\d)*)(?![\d,]|\.\d)", re.ASCII)
+_ORDER_FULL_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
+_DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits a permutation of 1..n uses
 
 
 def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
-    digits = tuple(int(ch) for ch in token if ch.isdigit())
-    if len(digits) != n or sorted(digits) != list(range(1, n + 1)):
+    digits = [ch for ch in token if "0" <= ch <= "9"]
+    if len(digits) != n or set(digits) != _DIGITS_OF[n]:
         return None
     # separators, if any, must be used between every pair of digits (no "34 1562")
     if not token.isdigit():
         seps = re.split(r"\d", token)[1:-1]
         if len(set(seps)) != 1 or "" in seps:
             return None
-    return digits
+    return tuple(map(int, digits))
 
 
 def parse_order(text: str, n: int) -> tuple[int, ...] | None:
@@ -197,7 +213,7 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
         return None
     region = answer_region(norm)
     stripped = _strip_wrappers(region)
-    if re.fullmatch(r"\d(?:(?:, ?| )?\d)*", stripped):
+    if _ORDER_FULL_RE.fullmatch(stripped):
         return _as_permutation(stripped, n)
     candidates = {m.group(1) for m in _ORDER_TOKEN_RE.finditer(region)}
     perms = {p for p in (_as_permutation(c, n) for c in candidates) if p is not None}

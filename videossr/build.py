@@ -202,12 +202,12 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     )
 
     files: dict[str, Path] = {}
-    train_rows = [o.row for o in outcomes if o.ok and o.unit.split == "train"]
+    train = [o for o in outcomes if o.ok and o.unit.split == "train"]
     for task in MIX:
         files[task] = out / f"{task}.parquet"
-        write_parquet([o.row for o in outcomes if o.ok and o.unit.split == "train" and o.unit.task == task], files[task])
+        write_parquet([o.row for o in train if o.unit.task == task], files[task])
     files["train"] = out / "train.parquet"
-    write_parquet(shuffled(train_rows, config.seed), files["train"])
+    write_parquet(shuffled([o.row for o in train], config.seed), files["train"])
     val_path = out / "val.parquet"
     if config.val_fraction > 0:
         files["val"] = val_path

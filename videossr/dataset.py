@@ -41,6 +41,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -63,7 +64,9 @@ from videossr.tasks.registry import get_task, json_ready, params_to_json
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
-JPEG_QUALITY = 90  # fixed, so the same pixels always give the same bytes
+# Fixed, so the same pixels always give the same bytes; the frame sampler's settings, so a new frame does not stand
+# out from the stored ones by its compression.
+JPEG_QUALITY = 90
 UNITS_DIR = "units"
 FRAMES_DIR = "frames"
 EXECUTORS = ("local", "ray")
@@ -318,7 +321,10 @@ def save_sample(sample: Sample, unit: Unit, root: Path) -> tuple[dict, int]:
     if pending:
         with atomic_dir(frames_dir) as tmp:
             for name, frame in pending.values():
-                Image.fromarray(frame).save(tmp / name, format="JPEG", quality=JPEG_QUALITY)
+                Image.fromarray(frame).save(
+                    tmp / name, format="JPEG", quality=JPEG_QUALITY, optimize=False, progressive=False,
+                    subsampling="4:2:0",
+                )
     paths = [
         [str(frames_dir / name) if name is not None else str(frame) for name, frame in zip(clip_names, clip.frames)]
         for clip_names, clip in zip(names, sample.clips)
@@ -475,19 +481,33 @@ def generate(
     return outcomes
 
 
+_KEY_RE = re.compile(r"^(?P<task>[a-z]+)_[0-9]{6}(\.json)?$")
+
+
+def _ours(task_dir: Path, entry: Path) -> bool:
+    """Whether ``entry`` is a file or folder this module writes (a unit, a frames folder or a temporary of one)."""
+    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+        return True
+    m = _KEY_RE.match(entry.name)
+    return m is not None and m.group("task") == task_dir.name
+
+
 def prune(root: str | os.PathLike, units: Iterable[Unit]) -> int:
-    """Remove unit files and frame folders under ``root`` that ``units`` do not plan (and leftover temp files)."""
+    """Remove unit files and frame folders under ``root`` that ``units`` do not plan (and leftover temporaries).
+
+    Only names this module writes (``ROOT/{units,frames}/<task>/<task>_NNNNNN[.json]``) are ever removed.
+    """
     root = Path(root)
     keep = {(u.task, u.key) for u in units}
     removed = 0
     for sub in (UNITS_DIR, FRAMES_DIR):
-        base = root / sub
-        if not base.is_dir():
-            continue
-        for task_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+        for task in TASKS:
+            task_dir = root / sub / task
+            if not task_dir.is_dir():
+                continue
             for entry in sorted(task_dir.iterdir()):
-                key = entry.name[: -len(".json")] if entry.name.endswith(".json") else entry.name
-                if (task_dir.name, key) in keep and not entry.name.startswith("."):
+                key = entry.name.removesuffix(".json")
+                if not _ours(task_dir, entry) or ((task, key) in keep and not entry.name.startswith(".")):
                     continue
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
                 removed += 1
@@ -511,7 +531,8 @@ def count_outcomes(outcomes: Iterable[Outcome]) -> dict:
     failures = []
     for o in outcomes:
         if not o.ok:
-            failures.append({"key": o.unit.key, "video_id": o.unit.video_id, "variant": o.unit.variant, "error": o.error})
+            u = o.unit
+            failures.append({"key": u.key, "video_id": u.video_id, "variant": u.variant, "error": o.error})
             continue
         per_task[o.unit.task] = per_task.get(o.unit.task, 0) + 1
         variants = per_variant.setdefault(o.unit.task, {})
@@ -609,10 +630,15 @@ def default_task_output(task: str) -> Path:
     return Path("data/videossr/single") / f"{task}.parquet"
 
 
-def add_common_cli_args(parser: Any, task: str) -> None:
-    """Add --frames-dir, --output, --num-samples, --seed, --workers, --executor, --min/--max-pixels, --quiet."""
-    parser.add_argument("--frames-dir", type=Path, default=DEFAULT_FRAMES_DIR, help="frame sampler output (manifest)")
-    parser.add_argument("--output", type=Path, default=default_task_output(task), help="parquet file to write")
+def add_common_cli_args(parser: Any, task: str, repo_root: Path = Path(".")) -> None:
+    """Add --frames-dir, --output, --num-samples, --seed, --workers, --executor, --min/--max-pixels, --quiet.
+
+    Default paths are under ``repo_root`` (the CLIs pass the repository root, so they work from any directory).
+    """
+    parser.add_argument("--frames-dir", type=Path, default=repo_root / DEFAULT_FRAMES_DIR,
+                        help=f"frame sampler output (default: {DEFAULT_FRAMES_DIR})")
+    parser.add_argument("--output", type=Path, default=repo_root / default_task_output(task),
+                        help=f"parquet file to write (default: {default_task_output(task)})")
     parser.add_argument("--num-samples", type=int, default=None, help="samples to make (default: one per video)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)))
@@ -645,5 +671,6 @@ def summary_text(summary: TaskDatasetSummary) -> str:
     for task, variants in c["per_variant"].items():
         lines.append(f"  {task}: " + ", ".join(f"{label} {n}" for label, n in variants.items()))
     if c["failures"]:
-        lines.append(f"  {len(c['failures'])} samples failed and were skipped (see metadata.json), e.g. {c['failures'][0]}")
+        n = len(c["failures"])
+        lines.append(f"  {n} samples failed and were skipped (see metadata.json), e.g. {c['failures'][0]}")
     return "\n".join(lines)

@@ -263,12 +263,6 @@ def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str) 
 
 def _init_worker() -> None:
     """One decoding thread per worker process: parallelism comes from the processes."""
-    try:
-        import cv2
-
-        cv2.setNumThreads(1)
-    except ImportError:
-        pass
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

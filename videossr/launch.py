@@ -164,7 +164,12 @@ def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, t
     text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     images, videos, audios = dataset._process_multi_modal_info(messages, data_config.image_patch_size, data_config)
     inputs = build_multimodal_processor_inputs(
-        processor, text=[text], images=images, videos=videos, audio=audios, mm_processor_kwargs={}
+        processor,
+        text=[text],
+        images=images,
+        videos=videos,
+        audio=audios,
+        mm_processor_kwargs=dict(data_config.get("mm_processor_kwargs") or {}),
     )
     ids = inputs["input_ids"][0]
     video_token_id = processor.tokenizer.convert_tokens_to_ids(getattr(processor, "video_token", "<|video_pad|>"))

@@ -31,7 +31,8 @@ __all__ = [
 
 def _valid_interval(iv: object) -> tuple[float, float] | None:
     try:
-        start, end = (float(x) for x in iv)  # type: ignore[union-attr]
+        a, b = iv  # type: ignore[misc]
+        start, end = float(a), float(b)
     except (TypeError, ValueError, OverflowError):
         return None
     if not (math.isfinite(start) and math.isfinite(end)) or end <= start:
@@ -88,13 +89,13 @@ def max_displacement(n: int) -> int:
 
 
 def _is_permutation(order: Sequence[int], n: int) -> bool:
-    return len(order) == n and sorted(order) == list(range(1, n + 1))
+    return len(order) == n and set(order) == set(range(1, n + 1))
 
 
 def jigsaw_score(pred: Sequence[int], gt: Sequence[int]) -> float:
     """Smooth jigsaw score 1 - total displacement / floor(n^2/2); 0 if ``pred`` is not a permutation of 1..n."""
     n = len(gt)
-    if not _is_permutation(gt, n) or n == 0:
+    if n == 0 or not _is_permutation(gt, n):
         raise ValueError(f"jigsaw_score: ground truth {tuple(gt)!r} is not a permutation of 1..{n}")
     if not _is_permutation(pred, n):
         return 0.0

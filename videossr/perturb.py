@@ -36,6 +36,10 @@ of ``t`` frames starting at ``start`` and a speed factor ``s`` (2 or 3, drawn on
 Rotate90 and Rotate270 on a non-square frame: the frame is rotated (90 degrees counter-clockwise for Rotate90,
 clockwise for Rotate270), scaled down uniformly to fit the original width x height, and centred on a black canvas of
 that size (letterboxed), so the frame size never changes. On a square frame this is a plain rotation.
+
+A spatial perturbation always yields new arrays, but on featureless content it can leave the pixels as they were
+(Saturation on a grey frame, Blur or ZoomIn on a flat colour, Rotate180 on a symmetric picture); real footage is
+not like that, the synthetic test frames are not either.
 """
 
 from __future__ import annotations
@@ -57,10 +61,10 @@ TEMPORAL = "temporal"
 SWAP = "swap"
 KINDS = (SPATIAL, TEMPORAL, SWAP)
 
-Params = dict[str, Any]
+DrawnParams = dict[str, Any]  # what a perturbation draws for one segment (JSON-serialisable)
 
 # ITU-R BT.601 luma weights, used by Grayscale and Saturation.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -68,7 +72,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
 
 def _luma(img: np.ndarray) -> np.ndarray:
-    return img.astype(np.float64) @ _LUMA
+    return img.astype(np.float32) @ _LUMA
 
 
 def _to_uint8(x: np.ndarray) -> np.ndarray:
@@ -91,12 +95,12 @@ def _fit_on_canvas(img: np.ndarray, width: int, height: int, scale: float) -> np
 
 def saturate(img: np.ndarray, factor: float) -> np.ndarray:
     gray = _luma(img)[..., None]
-    return _to_uint8(gray + factor * (img.astype(np.float64) - gray))
+    return _to_uint8(gray + np.float32(factor) * (img.astype(np.float32) - gray))
 
 
 def add_noise(img: np.ndarray, sigma: float, seed: int) -> np.ndarray:
-    noise = np.random.default_rng(seed).normal(0.0, sigma, size=img.shape)
-    return _to_uint8(img.astype(np.float64) + noise)
+    noise = np.random.default_rng(seed).standard_normal(img.shape, dtype=np.float32) * np.float32(sigma)
+    return _to_uint8(img.astype(np.float32) + noise)
 
 
 def blur(img: np.ndarray, radius: float) -> np.ndarray:
@@ -157,7 +161,7 @@ class Perturbation:
     name: str
     kind: str
     description: str
-    _draw: Callable[[np.random.Generator, VideoRecord, TaskContext, int, int], Params]
+    _draw: Callable[[np.random.Generator, VideoRecord, TaskContext, int, int], DrawnParams]
     _apply: Callable[[VideoRecord, TaskContext, int, int, Mapping[str, Any]], list[Frame]]
 
     def __post_init__(self) -> None:
@@ -168,7 +172,9 @@ class Perturbation:
     def is_temporal(self) -> bool:
         return self.kind == TEMPORAL
 
-    def draw(self, rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int) -> Params:
+    def draw(
+        self, rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int
+    ) -> DrawnParams:
         """All random parameters of this perturbation for one segment (JSON-serialisable)."""
         _check_segment(video, start, length)
         return self._draw(rng, video, ctx, start, length)
@@ -192,7 +198,9 @@ def _check_segment(video: VideoRecord, start: int, length: int) -> None:
         )
 
 
-def _no_params(rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int) -> Params:
+def _no_params(
+    rng: np.random.Generator, video: VideoRecord, ctx: TaskContext, start: int, length: int
+) -> DrawnParams:
     return {}
 
 
@@ -214,25 +222,25 @@ def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
-def _draw_saturation(rng, video, ctx, start, length) -> Params:
+def _draw_saturation(rng, video, ctx, start, length) -> DrawnParams:
     return {"factor": _uniform(rng, 2.0, 3.0)}
 
 
-def _draw_noise(rng, video, ctx, start, length) -> Params:
+def _draw_noise(rng, video, ctx, start, length) -> DrawnParams:
     # sigma on the 0..255 scale; each frame's noise comes from seed + its position in the segment.
     return {"sigma": _uniform(rng, 25.0, 50.0), "seed": int(rng.integers(0, 2**31 - 1))}
 
 
-def _draw_blur(rng, video, ctx, start, length) -> Params:
+def _draw_blur(rng, video, ctx, start, length) -> DrawnParams:
     short = min(video.width, video.height)
     return {"radius": max(2.0, _uniform(rng, 0.015, 0.03) * short)}
 
 
-def _draw_zoom_in(rng, video, ctx, start, length) -> Params:
+def _draw_zoom_in(rng, video, ctx, start, length) -> DrawnParams:
     return {"scale": _uniform(rng, 1.5, 2.0)}
 
 
-def _draw_zoom_out(rng, video, ctx, start, length) -> Params:
+def _draw_zoom_out(rng, video, ctx, start, length) -> DrawnParams:
     return {"scale": _uniform(rng, 0.5, 0.75)}
 
 
@@ -260,7 +268,7 @@ def _temporal(name: str, description: str, draw):
     return Perturbation(name, TEMPORAL, description, draw, apply)
 
 
-def _draw_slow(rng, video, ctx, start, length) -> Params:
+def _draw_slow(rng, video, ctx, start, length) -> DrawnParams:
     factor = int(rng.choice([2, 3]))
     shown = math.ceil(length / factor)
     offset = (length - shown) // 2
@@ -272,7 +280,7 @@ def fast_factors(num_frames: int, length: int) -> tuple[int, ...]:
     return tuple(s for s in (2, 3) if s * (length - 1) + 1 <= num_frames)
 
 
-def _draw_fast(rng, video, ctx, start, length) -> Params:
+def _draw_fast(rng, video, ctx, start, length) -> DrawnParams:
     factors = fast_factors(video.num_frames, length)
     if not factors:
         raise ValueError(
@@ -286,7 +294,7 @@ def _draw_fast(rng, video, ctx, start, length) -> Params:
     return {"factor": factor, "source": [w0 + factor * k for k in range(length)]}
 
 
-def _draw_stutter(rng, video, ctx, start, length) -> Params:
+def _draw_stutter(rng, video, ctx, start, length) -> DrawnParams:
     if length < 4:
         raise ValueError(f"StutterHold needs a segment of at least 4 frames, got {length}")
     holds = int(rng.integers(2, min(5, length // 2) + 1))
@@ -299,7 +307,7 @@ def _draw_stutter(rng, video, ctx, start, length) -> Params:
     return {"holds": holds, "runs": runs.tolist(), "source": source}
 
 
-def _draw_shuffle(rng, video, ctx, start, length) -> Params:
+def _draw_shuffle(rng, video, ctx, start, length) -> DrawnParams:
     identity = np.arange(length)
     while True:  # the identity has probability 1 / length! (<= 1/40320 for length >= 8)
         order = rng.permutation(length)
@@ -319,7 +327,7 @@ def swap_candidates(video: VideoRecord, ctx: TaskContext, start: int, length: in
     )
 
 
-def _draw_swap(rng, video, ctx, start, length) -> Params:
+def _draw_swap(rng, video, ctx, start, length) -> DrawnParams:
     candidates = swap_candidates(video, ctx, start, length)
     if not candidates:
         raise ValueError(
@@ -329,7 +337,9 @@ def _draw_swap(rng, video, ctx, start, length) -> Params:
     return {"other_video_id": candidates[int(rng.integers(len(candidates)))].video_id}
 
 
-def _apply_swap(video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]) -> list[Frame]:
+def _apply_swap(
+    video: VideoRecord, ctx: TaskContext, start: int, length: int, params: Mapping[str, Any]
+) -> list[Frame]:
     others = [v for v in ctx.pool if v.video_id == params["other_video_id"]]
     if not others:
         raise ValueError(f"Swap: video {params['other_video_id']!r} is not in the pool")
@@ -346,7 +356,8 @@ def _build_registry() -> dict[str, Perturbation]:
                  lambda img, p: saturate(img, float(p["factor"]))),
         Perturbation("Noise", SPATIAL, "heavy random noise is added to the picture", _draw_noise, _noise_op("Noise")),
         _spatial("Blur", "the picture is blurred", _draw_blur, lambda img, p: blur(img, float(p["radius"]))),
-        _spatial("Grayscale", "the picture is in black and white (grayscale)", _no_params, lambda img, p: grayscale(img)),
+        _spatial("Grayscale", "the picture is in black and white (grayscale)", _no_params,
+                 lambda img, p: grayscale(img)),
         _spatial("Invert", "the colours are inverted, like a photographic negative", _no_params,
                  lambda img, p: invert(img)),
         _spatial("ChannelSwap", "the red and blue colour channels are swapped", _no_params,
@@ -392,7 +403,7 @@ def get(name: str) -> Perturbation:
 
 def perturb_video(
     name: str, video: VideoRecord, ctx: TaskContext, start: int, length: int, rng: np.random.Generator
-) -> tuple[tuple[Frame, ...], Params]:
+) -> tuple[tuple[Frame, ...], DrawnParams]:
     """All frames of ``video`` with ``length`` frames from ``start`` perturbed by ``name``, and the drawn params."""
     p = get(name)
     params = p.draw(rng, video, ctx, start, length)

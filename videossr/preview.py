@@ -152,7 +152,9 @@ def _thumb_size(first_frame: str, thumb_width: int) -> tuple[int, int]:
     return thumb_width, max(1, round(thumb_width * h / w))
 
 
-def render_rows(rows: Sequence[Mapping[str, Any]], *, indices: Sequence[int] | None = None, thumb_width: int = 96) -> Sheet:
+def render_rows(
+    rows: Sequence[Mapping[str, Any]], *, indices: Sequence[int] | None = None, thumb_width: int = 96
+) -> Sheet:
     """One contact sheet for ``rows`` (verl row dicts); ``indices`` are the row numbers printed in the headers."""
     if not rows:
         raise ValueError("no rows to render")

@@ -35,6 +35,7 @@ import bisect
 import logging
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,13 @@ _FINAL_KINDS = frozenset({"not_found", "permission_denied", "empty", "no_video_s
 _TIME_TOLERANCE = 1e-6
 
 
+def _clean_message(message: str) -> str:
+    """Drop what varies between runs of the same failure (log clock times, C++ source locations of the libraries)."""
+    message = re.sub(r"\[\d{2}:\d{2}:\d{2}\]\s*", "", message)
+    message = re.sub(r"[\w/.-]+\.(?:cc|cpp|c|h):\d+:?,?\s*", "", message)
+    return " ".join(message.split())
+
+
 class VideoDecodeError(Exception):
     """A video could not be decoded; ``kind`` (one of ``ERROR_KINDS``) says why, ``path`` which file."""
 
@@ -75,9 +83,9 @@ class VideoDecodeError(Exception):
         self.kind = kind
         self.path = str(path)
         self.backend = backend
-        self.message = message
+        self.message = _clean_message(message)
         where = f" [{backend}]" if backend else ""
-        super().__init__(f"{kind}: {self.path}{where}: {message}")
+        super().__init__(f"{kind}: {self.path}{where}: {self.message}")
 
 
 @dataclass(frozen=True)
@@ -144,13 +152,15 @@ def fit_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]
 
 
 def _resize(frame: np.ndarray, max_pixels: int | None) -> np.ndarray:
+    """Shrink an RGB array to fit ``max_pixels`` (bicubic with a widened kernel, FFmpeg's swscale, as on the PyAV path)."""
     h, w = frame.shape[:2]
     nw, nh = fit_size(w, h, max_pixels)
     if (nw, nh) == (w, h):
         return np.ascontiguousarray(frame)
-    import cv2
+    import av
 
-    return cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+    picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+    return picture.to_ndarray(format="rgb24", width=nw, height=nh, interpolation="BICUBIC")
 
 
 def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -303,23 +313,37 @@ def _av_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) ->
             stream.codec_context.flush_buffers()
             index = _av_index(container, stream)
             _av_check_complete(path, stream, info, index)
-            frames = _av_decode_indexed(container, stream, index, times) if index else None
+            convert = _av_converter(rotation, max_pixels)
+            frames = _av_decode_indexed(container, stream, index, times, convert) if index else None
             if frames is None:  # no usable index, or the decoder did not return a planned frame
                 container.seek(0, backward=True)
                 stream.codec_context.flush_buffers()
                 stream.codec_context.skip_frame = "DEFAULT"
-                frames = _av_decode_linear(path, container, stream, times)
+                frames = _av_decode_linear(path, container, stream, times, convert)
         except av.error.FFmpegError as e:
             raise VideoDecodeError(_av_error_kind(e, opened=True), path, f"decoding failed: {e}", backend="pyav") from None
         stamps = [s for s, _ in frames]
-        pictures = [_resize(_rotate(a, rotation), max_pixels) for _, a in frames]
+        pictures = [a for _, a in frames]
         return DecodedFrames(frames=pictures, timestamps=stamps, info=info, backend="pyav")
     finally:
         container.close()
 
 
-def _to_rgb(frame) -> np.ndarray:
-    return frame.to_ndarray(format="rgb24")
+def _av_converter(rotation: int, max_pixels: int | None) -> Callable[[object], np.ndarray]:
+    """Decoded PyAV frame -> upright RGB array fitted to max_pixels; colour conversion and scaling in one pass."""
+
+    def convert(frame) -> np.ndarray:
+        turned = rotation in (90, 270)
+        dw, dh = (frame.height, frame.width) if turned else (frame.width, frame.height)
+        tw, th = fit_size(dw, dh, max_pixels)
+        cw, ch = (th, tw) if turned else (tw, th)
+        if (cw, ch) == (frame.width, frame.height):
+            rgb = frame.to_ndarray(format="rgb24")
+        else:
+            rgb = frame.to_ndarray(format="rgb24", width=cw, height=ch, interpolation="BICUBIC")
+        return np.ascontiguousarray(_rotate(rgb, rotation))
+
+    return convert
 
 
 def _av_check_complete(path: Path, stream, info: VideoInfo, index: list[_Packet]) -> None:
@@ -343,7 +367,7 @@ def _av_check_complete(path: Path, stream, info: VideoInfo, index: list[_Packet]
         )
 
 
-def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[float]):
+def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[float], convert):
     """Decode only what the requested frames need, using the packet index. None if a planned frame never came out."""
     tb = float(stream.time_base)
     order = sorted(range(len(index)), key=lambda i: index[i].pts)  # presentation order -> decode index
@@ -365,7 +389,7 @@ def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[
     def take(decoded) -> None:
         for frame in decoded:
             if frame.pts in wanted_pts and frame.pts not in got:
-                got[frame.pts] = _to_rgb(frame)
+                got[frame.pts] = convert(frame)
 
     position = None  # decode index of the next packet the decoder would get
     packets = None
@@ -373,6 +397,9 @@ def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[
         if index[target].pts in got:
             continue
         key = keyframe_before[target]
+        while key > 0 and index[target].pts < index[key].pts:
+            # a leading picture of an open GOP (shown before its keyframe) needs the GOP before
+            key = keyframe_before[key - 1]
         if position is None or key > position:
             if position is not None:
                 ctx.skip_frame = "DEFAULT"
@@ -404,15 +431,23 @@ def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[
     return [((index[i].pts - origin) * tb, got[index[i].pts]) for i in picks]
 
 
-def _av_decode_linear(path: Path, container, stream, times: Sequence[float]):
+def _av_decode_linear(path: Path, container, stream, times: Sequence[float], convert):
     """Decode every frame in order and keep the one on screen at each time (for streams without packet timestamps)."""
     tb = float(stream.time_base)
     queue = sorted(range(len(times)), key=lambda k: times[k])
     out: list = [None] * len(times)
     origin = None
-    previous = None  # (seconds, frame) of the last decoded frame
+    previous = None  # (seconds, frame, serial number) of the last decoded frame
+    converted: tuple[int, tuple[float, np.ndarray]] | None = None  # (serial number of a frame, its picture)
+
+    def picture(chosen) -> tuple[float, np.ndarray]:
+        nonlocal converted
+        if converted is None or converted[0] != chosen[2]:
+            converted = (chosen[2], (chosen[0], convert(chosen[1])))
+        return converted[1]
+
     q = 0
-    for frame in container.decode(stream):
+    for serial, frame in enumerate(container.decode(stream)):
         pts = frame.pts if frame.pts is not None else frame.dts
         if pts is None:
             continue
@@ -420,24 +455,17 @@ def _av_decode_linear(path: Path, container, stream, times: Sequence[float]):
             origin = pts
         seconds = (pts - origin) * tb
         while q < len(queue) and seconds > times[queue[q]] + _TIME_TOLERANCE:
-            chosen = previous if previous is not None else (seconds, frame)
-            out[queue[q]] = (chosen[0], chosen[1])
+            out[queue[q]] = picture(previous if previous is not None else (seconds, frame, serial))
             q += 1
         if q == len(queue):
             break
-        previous = (seconds, frame)
+        previous = (seconds, frame, serial)
     if previous is None:
         raise VideoDecodeError("corrupt", path, "no frame could be decoded", backend="pyav")
     while q < len(queue):
-        out[queue[q]] = previous
+        out[queue[q]] = picture(previous)
         q += 1
-    converted: dict[int, np.ndarray] = {}
-    result = []
-    for seconds, frame in out:
-        if id(frame) not in converted:
-            converted[id(frame)] = _to_rgb(frame)
-        result.append((seconds, converted[id(frame)]))
-    return result
+    return out
 
 
 def _av_probe(path: Path) -> VideoInfo:

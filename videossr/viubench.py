@@ -36,9 +36,13 @@ id, subtype, gold, raw output, parsed answer, score, error) and ``OUTPUT_DIR/sum
 
 Usage::
 
-    from videossr.viubench import build_viubench, evaluate
+    from videossr.evaluation import make_backend
+    from videossr.viubench import EvalSettings, build_viubench, evaluate, format_summary
     build_viubench("data/frames_heldout", "data/viubench")                        # 2700 questions
-    summary = evaluate("data/viubench/viubench.parquet", "out/viubench", backend_factory=lambda: make_backend(...))
+    settings = EvalSettings(model="MODEL_DIR", backend="vllm")
+    summary = evaluate("data/viubench/viubench.parquet", "out/viubench", settings,
+                       backend_factory=lambda: make_backend("vllm", "MODEL_DIR", max_videos_per_prompt=8))
+    print(format_summary(summary))
 """
 
 from __future__ import annotations
@@ -59,10 +63,14 @@ import pyarrow.parquet as pq
 
 from videossr.answers import parse_counts, parse_interval, parse_order
 from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, TASKS
+from videossr.dataset import ROW_SCHEMA, Variant, count_outcomes, generate, plan_task, prune
+from videossr.evaluation.backends import generate_texts
+from videossr.evaluation.inputs import Request, request_from_verl_row
 from videossr.io import append_jsonl, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
 from videossr.manifest import read_manifest
 from videossr.metrics import counting_strict, jigsaw_strict, temporal_iou
 from videossr.sample import TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
+from videossr.tasks.registry import get_task, params_to_json
 
 logger = logging.getLogger(__name__)
 
@@ -97,8 +105,7 @@ class Subtype:
             raise ValueError(f"subtype name must be non-empty without '/', got {self.name!r}")
 
     def params(self) -> Any:
-        from videossr.tasks.registry import get_task
-
+        """The task's Params for this subtype (from the registry preset)."""
         return get_task(self.task).preset(self.preset)
 
 
@@ -128,10 +135,7 @@ def get_subtype(name: str) -> Subtype:
 # Building
 
 # The parquet schema: videossr.dataset's row schema plus the subtype column.
-def _row_schema() -> pa.Schema:
-    from videossr.dataset import ROW_SCHEMA
-
-    return ROW_SCHEMA.append(pa.field("subtype", pa.string()))
+PARQUET_SCHEMA = ROW_SCHEMA.append(pa.field("subtype", pa.string()))
 
 
 def _with_subtype(row: Mapping[str, Any], subtype: str) -> dict:
@@ -185,9 +189,6 @@ def build_viubench(
     Resumable: a rerun with the same arguments keeps every committed question and makes only the missing ones.
     Same frame store, arguments and seed give the same questions and byte-identical frames and parquet.
     """
-    from videossr.dataset import count_outcomes, generate, plan_task, prune
-    from videossr.dataset import Variant
-
     if isinstance(per_subtype, bool) or not isinstance(per_subtype, int) or per_subtype < 1:
         raise ValueError(f"per_subtype must be an int >= 1, got {per_subtype!r}")
     chosen = [get_subtype(s) for s in subtypes]
@@ -233,7 +234,7 @@ def build_viubench(
     ok = sorted((o for o in outcomes if o.ok), key=lambda o: (order[o.unit.variant], o.unit.row_index))
     rows = [_with_subtype(o.row, o.unit.variant) for o in ok]
     parquet = out / PARQUET_NAME
-    table = pa.Table.from_pylist(rows, schema=_row_schema())
+    table = pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA)
     with atomic_path(parquet) as tmp:
         pq.write_table(table, tmp)
 
@@ -244,8 +245,6 @@ def build_viubench(
     for name, n in counts.items():
         if n < per_subtype:
             logger.warning("%s: %d of %d questions (the rest failed; see %s)", name, n, per_subtype, METADATA_NAME)
-    from videossr.tasks.registry import params_to_json
-
     metadata = {
         "benchmark": "VIUBench",
         "frames_dir": str(frames_dir),
@@ -397,9 +396,8 @@ def question_id(row: Mapping[str, Any]) -> str:
     return f"{subtype_of(row)}_{int(row['extra_info']['index']):05d}"
 
 
-def _request(row: Mapping[str, Any], settings: EvalSettings):
-    from videossr.evaluation.inputs import request_from_verl_row
-
+def _request(row: Mapping[str, Any], settings: EvalSettings) -> Request:
+    """The backend request of a row: its messages and its frame lists, resized to the row's (or the override) budget."""
     if settings.max_pixels is None:
         return request_from_verl_row(row)
     videos = []
@@ -442,8 +440,6 @@ def evaluate(
     generate, so a finished run resumes without loading a model). Returns the summary (``summarize``) with the
     settings and run counters; also writes it to ``output_dir/summary.json``.
     """
-    from videossr.evaluation.backends import generate_texts
-
     if (backend is None) == (backend_factory is None):
         raise ValueError("pass exactly one of backend and backend_factory")
     if batch_size < 1:
@@ -500,7 +496,7 @@ def evaluate(
         be = backend if backend is not None else backend_factory()  # type: ignore[misc]
         try:
             for k in range(0, len(todo), batch_size):
-                generated += _run_batch(todo[k : k + batch_size], settings, be, generate_texts, record)
+                generated += _run_batch(todo[k : k + batch_size], settings, be, record)
                 logger.info("VIUBench: %d / %d questions answered", min(k + batch_size, len(todo)), len(todo))
         finally:
             if own:
@@ -515,7 +511,12 @@ def evaluate(
     return summary
 
 
-def _run_batch(batch, settings, backend, generate_texts, record) -> int:
+def _run_batch(
+    batch: Sequence[tuple[str, Mapping[str, Any]]],
+    settings: EvalSettings,
+    backend: Any,
+    record: Callable[..., None],
+) -> int:
     """Load, generate and record one batch; a failing batch is retried question by question."""
     ready = []
     for qid, row in batch:

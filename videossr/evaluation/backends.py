@@ -249,12 +249,24 @@ class VLLMBackend:
             )
             proc.start()
             self._workers.append((proc, inbox, outbox))
-        for proc, _, outbox in self._workers:
-            status, message = outbox.get()
+        for k in range(len(self._workers)):
+            status, message = self._reply(k)
             if status != "ready":
                 self.close()
                 raise RuntimeError(f"a vLLM worker failed to start: {message}")
         logger.info("vLLM: %d engines on GPUs %s", data_parallel_size, pool[:need])
+
+    def _reply(self, k: int) -> tuple[str, Any]:
+        """The next message of worker k; an error instead of a hang if the worker process died."""
+        import queue
+
+        proc, _, outbox = self._workers[k]
+        while True:
+            try:
+                return outbox.get(timeout=10)
+            except queue.Empty:
+                if not proc.is_alive():
+                    return "error", f"vLLM worker {k} exited with code {proc.exitcode}"
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         prompts = [vllm_prompt(self.processor, r) for r in requests]
@@ -272,7 +284,7 @@ class VLLMBackend:
         out: list[str] = []
         errors = []
         for k in busy:
-            status, payload = self._workers[k][2].get()
+            status, payload = self._reply(k)
             if status == "ok":
                 out.extend(payload)
             else:

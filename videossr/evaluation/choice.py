@@ -22,6 +22,7 @@ ALL_LETTERS = string.ascii_uppercase
 
 # "A. text", "(A) text", "A) text", "A: text" at the start of a line of the question.
 _OPTION_LINE = re.compile(r"^\s*\(?([A-Z])\s*[\).:：]\s*(\S.*?)\s*$")
+_OPTION_INLINE = re.compile(r"\(([A-Z])\)\s*(.+?)(?=\s*\([A-Z]\)|\n|$)")
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _ANSWER_TAG = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 # Markup that wraps a letter without changing it.
@@ -29,15 +30,22 @@ _DECOR = re.compile(r"[*_`\"'“”‘’\[\]{}<>]")
 
 
 def parse_options(question: str) -> dict[str, str]:
-    """Options written one per line in ``question`` ("A. text", "(B) text", "C) text"), letter -> text.
-
-    Only a run of consecutive letters starting at A counts, so a stray line such as "I) think" does not.
+    """Options written in ``question``, letter -> text: one per line ("A. text", "(B) text", "C) text"), or inline
+    as "(A) text (B) text". Only a run of consecutive letters starting at A counts, so "I) think" does not.
     """
     found: dict[str, str] = {}
     for line in question.splitlines():
         m = _OPTION_LINE.match(line)
         if m and m.group(1) == ALL_LETTERS[len(found)]:
             found[m.group(1)] = m.group(2)
+    if len(found) >= 2:
+        return found
+    # Options inline on one line: "Options: (A) a cat (B) a dog (C) a bird"
+    found = {}
+    for m in _OPTION_INLINE.finditer(question):
+        if m.group(1) != ALL_LETTERS[len(found)]:
+            break
+        found[m.group(1)] = m.group(2).strip(" ,;")
     return found if len(found) >= 2 else {}
 
 
@@ -79,6 +87,8 @@ def extract_choice(output: str, options: Mapping[str, str] | None = None) -> str
     """
     if not isinstance(output, str):
         raise TypeError(f"output must be a string, got {type(output).__name__}")
+    if options and not all(isinstance(k, str) and len(k) == 1 and k in ALL_LETTERS for k in options):
+        raise ValueError(f"option keys must be single capital letters, got {sorted(options)!r}")
     valid = "".join(sorted(options)) if options else ALL_LETTERS
     valid_set = set(valid)
     text = _clean(output)
@@ -97,14 +107,20 @@ def extract_choice(output: str, options: Mapping[str, str] | None = None) -> str
         r"(?:\s+(?:is|would\s+be|will\s+be|should\s+be|=))?"
         r"(?:\s+(?:option|choice|letter))?\s*[:：=]?\s*"
     )
-    hits = [
-        h.upper()
-        for h in re.findall(rf"(?i:{phrase})\(?({cls})(?![\w'])", text)
-    ]
-    # The letter must be a capital in a phrase unless the phrase is "answer..." (people write "answer: c").
+    hits = []
+    for m in re.finditer(rf"(?i:{phrase})\(?({cls})(?![\w'])(\s+[a-z])?", text):
+        letter, followed_by_word = m.group(1), m.group(2)
+        if letter.islower() and followed_by_word:
+            continue  # "I pick a dog": an article, not option A
+        hits.append(letter.upper())
     hits = [h for h in hits if h in valid_set]
     if hits:
         return _unique(hits)
+
+    # An echo of the option list ("(A) ...\n(B) ...") names no single option.
+    marked_lines = set(re.findall(rf"(?m)^\s*\(?([{valid}])\s*[\).:]", text))
+    if len(marked_lines) > 1:
+        return None
 
     # 3. The answer opens with a marked letter: "C. the dog", "(B) dog", "B) ...", "B: ...", "B - dog", "B, because".
     m = re.match(rf"\(\s*({cls})\s*\)|({cls})\s*(?:[\).:,]|\s-\s|$)", text)

@@ -38,7 +38,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
         "--batch-size",
         type=int,
         default=None,
-        help="items per generate call (default: hf 4, openai 8 concurrent requests, vllm 64 per engine)",
+        help="items per generate call (default: hf 4, openai 8 concurrent requests, vllm 16 per engine)",
     )
     p.add_argument(
         "--data-parallel-size", "--gpus", dest="data_parallel_size", type=int, default=1,
@@ -56,7 +56,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
 
 
 def _default_batch(backend: str, dp: int) -> int:
-    return {"hf": 4, "openai": 8}.get(backend, 64 * dp)
+    return {"hf": 4, "openai": 8}.get(backend, 16 * dp)
 
 
 def main(task: str, argv: Sequence[str] | None = None) -> int:

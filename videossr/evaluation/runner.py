@@ -14,8 +14,8 @@ Lines written under other settings (model, backend, frames, pixels, ...) make it
 Error kinds: ``unsafe_id`` (the id would escape the video directory; never opened), ``missing_video``,
 ``decode_error``, ``generation_error``. All score 0 and stay in the denominator (see metrics).
 
-Decoding runs in a thread pool one batch ahead of generation; videos shared by several items of a batch are decoded
-once. The backend is built only when some item needs generating, so a finished run resumes without loading a model.
+Decoding runs in a thread pool one batch ahead of generation; a video shared by several items of a batch (or of
+two consecutive batches, as when a benchmark lists a video's questions together) is decoded once. The backend is built only when some item needs generating, so a finished run resumes without loading a model.
 """
 
 from __future__ import annotations
@@ -96,11 +96,12 @@ def _score(task: str, item: EvalItem, output: str) -> tuple[Any, float]:
 
 def _check_gold(task: str, items: Sequence[EvalItem]) -> None:
     """Fail fast, before any generation, on a gold answer that cannot be read."""
-    from videossr.evaluation.choice import normalise_gold_letter
+    from videossr.evaluation.choice import extract_choice, normalise_gold_letter
 
     for item in items:
         try:
             if task == "vqa":
+                extract_choice("", item.options() or None)  # validates the option letters
                 normalise_gold_letter(item.answer, item.options() or None)
             else:
                 gold_interval(item.answer)
@@ -124,9 +125,15 @@ def _load_previous(path: Path, settings: EvalSettings) -> dict[str, dict]:
 
 
 def _decode_batch(
-    paths: Sequence[Path], settings: EvalSettings, pool: ThreadPoolExecutor, decoder: str
+    paths: Sequence[Path],
+    settings: EvalSettings,
+    pool: ThreadPoolExecutor,
+    decoder: str,
+    previous: dict[Path, VideoFrames | Exception] | None = None,
 ) -> dict[Path, VideoFrames | Exception]:
-    unique = list(dict.fromkeys(paths))
+    """Decoded videos of a batch, each once; videos the previous batch already decoded are reused."""
+    previous = previous or {}
+    unique = [p for p in dict.fromkeys(paths) if p not in previous]
 
     def load(p: Path) -> VideoFrames | Exception:
         try:
@@ -141,7 +148,9 @@ def _decode_batch(
         except Exception as e:  # any decoder failure is this item's result, recorded and counted
             return e
 
-    return dict(zip(unique, pool.map(load, unique)))
+    out = {p: previous[p] for p in paths if p in previous}
+    out.update(zip(unique, pool.map(load, unique)))
+    return out
 
 
 def summarize(task: str, records: Sequence[dict], settings: EvalSettings, category_key: str | None) -> dict[str, Any]:
@@ -208,40 +217,38 @@ def run_eval(
             logger.warning("item %s: %s", item.id, e)
             record(item, output=None, parsed=None, score=0.0, error=str(e), kind="unsafe_id")
         except FileNotFoundError as e:
+            logger.warning("item %s: %s", item.id, e)
             record(item, output=None, parsed=None, score=0.0, error=str(e), kind="missing_video")
 
     generated = 0
     elapsed = load_s = 0.0
     if runnable:
-        own_backend = backend is None
-        t0 = time.perf_counter()
-        be = backend if backend is not None else backend_factory()  # type: ignore[misc]
-        load_s = time.perf_counter() - t0
-        started = time.perf_counter()
         batches = [runnable[i : i + batch_size] for i in range(0, len(runnable), batch_size)]
+        pool = ThreadPoolExecutor(max_workers=max(1, decode_workers))
+        ahead = ThreadPoolExecutor(max_workers=1)
+        be: Backend | None = None
         try:
-            with ThreadPoolExecutor(max_workers=max(1, decode_workers)) as pool, tqdm(
-                total=len(runnable), unit="item", desc=f"{task} [{settings.backend}]"
-            ) as bar:
-                prefetch: Future | None = None
-                ahead = ThreadPoolExecutor(max_workers=1)
-                try:
-                    for k, batch in enumerate(batches):
-                        if prefetch is None:
-                            prefetch = ahead.submit(_decode_batch, [p for _, p in batch], settings, pool, decoder)
-                        decoded = prefetch.result()
-                        prefetch = (
-                            ahead.submit(_decode_batch, [p for _, p in batches[k + 1]], settings, pool, decoder)
-                            if k + 1 < len(batches)
-                            else None
-                        )
-                        generated += _run_batch(task, batch, decoded, be, record)
-                        bar.update(len(batch))
-                finally:
-                    ahead.shutdown(wait=True, cancel_futures=True)
-        finally:
+            # The first batch decodes while the model loads.
+            prefetch: Future | None = ahead.submit(_decode_batch, [p for _, p in batches[0]], settings, pool, decoder)
+            t0 = time.perf_counter()
+            be = backend if backend is not None else backend_factory()  # type: ignore[misc]
+            load_s = time.perf_counter() - t0
+            started = time.perf_counter()
+            with tqdm(total=len(runnable), unit="item", desc=f"{task} [{settings.backend}]") as bar:
+                for k, batch in enumerate(batches):
+                    decoded = prefetch.result()  # type: ignore[union-attr]
+                    prefetch = (
+                        ahead.submit(_decode_batch, [p for _, p in batches[k + 1]], settings, pool, decoder, decoded)
+                        if k + 1 < len(batches)
+                        else None
+                    )
+                    generated += _run_batch(task, batch, decoded, be, record)
+                    bar.update(len(batch))
             elapsed = time.perf_counter() - started
-            if own_backend:
+        finally:
+            ahead.shutdown(wait=True, cancel_futures=True)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if be is not None and backend is None:
                 be.close()
 
     records = [done[it.id] for it in items if it.id in done]

@@ -32,7 +32,16 @@ from typing import Any
 from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, task_of
 from videossr.rewards.scoring import MODES, SCORERS, Score, parse_ground_truth, score_answer
 
-__all__ = ["compute_score", "score_answer", "parse_ground_truth", "Score", "SCORERS", "MODES", "TASK_IDS", "RESULT_KEYS"]
+__all__ = [
+    "compute_score",
+    "score_answer",
+    "parse_ground_truth",
+    "Score",
+    "SCORERS",
+    "MODES",
+    "TASK_IDS",
+    "RESULT_KEYS",
+]
 
 TASK_IDS = {GROUNDING: 0, COUNTING: 1, JIGSAW: 2}
 OTHER_TASK_ID = -1

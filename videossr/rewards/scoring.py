@@ -25,9 +25,11 @@ from videossr.data_sources import COUNTING, GROUNDING, JIGSAW
 
 MODES = ("smooth", "strict")
 
-_GT_INTERVAL_RE = re.compile(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)")
-_GT_COUNTS_RE = re.compile(r"(\d+),(\d+),(\d+)")
-_GT_ORDER_RE = re.compile(r"[1-9]{1,9}")
+# Ground truths as the generators write them ("14.5-26.2", "3,1,4", "341562"); spaces around the separators are
+# tolerated so that hand-edited or third-party files with "3, 1, 4" still score.
+_GT_INTERVAL_RE = re.compile(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)", re.ASCII)
+_GT_COUNTS_RE = re.compile(r"(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})", re.ASCII)
+_GT_ORDER_RE = re.compile(r"[1-9]{1,9}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -39,10 +41,8 @@ class Score:
     strict: float
 
     def __post_init__(self) -> None:
-        for name in ("value", "strict"):
-            v = getattr(self, name)
-            if not 0.0 <= v <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+        if not (0.0 <= self.value <= 1.0 and 0.0 <= self.strict <= 1.0):
+            raise ValueError(f"scores must be in [0, 1], got value={self.value!r} strict={self.strict!r}")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -52,7 +52,9 @@ def parse_ground_truth(task: str, ground_truth: str) -> tuple:
     if task == GROUNDING:
         m = _GT_INTERVAL_RE.fullmatch(gt)
         if m is None or not float(m.group(2)) > float(m.group(1)):
-            raise ValueError(f"grounding ground truth must look like '14.5-26.2' with end > start, got {ground_truth!r}")
+            raise ValueError(
+                f"grounding ground truth must look like '14.5-26.2' with end > start, got {ground_truth!r}"
+            )
         return (float(m.group(1)), float(m.group(2)))
     if task == COUNTING:
         m = _GT_COUNTS_RE.fullmatch(gt)
@@ -61,7 +63,9 @@ def parse_ground_truth(task: str, ground_truth: str) -> tuple:
         return tuple(int(g) for g in m.groups())
     if task == JIGSAW:
         if _GT_ORDER_RE.fullmatch(gt) is None or sorted(gt) != [str(k) for k in range(1, len(gt) + 1)]:
-            raise ValueError(f"jigsaw ground truth must be a permutation of 1..n written as digits, got {ground_truth!r}")
+            raise ValueError(
+                f"jigsaw ground truth must be a permutation of 1..n written as digits, got {ground_truth!r}"
+            )
         return tuple(int(ch) for ch in gt)
     raise ValueError(f"unknown task {task!r}")
 
@@ -97,7 +101,7 @@ SCORERS: dict[str, Callable[[str, tuple], Score]] = {
 
 
 def score_answer(task: str, text: str, ground_truth: str, mode: str = "smooth") -> Score:
-    """Score ``text`` against ``ground_truth`` for ``task``; ``Score.value`` is the smooth or strict score per ``mode``."""
+    """Score ``text`` against ``ground_truth`` for ``task``; ``Score.value`` is the ``mode`` score (smooth/strict)."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if task not in SCORERS:

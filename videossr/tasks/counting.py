@@ -97,22 +97,33 @@ def shape_vertices(cls: str, centre: tuple[float, float], size: float, rotation:
     return np.stack([centre[0] + radius * np.cos(theta), centre[1] - radius * np.sin(theta)], axis=1)
 
 
+def _shape_window(
+    cls: str, centre: tuple[float, float], size: float, rotation: float, height: int, width: int, pad: int = 0
+) -> tuple[int, int, np.ndarray]:
+    """(y0, x0, mask) of one shape, the mask covering only the shape's bounding box grown by ``pad`` (clipped)."""
+    if cls not in CLASSES:
+        raise ValueError(f"unknown shape class {cls!r}; expected one of {CLASSES}")
+    reach = size / 2 if cls == "circle" else size  # >= the circumradius of every class
+    x0, x1 = max(0, math.floor(centre[0] - reach) - pad), min(width, math.ceil(centre[0] + reach) + pad + 1)
+    y0, y1 = max(0, math.floor(centre[1] - reach) - pad), min(height, math.ceil(centre[1] + reach) + pad + 1)
+    yy, xx = np.mgrid[y0:max(y0, y1), x0:max(x0, x1)].astype(np.float64)
+    if cls == "circle":
+        return y0, x0, (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= (size / 2) ** 2
+    # A convex polygon: the pixel centre is on the same side of every edge.
+    verts = shape_vertices(cls, centre, size, rotation)
+    edges = zip(verts, np.roll(verts, -1, axis=0))
+    sides = np.stack([(bx - ax) * (yy - ay) - (by - ay) * (xx - ax) for (ax, ay), (bx, by) in edges])
+    return y0, x0, (sides >= 0).all(axis=0) | (sides <= 0).all(axis=0)
+
+
 def shape_mask(
     cls: str, centre: tuple[float, float], size: float, rotation: float, height: int, width: int
 ) -> np.ndarray:
     """The boolean HxW pixel mask of one shape: the pixels whose centre lies inside it (exactly what gets painted)."""
-    if cls not in CLASSES:
-        raise ValueError(f"unknown shape class {cls!r}; expected one of {CLASSES}")
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    if cls == "circle":
-        return (xx - centre[0]) ** 2 + (yy - centre[1]) ** 2 <= (size / 2) ** 2
-    # A convex polygon: the pixel centre is on the same side of every edge.
-    verts = shape_vertices(cls, centre, size, rotation)
-    sides = []
-    for (x0, y0), (x1, y1) in zip(verts, np.roll(verts, -1, axis=0)):
-        sides.append((x1 - x0) * (yy - y0) - (y1 - y0) * (xx - x0))
-    sides_arr = np.stack(sides)
-    return (sides_arr >= 0).all(axis=0) | (sides_arr <= 0).all(axis=0)
+    y0, x0, patch = _shape_window(cls, centre, size, rotation, height, width)
+    mask = np.zeros((height, width), dtype=bool)
+    mask[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]] = patch
+    return mask
 
 
 def _choose_frames(
@@ -125,7 +136,7 @@ def _choose_frames(
     for _ in range(MAX_FRAME_TRIES):
         # Stars and bars: sorted distinct picks in a shortened range, spread by the gap, are uniform over valid sets.
         picks = np.sort(rng.choice(slots, size=count, replace=False))
-        frames = [int(p) + (gap) * k for k, p in enumerate(picks)]
+        frames = [int(p) + gap * k for k, p in enumerate(picks)]
         if not taken.intersection(frames):
             return frames
     raise ValueError(f"{video_id!r}: could not place {count} frames more than {gap} apart among {n} frames")
@@ -133,30 +144,30 @@ def _choose_frames(
 
 def _place_shapes(
     rng: np.random.Generator, cls: str, requested: int, height: int, width: int
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Placements of up to ``requested`` non-touching shapes of class ``cls``, and their union pixel mask."""
+) -> list[dict[str, Any]]:
+    """Placements of up to ``requested`` shapes of class ``cls`` that neither overlap nor touch."""
     short = min(height, width)
     lo_size, hi_size = max(1, math.ceil(MIN_SIZE * short)), max(1, math.floor(MAX_SIZE * short))
     x_lo, x_hi = math.ceil(CENTRE_MARGIN * (width - 1)), math.floor((1 - CENTRE_MARGIN) * (width - 1))
     y_lo, y_hi = math.ceil(CENTRE_MARGIN * (height - 1)), math.floor((1 - CENTRE_MARGIN) * (height - 1))
     kernel = np.ones((2 * SEPARATION + 1, 2 * SEPARATION + 1), dtype=np.uint8)
-    union = np.zeros((height, width), dtype=bool)
+    keep_out = np.zeros((height, width), dtype=bool)  # the placed shapes grown by SEPARATION pixels
     shapes: list[dict[str, Any]] = []
     for _ in range(requested):
-        keep_out = cv2.dilate(union.astype(np.uint8), kernel).astype(bool)
         for _ in range(MAX_TRIES):
             centre = (int(rng.integers(x_lo, x_hi + 1)), int(rng.integers(y_lo, y_hi + 1)))
             size = int(rng.integers(lo_size, hi_size + 1))
             rotation = float(rng.uniform(0.0, 360.0))
             colour = [int(c) for c in rng.integers(MIN_CHANNEL, 256, size=3)]
-            mask = shape_mask(cls, centre, size, rotation, height, width)
-            if mask.any() and not (mask & keep_out).any():
-                union |= mask
+            y0, x0, patch = _shape_window(cls, centre, size, rotation, height, width, pad=SEPARATION)
+            window = (slice(y0, y0 + patch.shape[0]), slice(x0, x0 + patch.shape[1]))
+            if patch.any() and not (patch & keep_out[window]).any():
+                keep_out[window] |= cv2.dilate(patch.astype(np.uint8), kernel).astype(bool)
                 shapes.append({"center": list(centre), "size": size, "rotation": rotation, "color": colour})
                 break
     if not shapes:
         raise AssertionError(f"could not place a single {cls} on an empty {width}x{height} frame")
-    return shapes, union
+    return shapes
 
 
 def render_frame(img: np.ndarray, cls: str, shapes: list[dict[str, Any]]) -> np.ndarray:
@@ -164,7 +175,8 @@ def render_frame(img: np.ndarray, cls: str, shapes: list[dict[str, Any]]) -> np.
     out = img.copy()
     h, w = img.shape[:2]
     for s in shapes:
-        out[shape_mask(cls, tuple(s["center"]), s["size"], s["rotation"], h, w)] = s["color"]
+        y0, x0, patch = _shape_window(cls, tuple(s["center"]), s["size"], s["rotation"], h, w)
+        out[y0 : y0 + patch.shape[0], x0 : x0 + patch.shape[1]][patch] = s["color"]
     return out
 
 
@@ -188,7 +200,7 @@ def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ct
         cls = frame_class[i]
         requested = int(rng.integers(1, params.max_instances + 1))
         img = load_frame(ctx, video, i)
-        shapes, _ = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
+        shapes = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
         frames[i] = render_frame(img, cls, shapes)
         counts[cls] += len(shapes)
         records.append({"frame": i, "class": cls, "requested": requested, "shapes": shapes})
