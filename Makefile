@@ -20,7 +20,7 @@ $(VENV)/.installed: setup.py requirements.txt
 	@touch $@
 
 demo: env
-	$(PY) pretext_tasks/build_dataset.py
+	$(PY) pretext_tasks/build_dataset.py --num-samples 300
 
 # pytest exits 5 when it collects no test; that is not a failure of the suite.
 test: env

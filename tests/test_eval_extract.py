@@ -136,12 +136,12 @@ INTERVAL_CASES = [
 ]
 
 # Real-world shapes the shared parser does not read yet (reported to its owner rather than parsed a second way here).
-# strict xfail: when videossr.answers learns them, these fail and should move into INTERVAL_CASES.
-_GAP = pytest.mark.xfail(strict=True, reason="not read by videossr.answers.parse_interval yet")
+# Shapes seen in real outputs that an early parser missed.
 INTERVAL_GAPS = [
-    pytest.param("It starts at 12.5 seconds and ends at 20.0 seconds.", (12.5, 20.0), marks=_GAP),
-    pytest.param("<12.5 seconds> to <20.0 seconds>", (12.5, 20.0), marks=_GAP),  # Qwen3-VL's own timestamp form
-    pytest.param("12.5, 20.0", (12.5, 20.0), marks=_GAP),
+    ("It starts at 12.5 seconds and ends at 20.0 seconds.", (12.5, 20.0)),
+    ("<12.5 seconds> to <20.0 seconds>", (12.5, 20.0)),  # Qwen3-VL's own timestamp form
+    ("12.5, 20.0", (12.5, 20.0)),
+    ("The event spans <3.0 seconds>-<7.5 seconds>.", (3.0, 7.5)),
 ]
 
 

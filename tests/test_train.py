@@ -102,10 +102,17 @@ def test_old_key_fails_with_verls_message(env):
     assert "Key 'disable_mm_preprocessor_cache' is not in struct" in p.stderr + p.stdout
 
 
-def test_batch_not_divisible_by_gpus_fails_with_verls_message(env):
-    p = _run({**env, "DRY_RUN": "1", "N_GPUS_PER_NODE": "3"})
-    assert p.returncode != 0
-    assert "real_train_batch_size (512) must be divisible by minimal possible batch size (3)" in p.stderr + p.stdout
+def test_batch_not_divisible_by_gpus_fails_with_verls_message(tiny_qwen3vl, data_dir):
+    """verl's validate_config, through the dry run (in-process here; the script path is exercised above)."""
+    files = str(data_dir / "train.parquet")
+    overrides = [f"actor_rollout_ref.model.path={tiny_qwen3vl}", f"data.train_files={files}",
+                 f"data.val_files={files}", "trainer.n_gpus_per_node=3"]
+    with pytest.raises(AssertionError, match=r"real_train_batch_size \(512\) must be divisible by minimal possible "
+                                             r"batch size \(3\)"):
+        dry_run(REPO / "verl", "videossr_grpo", overrides)
+    overrides[-1] = "data.train_batch_size=32"  # smaller than the PPO mini-batch of 64
+    with pytest.raises(ValueError, match=r"train_batch_size \(32\) must be >= actor.ppo_mini_batch_size \(64\)"):
+        dry_run(REPO / "verl", "videossr_grpo", overrides)
 
 
 def test_real_run_command_composes_with_main_ppo(env):

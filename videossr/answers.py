@@ -107,15 +107,22 @@ _INTERVAL_RES = (
     re.compile(r"\bbetween " + _NUM + _UNIT + r" and " + _NUM + _UNIT, re.IGNORECASE | re.ASCII),
     # start: 3.0, end: 4.5 / "start_time": 3.0, "end_time": 4.5 / start time is 3.0 s and end time is 4.5 s
     re.compile(
-        r"\bstart(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
+        r"\bstart(?:s|ing|ed)?(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
         + _NUM
         + _UNIT
-        + r"\W{0,4}(?:and )?(?:the )?end(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
+        + r"\W{0,4}(?:and )?(?:the )?(?:it )?end(?:s|ing|ed)?(?:[ _]?time)?\W{0,3}(?: ?(?:is|at|=))*\W{0,2}"
         + _NUM
         + _UNIT,
         re.IGNORECASE | re.ASCII,
     ),
 )
+
+
+# A whole answer that is just two numbers separated by a comma: "12.5, 20.0" (only as the entire answer, never
+# searched for inside prose, where any two numbers would match).
+_BARE_PAIR_RE = re.compile(_NUM + _UNIT + r" ?, ?" + _NUM + _UNIT, re.IGNORECASE | re.ASCII)
+# Qwen3-VL prints frame times as "<12.5 seconds>"; models echo that form in answers.
+_QWEN_TIME_RE = re.compile(r"<(\d[\d.:]*) ?(?:s|secs?|seconds?)?>", re.IGNORECASE | re.ASCII)
 
 
 def _seconds(token: str) -> float:
@@ -144,10 +151,16 @@ def parse_interval(text: str) -> tuple[float, float] | None:
     norm = normalize(text)
     if not norm:
         return None
+    if "<" in norm:
+        norm = _QWEN_TIME_RE.sub(r"\1 s", norm)
     region = answer_region(norm)
     found = _intervals_in(region)
     if not found and region != norm and "<answer>" not in norm.lower():
         found = _intervals_in(norm)  # a lead-in matched but the interval sits elsewhere (a tag is final)
+    if not found:
+        m = _BARE_PAIR_RE.fullmatch(_strip_wrappers(region))
+        if m:
+            found = {(_seconds(m.group(1)), _seconds(m.group(2)))}
     if len(found) != 1:
         return None
     return found.pop()
