@@ -87,7 +87,8 @@ def bench_group(name: str, folder: Path, backends: list[str], args, scratch: Pat
         per_video = summary.bytes_written / max(summary.sampled, 1)
         rows.append(
             f"  {backend:10s} {took:6.2f} s wall {spent:6.2f} s CPU  {summary.sampled / took:5.2f} videos/s  "
-            f"{summary.frames_written / took:6.1f} frames/s  ratio wall {took / wall_ref:4.2f} CPU {spent / cpu_ref:4.2f}"
+            f"{summary.frames_written / took:6.1f} frames/s  "
+            f"ratio wall {took / wall_ref:4.2f} CPU {spent / cpu_ref:4.2f}"
             f"  {per_video / 1e3:6.1f} kB/video  (ok {summary.sampled}, failed {summary.failed})"
         )
     return rows

@@ -46,16 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     video_dirs = args.video_dir or [REPO_ROOT / "data" / "demo"]
-    summary = sample_videos(
-        video_dirs,
-        args.output_dir,
-        num_frames=args.num_frames,
-        max_pixels=args.max_pixels,
-        backend=args.backend,
-        workers=args.workers,
-        retry_failed=args.retry_failed,
-        progress=not args.no_progress,
-    )
+    try:
+        summary = sample_videos(
+            video_dirs,
+            args.output_dir,
+            num_frames=args.num_frames,
+            max_pixels=args.max_pixels,
+            backend=args.backend,
+            workers=args.workers,
+            retry_failed=args.retry_failed,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        logging.getLogger("sample_frames").warning(
+            "interrupted: finished videos are kept and indexed; run the same command again to resume"
+        )
+        return 130
     print(summary)
     return 0
 

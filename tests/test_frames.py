@@ -104,6 +104,9 @@ def test_find_videos(videos, tmp_path):
     assert len(both) == 2 * len(found) and len({s.video_id for s in both}) == len(both)
     with pytest.raises(FileNotFoundError, match="missing"):
         find_videos([tmp_path / "missing"])
+    # a symlink loop is searched once
+    (videos / "sub dir" / "loop").symlink_to(videos, target_is_directory=True)
+    assert [s.video_id for s in find_videos([videos])] == ids
 
 
 def test_video_id_rule():
@@ -145,7 +148,8 @@ def test_sample_store_contents(videos, tmp_path):
     for p in good.frame_paths(out):
         with Image.open(p) as im:
             assert im.format == "JPEG" and im.size == (80, 60)
-    assert json.loads((out / good.video_id / RECORD_NAME).read_text()) == lines[[r["video_id"] for r in lines].index(good.video_id)]
+    line = next(r for r in lines if r["video_id"] == good.video_id)
+    assert json.loads((out / good.video_id / RECORD_NAME).read_text()) == line
 
     other = by_stem(records)["sub_dir_other_clip"]
     assert other.num_frames == N and other.duration == pytest.approx(2.0)

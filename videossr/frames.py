@@ -11,7 +11,9 @@ screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, nev
     ROOT/<video_id>/000.jpg ...  the frames (JPEG, fixed quality), plus record.json: the video's manifest line
 
 A video whose 5%..95% span does not give ``num_frames`` distinct frames is skipped as ``too_short`` (one failures
-line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames.
+line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames. A failure's ``kind`` is one of
+``videossr.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its traceback);
+the batch goes on either way.
 
 Resume and safety. Each video's folder is written under a temporary name and renamed when complete (with its
 ``record.json``), so a folder that exists is a finished video. manifest.jsonl and failures.jsonl are rebuilt
@@ -128,8 +130,14 @@ def find_videos(video_dirs: Sequence[str | os.PathLike] | str | os.PathLike) -> 
     keys = _folder_keys(folders)
     seen: set[Path] = set()
     found: list[VideoSource] = []
+    walked: set[str] = set()
     for folder, key in zip(folders, keys):
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+            real_dir = os.path.realpath(dirpath)
+            if real_dir in walked:  # a symlink loop, or a folder already searched
+                dirnames[:] = []
+                continue
+            walked.add(real_dir)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
                 if name.startswith(".") or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
@@ -240,6 +248,7 @@ def sample_video(source: VideoSource, root: Path, params: SamplingParams, backen
         for name, frame in zip(names, decoded.frames):
             (tmp / name.rsplit("/", 1)[1]).write_bytes(_encode_jpeg(frame, params.jpeg_quality))
         (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
+        tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
     return record
 
 

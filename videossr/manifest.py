@@ -5,6 +5,8 @@ The frame sampler (``videossr.frames``) writes, under its output directory ``ROO
     ROOT/manifest.jsonl        one JSON line per sampled video (a ``VideoRecord``), sorted by video_id
     ROOT/failures.jsonl        one JSON line per video that could not be sampled (video_id, source, kind, message)
     ROOT/<video_id>/000.jpg    the sampled frames, in time order
+    ROOT/<video_id>/record.json  that video's manifest line (a folder holding it is complete; used to resume)
+    ROOT/sampling.json         the sampling parameters (a store is never extended with other parameters)
 
 The pretext tasks read only this: they never decode videos.
 

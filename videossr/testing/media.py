@@ -53,7 +53,8 @@ def make_clip(
     """Encode a synthetic clip to ``path`` (the container follows the extension) and return the path.
 
     ``gop`` sets the keyframe interval (``-g``; None: the encoder's default, 250 for x264). ``rotation`` writes
-    display-matrix rotation metadata (degrees, as phones do: the player turns the picture by that much).
+    display-matrix rotation metadata as phones do (ffmpeg's ``rotate`` tag, in degrees; players, ffmpeg included,
+    turn the picture accordingly).
     ``video_filter`` is appended to the filter chain (e.g. a ``setpts`` expression for a variable frame rate), and
     ``extra_args`` go before the output path.
     """
