@@ -17,11 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from videossr.evaluation.backends import BACKENDS, make_backend
+from videossr.evaluation.backends import BACKENDS
+from videossr.evaluation.cli import backend_factory_from_args
 from videossr.viubench import RESULTS_NAME, EvalSettings, evaluate, format_summary, summarize_results_file
 
 MAX_CLIPS = 8  # jigsaw hard shows 8 clips: vLLM must accept that many videos per prompt
@@ -57,18 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     batch_size = args.batch_size or {"hf": 4, "openai": 8}.get(args.backend, 64 * args.data_parallel_size)
 
-    def factory():
-        return make_backend(
-            args.backend,
-            args.model,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=batch_size,
-            data_parallel_size=args.data_parallel_size,
-            base_url=args.base_url,
-            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
-            max_videos_per_prompt=MAX_CLIPS,
-            max_model_len=args.max_model_len,
-        )
+    factory = backend_factory_from_args(args, batch_size, max_videos_per_prompt=MAX_CLIPS)
 
     summary = evaluate(
         args.data,

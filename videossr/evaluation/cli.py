@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from videossr.evaluation.backends import BACKENDS, make_backend
 from videossr.evaluation.items import load_items
@@ -59,6 +60,25 @@ def _default_batch(backend: str, dp: int) -> int:
     return {"hf": 4, "openai": 8}.get(backend, 16 * dp)
 
 
+def backend_factory_from_args(args: argparse.Namespace, batch_size: int, **extra: Any) -> Callable[[], Any]:
+    """A zero-argument factory for the backend the CLI flags ask for; the runner calls it only if work remains."""
+
+    def factory():
+        return make_backend(
+            args.backend,
+            args.model,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=batch_size,
+            data_parallel_size=args.data_parallel_size,
+            base_url=args.base_url,
+            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
+            max_model_len=args.max_model_len,
+            **extra,
+        )
+
+    return factory
+
+
 def main(task: str, argv: Sequence[str] | None = None) -> int:
     args = build_parser(task).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,18 +95,7 @@ def main(task: str, argv: Sequence[str] | None = None) -> int:
     )
     batch_size = args.batch_size or _default_batch(args.backend, args.data_parallel_size)
 
-    def factory():
-        return make_backend(
-            args.backend,
-            args.model,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=batch_size,
-            data_parallel_size=args.data_parallel_size,
-            base_url=args.base_url,
-            api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
-            max_model_len=args.max_model_len,
-            gpu_memory_utilization=args.gpu_memory_utilization,
-        )
+    factory = backend_factory_from_args(args, batch_size, gpu_memory_utilization=args.gpu_memory_utilization)
 
     summary = run_eval(
         task,
