@@ -1,7 +1,7 @@
 """Build the VideoSSR training mix in one command: sample frames from videos, then write the paper's pretext mix.
 
 40% Anomaly Grounding (ChannelSwap, Rotate180, ZoomOut, Mirror, exactly balanced), 40% Temporal Jigsaw (6 clips),
-20% Object Counting (half easy, half hard). Writes OUT/train.parquet (shuffled), OUT/<task>.parquet, optional
+20% Object Counting (easy setting; --counting-hard-fraction moves a share to the hard one). Writes OUT/train.parquet (shuffled), OUT/<task>.parquet, optional
 OUT/val.parquet and OUT/metadata.json; see videossr/build.py for the layout. Resumable: rerun the same command after
 an interrupt. With no arguments it samples the demo clips in data/demo into data/videossr (30000 samples; for a quick
 look at the demo pass e.g. --num-samples 300).
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--executor", choices=EXECUTORS, default="local", help="ray: per-sample work as Ray tasks")
     parser.add_argument("--min-pixels", type=int, default=TRAIN_MIN_PIXELS, help="written into every video entry")
     parser.add_argument("--max-pixels", type=int, default=TRAIN_MAX_PIXELS, help="written into every video entry")
+    parser.add_argument("--counting-hard-fraction", type=float, default=0.0,
+                        help="share of counting samples in the hard setting (4 frames x 4 shapes); the reference "
+                             "builds all of them easy (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         executor=args.executor,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
+        counting_hard_fraction=args.counting_hard_fraction,
     )
     start = time.perf_counter()
     summary = build(config, progress=not args.quiet)

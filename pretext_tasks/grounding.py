@@ -6,7 +6,7 @@ training perturbations ChannelSwap, Rotate180, ZoomOut, Mirror).
 Usage (from the repository root; no arguments = the demo frame store in data/frames)::
 
     python pretext_tasks/grounding.py [--frames-dir data/frames] [--output data/videossr/single/grounding.parquet]
-        [--perturbation NAME ...] [--min-len 8] [--max-len 16] [--num-samples N] [--seed 0] [--workers W]
+        [--perturbation NAME ...] [--min-len 8] [--max-len 16] [--min-seconds 1.0] [--num-samples N] [--seed 0] [--workers W]
 """
 
 from __future__ import annotations
@@ -31,11 +31,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="repeatable; default: the four training perturbations")
     parser.add_argument("--min-len", type=int, default=default.min_len, help="shortest perturbed segment (frames)")
     parser.add_argument("--max-len", type=int, default=default.max_len, help="longest perturbed segment (frames)")
+    parser.add_argument("--min-seconds", type=float, default=default.min_seconds,
+                        help="shortest segment in seconds, so that a one-decimal answer stays answerable (default 1.0)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     names = list(dict.fromkeys(args.perturbation or default.perturbations))
     variants = [
-        Variant(name, spec.params(perturbations=(name,), min_len=args.min_len, max_len=args.max_len)) for name in names
+        Variant(name, spec.params(perturbations=(name,), min_len=args.min_len, max_len=args.max_len,
+                                min_seconds=args.min_seconds)) for name in names
     ]
     print(summary_text(run_task_cli("grounding", variants, args)))
 

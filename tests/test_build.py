@@ -68,7 +68,7 @@ def test_mix_proportions_files_and_metadata(store, tmp_path):
     assert c["samples"] == 40 and c["failures"] == []
     assert c["per_task"] == {"grounding": 16, "jigsaw": 16, "counting": 8}
     assert c["per_variant"]["grounding"] == {"ChannelSwap": 4, "Mirror": 4, "Rotate180": 4, "ZoomOut": 4}
-    assert c["per_variant"]["counting"] == {"easy": 4, "hard": 4}
+    assert c["per_variant"]["counting"] == {"easy": 8}  # the reference builds its counting samples easy only
     assert c["per_split"] == {"train": 30, "val": 10}
 
     train = datasets.load_dataset("parquet", data_files=str(out / "train.parquet"), split="train").to_list()
@@ -96,6 +96,8 @@ def test_mix_proportions_files_and_metadata(store, tmp_path):
     assert meta["seed"] == 1 and meta["num_videos"] == 3
     assert meta["arguments"]["num_samples"] == 40 and meta["arguments"]["val_fraction"] == 0.25
     assert meta["mix"]["grounding"]["planned"] == 16 and meta["mix"]["counting"]["share"] == 0.2
+    assert meta["arguments"]["counting_hard_fraction"] == 0.0
+    assert [v["label"] for v in meta["mix"]["counting"]["variants"]] == ["easy"]
     assert meta["counts"] == json.loads(json.dumps(c))
     assert meta["versions"]["pyarrow"] and meta["versions"]["numpy"]
 
@@ -186,7 +188,7 @@ def test_build_cli_from_videos(tmp_path):
     videos.mkdir()
     for name, src in (("a.mp4", "testsrc2"), ("b.mkv", "mandelbrot")):
         subprocess.run(
-            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"{src}=size=64x48:rate=25", "-t", "3",
+            ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"{src}=size=64x48:rate=25", "-t", "4",
              "-pix_fmt", "yuv420p", str(videos / name)],
             check=True,
         )
@@ -267,3 +269,17 @@ def test_rows_through_verl_rlhf_dataset(tiny_qwen3vl, tmp_path):
         ids = inputs["input_ids"][0].tolist()
         assert ids.count(video_pad) == sum(t * h * w for t, h, w in grid) // 4 > 0
     assert tasks == {"grounding": 2, "jigsaw": 2, "counting": 1}
+
+
+def test_counting_hard_fraction_is_an_explicit_option(store, tmp_path):
+    out = tmp_path / "out"
+    summary = build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=1, counting_hard_fraction=0.25),
+                    progress=False)
+    assert summary.counts["per_variant"]["counting"] == {"easy": 6, "hard": 2}
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["arguments"]["counting_hard_fraction"] == 0.25
+    assert {v["label"]: v["weight"] for v in meta["mix"]["counting"]["variants"]} == {"easy": 0.75, "hard": 0.25}
+    hard = [json.loads(r["extra_info"]["params"]) for r in pq.read_table(out / "counting.parquet").to_pylist()]
+    assert sorted(p["max_instances"] for p in hard) == [3] * 6 + [4] * 2
+    with pytest.raises(ValueError, match="counting_hard_fraction must be in"):
+        BuildConfig(output_dir=out, frames_dir=store, counting_hard_fraction=1.5)

@@ -192,3 +192,12 @@ def test_question_and_too_short_video(tmp_path):
     records = make_frame_store(tmp_path, num_videos=1, num_frames=20, width=32, height=24)
     with pytest.raises(ValueError, match="20 frames.*needs at least 30"):
         counting.make_sample(records[0], np.random.default_rng(0), counting.DIFFICULTIES["hard"], TaskContext(tmp_path))
+
+
+def test_question_carries_the_papers_information_and_no_more():
+    """The paper's question says: any colour, any rotation, one or several frames, several shapes per frame. It does
+    not say that a frame holds one kind only (a structural hint the generator's rule would leak)."""
+    q = counting.QUESTION.lower()
+    assert "any colour" in q and "any angle" in q
+    assert "several frames" in q and "more than one shape" in q
+    assert "one kind only" not in q and "only one kind" not in q and "of one kind" not in q

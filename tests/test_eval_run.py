@@ -323,7 +323,7 @@ def test_openai_backend_over_http(video_dir, tmp_path):
         raw = base64.b64decode(images[0]["image_url"]["url"].split(",", 1)[1])
         assert Image.open(io.BytesIO(raw)).size[::-1] in {resized_size(720, 1280, min_pixels=1024, max_pixels=4096),
                                                           resized_size(405, 720, min_pixels=1024, max_pixels=4096)}
-        assert content[-1]["text"].endswith("Answer with the letter of the correct option only.")
+        assert content[-1]["text"].endswith("Answer with the option's letter from the given choices directly.")
         # Only q3's gold is B: accuracy 1/3 exactly.
         assert summary["metrics"]["n_correct"] == 1 and summary["metrics"]["accuracy"] == pytest.approx(1 / 3)
 

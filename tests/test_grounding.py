@@ -8,8 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from videossr import perturb
+from videossr.metrics import temporal_iou
+from videossr.rewards import parse_ground_truth, score_answer
 from videossr.sample import to_verl_row
 from videossr.tasks import grounding
 from videossr.tasks.base import TaskContext, frame_path, load_frame
@@ -141,3 +145,49 @@ def test_sample_becomes_a_verl_row(store, tmp_path):
     assert row["reward_model"]["ground_truth"] == s.answer
     assert json.loads(row["extra_info"]["params"])["start"] == s.params["start"]
     assert row["videos"][0]["sample_fps"] == records[0].sample_fps
+
+
+# --- an answerable segment (a zero-length or near-zero answer would stop training or cap the IoU of the truth) ---
+
+
+def test_a_short_high_fps_clip_never_gives_a_zero_length_answer(tmp_path):
+    """A 1.2 s clip sampled into 48 frames runs at 44 frames per second of model clock: 16 frames are 0.36 s, so no
+    segment lasts the 1.0 s an answer with one decimal needs. The sample fails with a clear error instead of
+    writing '0.4-0.4'; a longer clip still gives one, with its short lengths left out."""
+    records = make_frame_store(tmp_path / "short", num_videos=1, num_frames=48, width=32, height=24, duration=1.2)
+    ctx = TaskContext(tmp_path / "short", pool=records)
+    with pytest.raises(ValueError, match="too short for an answerable segment"):
+        grounding.make_sample(records[0], np.random.default_rng(0), grounding.Params(min_len=4), ctx)
+    records = make_frame_store(tmp_path / "mid", num_videos=1, num_frames=48, width=32, height=24, duration=5.28)
+    ctx = TaskContext(tmp_path / "mid", pool=records)
+    fps = records[0].sample_fps  # 10.1: the demo bunny clip's clock
+    assert grounding.Params().length_range(fps) == (11, 16)
+    for seed in range(20):
+        s = grounding.make_sample(records[0], np.random.default_rng(seed), grounding.Params(), ctx)
+        p = s.params
+        assert p["length"] >= 11 and p["length"] / fps >= 1.0
+
+
+def test_paper_lengths_untouched_on_ordinary_videos():
+    # 48 frames over the 5%..95% span of a 60 s video: 0.89 frames per second; 8 frames last 9 s.
+    assert grounding.Params().length_range(48 / (0.9 * 60)) == (8, 16)
+    assert grounding.Params().length_range(48 / (0.9 * 6.75)) == (8, 16)  # 8 frames = 1.0125 s: still 8
+
+
+@settings(max_examples=400, deadline=None)
+@given(fps=st.floats(0.2, 60.0), data=st.data())
+def test_the_true_answer_scores_at_least_09_against_its_own_rounding(fps, data):
+    """The bound chosen for one-decimal answers: any answerable segment's written answer has IoU >= 0.9 with the
+    exact segment, parses with the reward's ground-truth parser, and scores 1.0 against itself in both modes."""
+    params = grounding.Params(min_len=4)
+    lo, hi = params.length_range(fps)
+    assume(lo <= hi)
+    length = data.draw(st.integers(lo, hi))
+    start = data.draw(st.integers(0, 48 - length))
+    answer = grounding.answer_for(start, length, fps)
+    exact = (start / fps, (start + length) / fps)
+    written = parse_ground_truth("grounding", answer)
+    assert written[1] > written[0]
+    assert temporal_iou(written, exact) >= 0.9 - 1e-9
+    for mode in ("smooth", "strict"):
+        assert score_answer("grounding", answer, answer, mode=mode).value == 1.0

@@ -114,10 +114,41 @@ def test_parameters_drawn_once_per_segment(store, name):
         assert np.array_equal(frames[START + k], expected), f"{name} frame {k} not made with the segment's params"
 
 
+# The reference implementation's strengths (the paper gives none): a test that would have caught 0.50-0.75 ZoomOut.
+_REFERENCE_RANGES = {
+    # name: (drawn key, lowest, highest)
+    "ZoomOut": ("scale", 1 / 1.4, 1 / 1.2),
+    "ZoomIn": ("scale", 1.3, 1.5),
+    "Noise": ("sigma", 35.0, 70.0),
+    "Blur": ("radius", 2.0, 2.0),
+    "Saturation": ("factor", 2.0, 2.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_REFERENCE_RANGES))
+def test_strengths_are_the_reference_ranges(store, name):
+    root, records, ctx = store
+    key, lo, hi = _REFERENCE_RANGES[name]
+    drawn = [
+        perturb.get(name).draw(np.random.default_rng(seed), records[0], ctx, START, LENGTH)[key] for seed in range(200)
+    ]
+    assert min(drawn) >= lo - 1e-12 and max(drawn) <= hi + 1e-12
+    if hi > lo:  # a range is used across its width, not pinned to one end
+        assert min(drawn) < lo + 0.1 * (hi - lo) and max(drawn) > hi - 0.1 * (hi - lo)
+
+
+def test_zoom_out_keeps_between_71_and_83_percent_of_each_side(store):
+    root, records, ctx = store
+    for seed in range(20):
+        p = perturb.get("ZoomOut").draw(np.random.default_rng(seed), records[0], ctx, START, LENGTH)
+        assert 1.2 <= p["shrink"] <= 1.4 and p["scale"] == pytest.approx(1 / p["shrink"])
+        assert 0.714 <= p["scale"] <= 0.834
+
+
 def test_zoom_out_border_is_the_same_on_every_frame(store):
     root, records, ctx = store
     frames, params = perturb.perturb_video("ZoomOut", records[0], ctx, START, LENGTH, np.random.default_rng(2))
-    assert 0.5 <= params["scale"] <= 0.75
+    assert 1 / 1.4 <= params["scale"] <= 1 / 1.2
     borders = set()
     for f in frames[START : START + LENGTH]:
         cols = np.nonzero(f.max(axis=(0, 2)) > 0)[0]

@@ -28,7 +28,7 @@ def test_verl_loads_our_function_from_config(base_overrides):
     assert fn is not None
     assert fn.args[0] is compute_score  # verl wraps the raw function with the configured reward_kwargs
     r = fn(data_source="shuffled", solution_str="431562", ground_truth="341562", extra_info={"index": 0})
-    assert r == {"score": pytest.approx(1 - 2 / 18), "format_ok": 1.0, "strict": 0.0, "task_id": 2.0}
+    assert r == {"score": pytest.approx(1 - 2 / 18), "format_ok": 1.0, "strict": 0.0, "task_id": 2.0, "gold_ok": 1.0}
 
 
 def test_reward_mode_from_config(base_overrides):
@@ -115,6 +115,10 @@ def test_verl_reward_loop_scores_a_mixed_batch_on_cpu(base_overrides, tiny_qwen3
         ("shuffled", "431562", "341562", 1 - 2 / 18),
         ("videossr_jigsaw", "<answer>341562</answer>", "341562", 1.0),
         ("openai/gsm8k", "so #### 42", "42", 1.0),  # falls back to verl's default scorer
+        # broken rows: the batch is still scored, they get 0 and gold_ok 0 (the run continues)
+        ("videossr_grounding", "1.0-2.0", "1.0-2.0-3.0", 0.0),
+        ("VIDEOSSR_JIGSAW ", "341562", "341562", 1.0),
+        ("no_such_source", "1", "1", 0.0),
     ]
     sources, responses, gts, expected = zip(*cases)
     data, resp_lens = _decoded_batch(worker.input_tokenizer, ["Q: " * (i + 1) for i in range(len(cases))],
@@ -133,6 +137,7 @@ def test_verl_reward_loop_scores_a_mixed_batch_on_cpu(base_overrides, tiny_qwen3
     keys = list(infos[0])
     assert sorted(keys) == sorted(RESULT_KEYS)
     columns = {k: np.array([info[k] for info in infos]) for k in keys}  # KeyError here = a crashed training step
-    assert columns["format_ok"].tolist() == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0]
-    assert columns["task_id"].tolist() == [0.0, 0.0, 1.0, 2.0, 2.0, -1.0]
+    assert columns["format_ok"].tolist() == [1.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]
+    assert columns["task_id"].tolist() == [0.0, 0.0, 1.0, 2.0, 2.0, -1.0, 0.0, 2.0, -1.0]
+    assert columns["gold_ok"].tolist() == [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]
     assert columns["score"].dtype == np.float64

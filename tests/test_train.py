@@ -157,3 +157,59 @@ def test_multinode_needs_a_ray_address(env):
     p = subprocess.run(["bash", str(REPO / "train" / "multinode.sh")], env=full_env, capture_output=True, text=True)
     assert p.returncode != 0
     assert "RAY_ADDRESS is not set" in p.stderr
+
+
+# --- the dry run refuses what would train on nothing, or not at all (each message names the value) ---------------
+
+
+def _base(tiny_qwen3vl, files: str) -> list[str]:
+    return [f"actor_rollout_ref.model.path={tiny_qwen3vl}", f"data.train_files={files}", f"data.val_files={files}",
+            "trainer.n_gpus_per_node=4"]
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("actor_rollout_ref.actor.optim.lr=-5", r"actor_rollout_ref.actor.optim.lr must be a positive number, got -5"),
+        ("data.max_response_length=-1", r"data.max_response_length must be a positive integer, got -1"),
+        ("trainer.total_epochs=abc", r"trainer.total_epochs must be a positive integer, got 'abc'"),
+        ("actor_rollout_ref.rollout.tensor_model_parallel_size=3",
+         r"tensor_model_parallel_size=3 does not divide trainer.n_gpus_per_node=4"),
+        ("trainer.logger=[console,wandbb]", r"unknown logger\(s\) \['wandbb'\]"),
+    ],
+)
+def test_nonsense_values_fail_naming_the_value(tiny_qwen3vl, data_dir, override, message):
+    with pytest.raises(DryRunError, match=message):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(data_dir / "train.parquet")) + [override])
+
+
+def test_rows_with_missing_frames_fail(tiny_qwen3vl, data_dir, tmp_path):
+    rows = pd.read_parquet(data_dir / "train.parquet").to_dict("records")
+    gone = rows[1]["videos"][0]["video"][3]
+    bad = tmp_path / "train.parquet"
+    rows[1]["videos"][0]["video"] = [*rows[1]["videos"][0]["video"][:3], str(tmp_path / "nowhere.jpg"),
+                                     *rows[1]["videos"][0]["video"][4:]]
+    pd.DataFrame(rows).to_parquet(bad)
+    assert Path(gone).exists()
+    with pytest.raises(DryRunError, match=r"row 1: frames: missing frame .*nowhere\.jpg"):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(bad)))
+
+
+def test_malformed_ground_truth_fails(tiny_qwen3vl, data_dir, tmp_path):
+    rows = pd.read_parquet(data_dir / "train.parquet").to_dict("records")
+    rows[0]["reward_model"] = {"style": "rule", "ground_truth": "0.4-0.4"}
+    bad = tmp_path / "train.parquet"
+    pd.DataFrame(rows).to_parquet(bad)
+    with pytest.raises(DryRunError, match=r"row 0: ground_truth: .*'0.4-0.4'"):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(bad)))
+
+
+def test_a_math_parquet_whose_true_answers_score_zero_fails(tiny_qwen3vl, data_dir, tmp_path):
+    rows = pd.read_parquet(data_dir / "train.parquet").to_dict("records")
+    for r in rows:
+        r["data_source"] = "openai/gsm8k"
+        r["reward_model"] = {"style": "rule", "ground_truth": "42"}
+    math_file = tmp_path / "math.parquet"
+    pd.DataFrame(rows).to_parquet(math_file)
+    with pytest.raises(DryRunError, match=r"true answer '42' of data_source 'openai/gsm8k' scores 0"):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(math_file)))

@@ -11,11 +11,12 @@ Output folder ``OUT`` (everything the build writes is inside it)::
     OUT/metadata.json     arguments, seed, package versions, counts per task / variant / split, failures
 
 The mix (the paper's VideoSSR-30K): 40% Anomaly Grounding, split exactly evenly over the four training
-perturbations (ChannelSwap, Rotate180, ZoomOut, Mirror); 40% Temporal Jigsaw with 6 clips; 20% Object Counting,
-half easy (3 frames per class, 3 instances) and half hard (4 and 4). The paper does not give its easy/hard split
-for training; half each is our choice, so the model sees both count ranges. Counts are split with the largest
-remainder method, so at 30000 samples they are exactly 12000 / 12000 / 6000 (3000 per perturbation, 3000 per
-counting difficulty); for other totals each share is within one of its exact value. Held-out rows
+perturbations (ChannelSwap, Rotate180, ZoomOut, Mirror); 40% Temporal Jigsaw with 6 clips; 20% Object Counting in
+the easy setting (3 frames per class, up to 3 instances per frame), as the reference implementation builds its 6K
+counting samples. ``counting_hard_fraction`` (default 0) moves that share of the counting samples to the hard
+setting (4 and 4) for users who want both count ranges; it is recorded in metadata.json. Counts are split with the
+largest remainder method, so at 30000 samples they are exactly 12000 / 12000 / 6000 (3000 per perturbation); for
+other totals each share is within one of its exact value. Held-out rows
 (``val_fraction``) are a seeded random subset of all planned samples, marked ``split = "val"``.
 
 A rerun with the same arguments skips finished samples and rewrites the parquet files byte-identically; a rerun
@@ -65,16 +66,22 @@ MIX = {GROUNDING: 0.4, JIGSAW: 0.4, COUNTING: 0.2}
 VERSIONED_PACKAGES = ("videossr", "numpy", "pillow", "pyarrow", "av", "decord", "torchcodec", "ray")
 
 
-def training_variants() -> dict[str, list[Variant]]:
-    """The variants of each task in the paper's training mix (equal weights within a task)."""
+def training_variants(counting_hard_fraction: float = 0.0) -> dict[str, list[Variant]]:
+    """The variants of each task in the paper's training mix (equal weights within a task).
+
+    Counting is the easy setting only unless ``counting_hard_fraction`` > 0 moves that share to the hard one.
+    """
+    if not 0.0 <= counting_hard_fraction <= 1.0:
+        raise ValueError(f"counting_hard_fraction must be in [0, 1], got {counting_hard_fraction!r}")
     grounding = get_task(GROUNDING)
     counting = get_task(COUNTING)
     jigsaw = get_task(JIGSAW)
     perturbations = grounding.default_params.perturbations
+    shares = {"easy": 1.0 - counting_hard_fraction, "hard": counting_hard_fraction}
     return {
         GROUNDING: [Variant(p, grounding.preset(p)) for p in perturbations],
         JIGSAW: [Variant("6clips", jigsaw.params(num_clips=6))],
-        COUNTING: [Variant(d, counting.preset(d)) for d in ("easy", "hard")],
+        COUNTING: [Variant(d, counting.preset(d), weight=w) for d, w in shares.items() if w > 0],
     }
 
 
@@ -94,6 +101,7 @@ class BuildConfig:
     frame_max_pixels: int = VIUBENCH_MAX_PIXELS  # size of the stored frames
     min_pixels: int = TRAIN_MIN_PIXELS  # what the rows ask the processor for
     max_pixels: int = TRAIN_MAX_PIXELS
+    counting_hard_fraction: float = 0.0  # share of the counting samples in the hard setting (reference: 0)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
@@ -117,6 +125,8 @@ class BuildConfig:
             raise ValueError(f"executor must be one of {EXECUTORS}, got {self.executor!r}")
         if self.num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {self.num_frames}")
+        if not 0.0 <= self.counting_hard_fraction <= 1.0:
+            raise ValueError(f"counting_hard_fraction must be in [0, 1], got {self.counting_hard_fraction!r}")
 
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
@@ -181,7 +191,7 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     records = read_manifest(frames_root)
     logger.info("%d videos in the frame store %s", len(records), frames_root)
 
-    variants = training_variants()
+    variants = training_variants(config.counting_hard_fraction)
     task_counts = dict(zip(MIX, largest_remainder(config.num_samples, list(MIX.values()))))
     units = []
     for task, count in task_counts.items():
@@ -224,7 +234,9 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
             task: {
                 "share": MIX[task],
                 "planned": task_counts[task],
-                "variants": [{"label": v.label, "params": params_to_json(v.params)} for v in variants[task]],
+                "variants": [
+                    {"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants[task]
+                ],
             }
             for task in MIX
         },

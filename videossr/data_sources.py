@@ -2,7 +2,8 @@
 
 Every row VideoSSR writes carries one of ``DATA_SOURCES``. The reward dispatch also accepts the names used by the
 reference implementation's published parquet files (``grounding``, ``counting``, ``jigsaw`` and ``shuffled`` —
-the reference jigsaw generator wrote ``shuffled``), so those files train too.
+the reference jigsaw generator wrote ``shuffled``), so those files train too. Names are matched without regard to case or surrounding whitespace
+(``" VIDEOSSR_JIGSAW "`` is ``videossr_jigsaw``): a hand-edited file must not end a training run.
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ _TASK_OF = {
 }
 
 
-def task_of(data_source: str) -> str | None:
-    """The VideoSSR task a data_source belongs to, or None for a data_source VideoSSR does not own."""
-    return _TASK_OF.get(data_source)
+def normalise(data_source: object) -> str | None:
+    """``data_source`` as looked up: stripped of surrounding whitespace and lower-cased; None for a non-string."""
+    if not isinstance(data_source, str):
+        return None
+    return data_source.strip().lower()
+
+
+def task_of(data_source: object) -> str | None:
+    """The VideoSSR task a data_source belongs to (case and surrounding whitespace ignored), or None."""
+    key = normalise(data_source)
+    return None if key is None else _TASK_OF.get(key)
 
 
 def known_data_sources() -> tuple[str, ...]:

@@ -57,6 +57,7 @@ from tqdm.auto import tqdm
 from videossr.data_sources import TASKS
 from videossr.io import atomic_dir, atomic_path, write_json_atomic
 from videossr.manifest import MANIFEST_NAME, VideoRecord, read_manifest
+from videossr.rewards.scoring import check_ground_truth
 from videossr.sample import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, Sample, to_verl_row
 from videossr.tasks.base import TaskContext
 from videossr.tasks.registry import get_task, json_ready, params_to_json
@@ -167,8 +168,10 @@ class Unit:
     def key(self) -> str:
         return f"{self.task}_{self.index:06d}"
 
-    def rng(self) -> np.random.Generator:
-        return np.random.default_rng([self.seed, SAMPLE_STREAM, task_id(self.task), self.index])
+    def rng(self, attempt: int = 0) -> np.random.Generator:
+        """The sample's random stream; ``attempt`` > 0 gives the streams of its redraws (see ``run_unit``)."""
+        key = [self.seed, SAMPLE_STREAM, task_id(self.task), self.index]
+        return np.random.default_rng(key if attempt == 0 else [*key, attempt])
 
     def fingerprint(self) -> dict:
         """The unit as JSON: a committed unit file is reused only if its fingerprint is equal."""
@@ -195,6 +198,7 @@ class Outcome:
     row: dict | None
     error: str | None  # "ExceptionType: message" when the task failed on this video
     new_frames: int
+    redraws: int = 0  # draws discarded because their answer could not be scored (see run_unit)
 
     @property
     def ok(self) -> bool:
@@ -346,7 +350,32 @@ def read_outcome(root: Path, unit: Unit) -> Outcome | None:
         raise ValueError(f"corrupt unit file {path}: {e}") from None
     if record.get("unit") != unit.fingerprint():
         return None
-    return Outcome(unit=unit, row=record["row"], error=record["error"], new_frames=int(record["new_frames"]))
+    return Outcome(unit=unit, row=record["row"], error=record["error"], new_frames=int(record["new_frames"]),
+                   redraws=int(record.get("redraws", 0)))
+
+
+# A draw whose answer the reward could not score is drawn again from the next stream, at most this many times.
+MAX_DRAWS = 4
+
+
+def _draw_sample(spec, unit: Unit, video: VideoRecord, ctx: TaskContext) -> tuple[Sample, int]:
+    """The unit's sample and the number of discarded draws; ValueError if no draw gives a scorable answer.
+
+    Every answer written must parse with the reward's own ground-truth parser and score 1.0 against itself in both
+    modes (``check_ground_truth``). The first draw uses the unit's stream, so a valid first draw is what it always was.
+    """
+    problems = []
+    for attempt in range(MAX_DRAWS):
+        sample = spec.make_sample(video, unit.rng(attempt), unit.params, ctx)
+        try:
+            check_ground_truth(unit.task, sample.answer)
+        except ValueError as e:
+            problems.append(str(e))
+            logger.warning("%s on %s: draw %d has an unscorable answer (%s); drawing again",
+                           unit.key, unit.video_id, attempt, e)
+            continue
+        return sample, attempt
+    raise ValueError(f"no scorable answer in {MAX_DRAWS} draws: {problems[-1]}")
 
 
 def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRecord]) -> Outcome:
@@ -356,9 +385,9 @@ def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRe
         video = videos[unit.video_id]
     except KeyError:
         raise ValueError(f"{unit.key}: video {unit.video_id!r} is not in the frame store {ctx.frames_root}") from None
-    row, error, written = None, None, 0
+    row, error, written, redraws = None, None, 0, 0
     try:
-        sample = spec.make_sample(video, unit.rng(), unit.params, ctx)
+        sample, redraws = _draw_sample(spec, unit, video, ctx)
     except (ValueError, OSError) as e:
         error = f"{type(e).__name__}: {e}"
         logger.warning("%s on %s failed: %s", unit.key, unit.video_id, error)
@@ -367,9 +396,9 @@ def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRe
             shutil.rmtree(stale)
     else:
         row, written = save_sample(sample, unit, root)
-    record = {"unit": unit.fingerprint(), "row": row, "error": error, "new_frames": written}
+    record = {"unit": unit.fingerprint(), "row": row, "error": error, "new_frames": written, "redraws": redraws}
     write_json_atomic(unit_file(root, unit), json_ready(record))
-    return Outcome(unit=unit, row=row, error=error, new_frames=written)
+    return Outcome(unit=unit, row=row, error=error, new_frames=written, redraws=redraws)
 
 
 @functools.lru_cache(maxsize=4)
@@ -544,6 +573,7 @@ def count_outcomes(outcomes: Iterable[Outcome]) -> dict:
         "per_variant": {t: dict(sorted(v.items())) for t, v in sorted(per_variant.items())},
         "per_split": dict(sorted(per_split.items())),
         "new_frames": sum(o.new_frames for o in outcomes),
+        "redraws": sum(o.redraws for o in outcomes),
         "failures": failures,
     }
 

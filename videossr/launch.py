@@ -13,7 +13,14 @@ real run does first, and stops before anything needs a GPU:
    training rows through verl's ``RLHFDataset`` (``create_rl_dataset``), expands each prompt with the processor as the
    rollout does, and reports prompt lengths and video tokens;
 5. scores each loaded row's own ground truth with the loaded reward function (must be 1.0 for VideoSSR rows);
-6. prints the resolved key settings. Exit status 0 on success; 1 with verl's message on any misconfiguration.
+6. validates EVERY row of the training and validation files (``videossr.validate``): row shape, every frame file
+   present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
+   both modes (other data sources: a true answer the configured reward scores above 0). Inside training the reward
+   never raises on a bad row, it scores 0; this is where such rows are refused;
+7. checks values verl accepts but that cannot train (a learning rate <= 0, lengths or epochs that are not positive
+   integers, a rollout tensor-parallel size that does not divide the GPUs of a node, an unknown logger), naming
+   the key and the value;
+8. prints the resolved key settings. Exit status 0 on success; 1 with the message on any misconfiguration.
 
 Usage (normally through train/train.sh)::
 
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import traceback
@@ -96,6 +104,8 @@ class DryRunReport:
     dataset_rows: int  # rows verl's dataset kept of the ones requested (overlong prompts are filtered out)
     use_reference_policy: bool
     use_critic: bool
+    rows_validated: int = 0  # every row of the train/val files, by videossr.validate
+    frames_validated: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -156,6 +166,66 @@ def _check_reward_wiring(cfg, reward_fn) -> None:
         )
 
 
+def _positive(cfg, key: str, *, integer: bool, allow_none: bool = False) -> None:
+    value = _select(cfg, key)
+    if value is None and allow_none:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    if integer:
+        ok = ok and isinstance(value, int)
+    if not ok:
+        what = "a positive integer" if integer else "a positive number"
+        raise DryRunError(f"{key} must be {what}, got {value!r}")
+
+
+def _check_values(cfg) -> None:
+    """Values verl composes without complaint but that cannot train (see the module docstring, step 7)."""
+    _positive(cfg, "actor_rollout_ref.actor.optim.lr", integer=False)
+    for key in ("data.max_prompt_length", "data.max_response_length", "data.train_batch_size",
+                "trainer.total_epochs", "trainer.n_gpus_per_node", "trainer.nnodes", "actor_rollout_ref.rollout.n",
+                "actor_rollout_ref.actor.ppo_mini_batch_size",
+                "actor_rollout_ref.rollout.tensor_model_parallel_size"):
+        _positive(cfg, key, integer=True)
+    _positive(cfg, "trainer.total_training_steps", integer=True, allow_none=True)
+    for key in ("actor_rollout_ref.actor.kl_loss_coef", "actor_rollout_ref.actor.entropy_coeff"):
+        value = _select(cfg, key)
+        if not (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                and value >= 0):
+            raise DryRunError(f"{key} must be a number >= 0, got {value!r}")
+    gpus = _select(cfg, "trainer.n_gpus_per_node")
+    tp = _select(cfg, "actor_rollout_ref.rollout.tensor_model_parallel_size")
+    if gpus % tp != 0:
+        raise DryRunError(
+            f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} does not divide "
+            f"trainer.n_gpus_per_node={gpus}: a vLLM tensor-parallel group must fit in one node"
+        )
+    util = _select(cfg, "actor_rollout_ref.rollout.gpu_memory_utilization")
+    if not (isinstance(util, (int, float)) and 0 < util <= 1):
+        raise DryRunError(f"actor_rollout_ref.rollout.gpu_memory_utilization must be in (0, 1], got {util!r}")
+    from verl.utils.tracking import Tracking
+
+    loggers = _select(cfg, "trainer.logger")
+    loggers = [loggers] if isinstance(loggers, str) else list(loggers or [])
+    unknown = [name for name in loggers if name not in Tracking.supported_backend]
+    if unknown:
+        raise DryRunError(
+            f"trainer.logger: unknown logger(s) {unknown}; verl knows {sorted(Tracking.supported_backend)}"
+        )
+
+
+def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
+    """Every row of the training and validation files (``videossr.validate``); (rows, frame files) checked."""
+    from videossr.validate import validate_files
+
+    files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
+    allow = [s for s in os.environ.get("DRY_RUN_ALLOW_SOURCES", "").split(",") if s.strip()]
+    report = validate_files([os.path.expanduser(f) for f in files], reward_fn=reward_fn, allow_sources=allow,
+                            workers=workers)
+    if not report.ok:
+        raise DryRunError(f"the data cannot train as it is:\n{report.format()}")
+    return report.rows, report.frames_checked
+
+
 def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, tuple, int]:
     """(prompt tokens, video tokens, video grids, number of videos) of one row, expanded as the rollout does."""
     from verl.utils.tokenizer import build_multimodal_processor_inputs
@@ -180,7 +250,12 @@ def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, t
 
 
 def dry_run(
-    config_dir: str | os.PathLike, config_name: str, overrides: Sequence[str], *, num_rows: int = 2
+    config_dir: str | os.PathLike,
+    config_name: str,
+    overrides: Sequence[str],
+    *,
+    num_rows: int = 2,
+    workers: int = 8,
 ) -> DryRunReport:
     """Compose, validate, load the reward and the first ``num_rows`` rows; raise on any misconfiguration."""
     from omegaconf import open_dict
@@ -197,9 +272,12 @@ def dry_run(
     use_ref, use_critic = need_reference_policy(cfg), need_critic(cfg)
     validate_config(config=cfg, use_reference_policy=use_ref, use_critic=use_critic)
 
+    _check_values(cfg)
+
     reward_fn = get_custom_reward_fn(cfg)
     _check_reward_wiring(cfg, reward_fn)
     _check_paths(cfg)
+    rows_checked, frames_checked = _validate_data(cfg, reward_fn, workers)
 
     model_config = omega_conf_to_dataclass(cfg.actor_rollout_ref.model)
     tokenizer, processor = model_config.tokenizer, model_config.processor
@@ -253,6 +331,8 @@ def dry_run(
         dataset_rows=len(dataset),
         use_reference_policy=use_ref,
         use_critic=use_critic,
+        rows_validated=rows_checked,
+        frames_validated=frames_checked,
         notes=tuple(notes),
     )
 
@@ -263,6 +343,10 @@ def format_report(report: DryRunReport) -> str:
     lines += [f"  {k:<{width}} = {v}" for k, v in report.settings.items()]
     lines.append(f"  {'reference policy':<{width}} = {report.use_reference_policy}")
     lines.append(f"  {'critic':<{width}} = {report.use_critic}")
+    lines.append(
+        f"rows validated (shape, frames, ground truth): {report.rows_validated} "
+        f"({report.frames_validated} distinct frame files decoded)"
+    )
     lines.append(f"training rows loaded through verl's RLHFDataset: {report.dataset_rows}")
     for r in report.rows:
         lines.append(
@@ -291,11 +375,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config-name", required=True, help="recipe YAML name without .yaml")
     parser.add_argument("--rows", type=int, default=int(os.environ.get("DRY_RUN_ROWS", "2")),
                         help="training rows to load through verl's dataset (default 2, env DRY_RUN_ROWS)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("DRY_RUN_WORKERS", min(8, os.cpu_count() or 1))),
+                        help="threads that decode frame files while validating (env DRY_RUN_WORKERS)")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, exactly as main_ppo takes them")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        report = dry_run(args.config_path, args.config_name, args.overrides, num_rows=args.rows)
+        report = dry_run(args.config_path, args.config_name, args.overrides, num_rows=args.rows, workers=args.workers)
     except Exception as exc:  # a CLI boundary: report verl's/Hydra's message and fail
         if os.environ.get("DRY_RUN_TRACEBACK"):
             traceback.print_exc()

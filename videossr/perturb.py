@@ -222,26 +222,40 @@ def _uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
 
 
+# Strengths. The paper names the perturbations but gives no strengths, so these are the reference implementation's:
+# Saturation multiplies the colour by 2; Noise is Gaussian with sigma uniform in [35, 70] on the 0..255 scale; Blur is
+# a Gaussian blur of radius 2 px on the stored frame; ZoomIn crops 1/s of each side with s uniform in [1.3, 1.5];
+# ZoomOut shrinks each side by 1/s with s uniform in [1.2, 1.4] (the picture keeps about 0.71-0.83 of each side).
+# A deliberate difference: the reference draws ZoomIn / ZoomOut / Noise afresh for every frame; here a segment's
+# parameters are drawn once and applied to all its frames, as the paper describes one perturbation per segment, so
+# the segment is one consistent edit rather than a flicker.
+SATURATION_FACTOR = 2.0
+NOISE_SIGMA = (35.0, 70.0)
+BLUR_RADIUS = 2.0
+ZOOM_IN_SCALE = (1.3, 1.5)
+ZOOM_OUT_SHRINK = (1.2, 1.4)
+
+
 def _draw_saturation(rng, video, ctx, start, length) -> DrawnParams:
-    return {"factor": _uniform(rng, 2.0, 3.0)}
+    return {"factor": SATURATION_FACTOR}
 
 
 def _draw_noise(rng, video, ctx, start, length) -> DrawnParams:
     # sigma on the 0..255 scale; each frame's noise comes from seed + its position in the segment.
-    return {"sigma": _uniform(rng, 25.0, 50.0), "seed": int(rng.integers(0, 2**31 - 1))}
+    return {"sigma": _uniform(rng, *NOISE_SIGMA), "seed": int(rng.integers(0, 2**31 - 1))}
 
 
 def _draw_blur(rng, video, ctx, start, length) -> DrawnParams:
-    short = min(video.width, video.height)
-    return {"radius": max(2.0, _uniform(rng, 0.015, 0.03) * short)}
+    return {"radius": BLUR_RADIUS}
 
 
 def _draw_zoom_in(rng, video, ctx, start, length) -> DrawnParams:
-    return {"scale": _uniform(rng, 1.5, 2.0)}
+    return {"scale": _uniform(rng, *ZOOM_IN_SCALE)}
 
 
 def _draw_zoom_out(rng, video, ctx, start, length) -> DrawnParams:
-    return {"scale": _uniform(rng, 0.5, 0.75)}
+    shrink = _uniform(rng, *ZOOM_OUT_SHRINK)
+    return {"shrink": shrink, "scale": 1.0 / shrink}
 
 
 def _noise_op(name: str):

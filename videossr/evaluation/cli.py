@@ -14,6 +14,7 @@ from typing import Any
 
 from videossr.evaluation.backends import BACKENDS, make_backend
 from videossr.evaluation.items import load_items
+from videossr.evaluation.prompts import DEFAULT_PRESET, PRESETS
 from videossr.evaluation.runner import EvalSettings, format_table, run_eval
 
 _DESCRIPTIONS = {
@@ -34,6 +35,10 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     p.add_argument("--max-pixels", type=int, default=512 * 512, help="per-frame pixel budget (upper)")
     p.add_argument("--min-pixels", type=int, default=128 * 128, help="per-frame pixel budget (lower)")
     p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument(
+        "--prompt-preset", default=DEFAULT_PRESET, type=str.lower, choices=sorted(PRESETS),
+        help="instruction wording: lmms_eval (the paper's protocol, default), lmms_eval_videomme, videossr",
+    )
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     p.add_argument(
         "--batch-size",
@@ -92,6 +97,7 @@ def main(task: str, argv: Sequence[str] | None = None) -> int:
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
         max_new_tokens=args.max_new_tokens,
+        prompt_preset=args.prompt_preset,
     )
     batch_size = args.batch_size or _default_batch(args.backend, args.data_parallel_size)
 

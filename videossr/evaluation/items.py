@@ -9,8 +9,9 @@ Video lookup (``resolve_video``): the id names a file under the video directory,
 ``VIDEO_EXTENSIONS``. An id that is absolute or climbs out of the directory (``..``, a symlink pointing outside) is
 refused with ``UnsafeVideoId`` and never opened; a file that is not there raises ``FileNotFoundError``.
 
-Prompts (``vqa_prompt``, ``vtg_prompt``): one ``<video>`` placeholder then the question and a direct-answer
-instruction (no chain of thought). The same item always gives the same prompt, whatever the backend.
+Prompts (``vqa_prompt``, ``vtg_prompt``): one ``<video>`` placeholder, then the question wrapped in the instructions
+of a prompt preset (``videossr.evaluation.prompts``; default ``lmms_eval``, the paper's protocol; no chain of
+thought). The same item and preset always give the same prompt, whatever the backend.
 """
 
 from __future__ import annotations
@@ -24,17 +25,11 @@ from typing import Any
 
 from videossr.evaluation.choice import options_from_list, parse_options
 from videossr.evaluation.inputs import VIDEO_PLACEHOLDER
+from videossr.evaluation.prompts import DEFAULT_PRESET, get_preset
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".ts", ".3gp")
 _ID_FIELDS = ("id", "question_id", "qid")
 _OPTION_FIELDS = ("options", "candidates", "choices")
-
-VQA_INSTRUCTION = "Answer with the letter of the correct option only."
-VTG_INSTRUCTION = (
-    "Give the start and end time of this event in seconds, written as start-end with one decimal "
-    "(for example 12.5-20.0), and nothing else."
-)
-
 
 class UnsafeVideoId(ValueError):
     """A video id that would resolve outside the video directory."""
@@ -150,18 +145,20 @@ def resolve_video(video_dir: str | os.PathLike, video_id: str) -> Path:
     raise FileNotFoundError(f"no video file for id {video_id!r} under {root} (tried {VIDEO_EXTENSIONS})")
 
 
-def vqa_prompt(item: EvalItem) -> str:
-    """User text for a multiple-choice item: video, question, options (if given as a field), instruction."""
-    lines = [item.question.strip()]
+def _option_lines(item: EvalItem) -> list[str]:
+    """"A. text" lines for options given as a list field; options written inside the question stay where they are."""
     for name in _OPTION_FIELDS:
         value = item.extra.get(name)
         if isinstance(value, Sequence) and not isinstance(value, str) and value:
-            lines += [f"{letter}. {text}" for letter, text in options_from_list([str(v) for v in value]).items()]
-            break
-    lines.append(VQA_INSTRUCTION)
-    return VIDEO_PLACEHOLDER + "\n".join(lines)
+            return [f"{letter}. {text}" for letter, text in options_from_list([str(v) for v in value]).items()]
+    return []
 
 
-def vtg_prompt(item: EvalItem) -> str:
-    """User text for a grounding item: video, the event description, instruction."""
-    return VIDEO_PLACEHOLDER + item.question.strip() + "\n" + VTG_INSTRUCTION
+def vqa_prompt(item: EvalItem, preset: str = DEFAULT_PRESET) -> str:
+    """User text for a multiple-choice item: video, then the question and options in the preset's instructions."""
+    return VIDEO_PLACEHOLDER + get_preset(preset).vqa(item.question, _option_lines(item))
+
+
+def vtg_prompt(item: EvalItem, preset: str = DEFAULT_PRESET) -> str:
+    """User text for a grounding item: video, then the event description in the preset's instructions."""
+    return VIDEO_PLACEHOLDER + get_preset(preset).vtg(item.question)

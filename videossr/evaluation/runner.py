@@ -35,6 +35,7 @@ from tqdm import tqdm
 from videossr.evaluation.backends import Backend, generate_texts
 from videossr.evaluation.inputs import Request, VideoFrames, load_eval_video
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, resolve_video, vqa_prompt, vtg_prompt
+from videossr.evaluation.prompts import DEFAULT_PRESET, get_preset
 from videossr.evaluation.metrics import (
     accuracy_summary,
     gold_interval,
@@ -49,7 +50,6 @@ logger = logging.getLogger(__name__)
 RESULTS_NAME = "results.jsonl"
 SUMMARY_NAME = "summary.json"
 TASKS = ("vqa", "vtg")
-PROMPT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,10 @@ class EvalSettings:
     min_pixels: int = 128 * 128
     max_pixels: int = 512 * 512
     max_new_tokens: int = 32
-    prompt_version: int = PROMPT_VERSION
+    prompt_preset: str = DEFAULT_PRESET  # see videossr.evaluation.prompts
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "prompt_preset", get_preset(self.prompt_preset).name)
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
         if not self.fps > 0:
@@ -82,9 +83,9 @@ class EvalSettings:
         return dataclasses.asdict(self)
 
 
-def build_request(task: str, item: EvalItem, video: VideoFrames) -> Request:
-    """The request every backend gets for ``item``."""
-    text = vqa_prompt(item) if task == "vqa" else vtg_prompt(item)
+def build_request(task: str, item: EvalItem, video: VideoFrames, preset: str = DEFAULT_PRESET) -> Request:
+    """The request every backend gets for ``item`` with the instructions of prompt preset ``preset``."""
+    text = vqa_prompt(item, preset) if task == "vqa" else vtg_prompt(item, preset)
     return Request(({"role": "user", "content": text},), (video,))
 
 
@@ -155,7 +156,12 @@ def _decode_batch(
 
 def summarize(task: str, records: Sequence[dict], settings: EvalSettings, category_key: str | None) -> dict[str, Any]:
     metrics = accuracy_summary(records, category_key) if task == "vqa" else grounding_summary(records, category_key)
-    return {"settings": settings.to_json(), "category_key": category_key, "metrics": metrics}
+    return {
+        "settings": settings.to_json(),
+        "prompt_preset": settings.prompt_preset,
+        "category_key": category_key,
+        "metrics": metrics,
+    }
 
 
 def run_eval(
@@ -242,7 +248,7 @@ def run_eval(
                         if k + 1 < len(batches)
                         else None
                     )
-                    generated += _run_batch(task, batch, decoded, be, record)
+                    generated += _run_batch(task, batch, decoded, be, record, settings)
                     bar.update(len(batch))
             elapsed = time.perf_counter() - started
         finally:
@@ -263,7 +269,7 @@ def run_eval(
     return summary
 
 
-def _run_batch(task, batch, decoded, backend, record) -> int:
+def _run_batch(task, batch, decoded, backend, record, settings) -> int:
     """Generate and score one batch; a failing batch is retried item by item so one bad item cannot sink others."""
     ready: list[tuple[EvalItem, Request]] = []
     for item, path in batch:
@@ -272,7 +278,7 @@ def _run_batch(task, batch, decoded, backend, record) -> int:
             logger.warning("item %s: cannot decode %s: %s", item.id, path, video)
             record(item, output=None, parsed=None, score=0.0, error=f"{type(video).__name__}: {video}", kind="decode_error")
         else:
-            ready.append((item, build_request(task, item, video)))
+            ready.append((item, build_request(task, item, video, settings.prompt_preset)))
     if not ready:
         return 0
     try:
@@ -310,6 +316,7 @@ def format_table(summary: dict[str, Any]) -> str:
         ("backend", s["backend"]),
         ("frames", f"fps {s['fps']:g}, at most {s['max_frames']}"),
         ("pixels", f"{s['min_pixels']}..{s['max_pixels']} per frame"),
+        ("prompt preset", s["prompt_preset"]),
         ("items", str(m["n"])),
     ]
     if s["task"] == "vqa":

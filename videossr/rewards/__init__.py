@@ -14,28 +14,36 @@ different keys would crash it):
     format_ok   1.0 if the answer parsed, else 0.0
     strict      the strict (0/1-style) score of the same answer, logged even when training on the smooth one
     task_id     0 grounding, 1 counting, 2 jigsaw, -1 a data source VideoSSR does not own
+    gold_ok     1.0 if the row itself could be scored; 0.0 for a broken row (a ground truth that does not parse,
+                a data_source neither VideoSSR nor verl knows), which then scores 0
+
+Inside training the reward never raises on a row: one bad row must not end a multi-hour run. A broken row scores 0
+with ``gold_ok`` 0 and is logged once per distinct value (its mean below 1 in the logged metrics says that some
+rows are broken). Strictness belongs before training: ``pretext_tasks/validate.py`` and the launcher's dry run
+reject such rows. data_source names are matched without regard to case or surrounding whitespace.
 
 A data_source VideoSSR does not own goes to ``verl.utils.reward_score.default_compute_score`` and its result (a float
 or a dict with ``score``) is wrapped into the same dict: its ``score`` is kept on the scale that scorer uses (not
-clipped), ``format_ok`` and ``strict`` are 1.0 when that score is positive, else 0.0. verl's own error for a data
-source nobody knows (NotImplementedError) is left to propagate: that is a configuration mistake.
+clipped), ``format_ok`` and ``strict`` are 1.0 when that score is positive, else 0.0.
 
-For VideoSSR sources the function never raises on any answer string, never prints, and always returns a score in
-[0, 1]. It raises ValueError for a malformed ground truth (a bug in the data) or an unknown ``mode``.
+For VideoSSR sources the function never prints and always returns a score in [0, 1]. The one error it raises is an
+unknown ``mode`` (a configuration mistake the launcher rejects before training; it would fail on the first call).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, task_of
-from videossr.rewards.scoring import MODES, SCORERS, Score, parse_ground_truth, score_answer
+from videossr.rewards.scoring import MODES, SCORERS, Score, check_ground_truth, parse_ground_truth, score_answer
 
 __all__ = [
     "compute_score",
     "score_answer",
     "parse_ground_truth",
+    "check_ground_truth",
     "Score",
     "SCORERS",
     "MODES",
@@ -45,19 +53,41 @@ __all__ = [
 
 TASK_IDS = {GROUNDING: 0, COUNTING: 1, JIGSAW: 2}
 OTHER_TASK_ID = -1
-RESULT_KEYS = ("score", "format_ok", "strict", "task_id")
+RESULT_KEYS = ("score", "format_ok", "strict", "task_id", "gold_ok")
+
+logger = logging.getLogger(__name__)
+_REPORTED: set[str] = set()  # broken rows already logged (one line per distinct value)
+_MAX_REPORTED = 1000
 
 
-def _result(score: float, format_ok: float, strict: float, task_id: int) -> dict[str, float]:
-    return {"score": float(score), "format_ok": float(format_ok), "strict": float(strict), "task_id": float(task_id)}
+def _report_once(what: str, value: object, error: BaseException) -> None:
+    key = f"{what}:{value!r}"[:500]
+    if key in _REPORTED or len(_REPORTED) >= _MAX_REPORTED:
+        return
+    _REPORTED.add(key)
+    logger.warning("reward: %s %r cannot be scored (scored 0, gold_ok=0): %s: %s",
+                   what, value, type(error).__name__, error)
 
 
-def _fallback(data_source: str, solution_str: str, ground_truth: Any, extra_info: Any, kwargs: dict) -> dict:
+def _result(score: float, format_ok: float, strict: float, task_id: int, gold_ok: float = 1.0) -> dict[str, float]:
+    return {
+        "score": float(score),
+        "format_ok": float(format_ok),
+        "strict": float(strict),
+        "task_id": float(task_id),
+        "gold_ok": float(gold_ok),
+    }
+
+
+def _fallback(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any, kwargs: dict) -> dict:
     from verl.utils.reward_score import default_compute_score
 
-    raw = default_compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)
-    value = raw["score"] if isinstance(raw, dict) else raw
-    value = float(value)
+    try:
+        raw = default_compute_score(data_source, solution_str, ground_truth, extra_info, **kwargs)
+        value = float(raw["score"] if isinstance(raw, dict) else raw)
+    except Exception as e:  # noqa: BLE001 - any failure of verl's scorer on one row is that row's 0, never a crash
+        _report_once("data_source", data_source, e)
+        return _result(0.0, 0.0, 0.0, OTHER_TASK_ID, gold_ok=0.0)
     if not math.isfinite(value):
         value = 0.0
     ok = 1.0 if value > 0 else 0.0
@@ -75,8 +105,16 @@ def compute_score(
     """Reward of one decoded response, in verl's custom reward function signature (see the module docstring)."""
     if mode not in MODES:
         raise ValueError(f"reward mode must be one of {MODES}, got {mode!r}")
-    task = task_of(data_source) if isinstance(data_source, str) else None
+    task = task_of(data_source)
     if task is None:
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
-    score: Score = score_answer(task, solution_str, ground_truth, mode=mode)
+    try:
+        score: Score = score_answer(task, solution_str, ground_truth, mode=mode)
+    except ValueError as e:  # the row's ground truth does not parse: a data bug, reported, never a crash
+        _report_once(f"{task} ground truth", ground_truth, e)
+        return _result(0.0, 0.0, 0.0, TASK_IDS[task], gold_ok=0.0)
+    except Exception as e:  # noqa: BLE001 - a scorer bug must not end a training run either; logged with its trace
+        _report_once(f"{task} answer", str(solution_str)[:200], e)
+        logger.debug("reward scorer failure", exc_info=True)
+        return _result(0.0, 0.0, 0.0, TASK_IDS[task], gold_ok=0.0)
     return _result(score.value, 1.0 if score.format_ok else 0.0, score.strict, TASK_IDS[task])

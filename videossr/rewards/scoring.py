@@ -100,6 +100,21 @@ SCORERS: dict[str, Callable[[str, tuple], Score]] = {
 }
 
 
+def check_ground_truth(task: str, ground_truth: object) -> None:
+    """Raise ValueError naming ``ground_truth`` unless it parses and scores 1.0 against itself in both modes.
+
+    What generation guarantees for every sample it writes, and what the validator checks for every row: an answer
+    the reward rejects would score 0 for every prediction, one that cannot score 1 caps what a model can earn.
+    """
+    if not isinstance(ground_truth, str):
+        raise ValueError(f"{task} ground truth must be a string, got {type(ground_truth).__name__} {ground_truth!r}")
+    parse_ground_truth(task, ground_truth)
+    for mode in MODES:
+        value = score_answer(task, ground_truth, ground_truth, mode=mode).value
+        if value != 1.0:
+            raise ValueError(f"{task} ground truth {ground_truth!r} scores {value} against itself in {mode} mode")
+
+
 def score_answer(task: str, text: str, ground_truth: str, mode: str = "smooth") -> Score:
     """Score ``text`` against ``ground_truth`` for ``task``; ``Score.value`` is the ``mode`` score (smooth/strict)."""
     if mode not in MODES:

@@ -70,13 +70,16 @@ class Params:
 
 DIFFICULTIES = {"easy": Params(3, 3), "hard": Params(4, 4)}
 
+# What the question tells the model is what the paper's (and the reference's) question tells it, in our own words:
+# the three kinds, that a shape may have any colour and any rotation, that shapes may be on one frame or on several,
+# and that one frame may hold more than one shape. It does not reveal that a frame only ever holds one kind.
 QUESTION = (
     f"{VIDEO_PLACEHOLDER}\n"
     "Flat, single-coloured shapes have been drawn onto some frames of this video. There are three kinds: circles, "
-    "squares and triangles. A frame carries shapes of one kind only, but the same kind can show up on several "
-    "different frames. Count every shape on every frame, and give the total number of circles, of squares and of "
-    "triangles in the whole video. Answer with three integers separated by commas, in the order "
-    "circles,squares,triangles (for example 2,5,1)."
+    "squares and triangles. A shape can be of any colour and rotated by any angle. Shapes can appear on just one "
+    "frame or on several frames, and a single frame can hold more than one shape. Count every shape on every frame, "
+    "and give the total number of circles, of squares and of triangles in the whole video. Answer with three "
+    "integers separated by commas, in the order circles,squares,triangles (for example 2,5,1)."
 )
 
 

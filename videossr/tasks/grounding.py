@@ -7,6 +7,15 @@ model's clock (``videossr.manifest``: frame ``i`` sits at ``i / sample_fps`` sec
 
     f"{start / fps:.1f}-{(start + t) / fps:.1f}"     with fps = video.sample_fps
 
+An answerable segment. The answer has one decimal (the paper's format), so each end of the true answer may be
+off by up to 0.05 s from the segment's exact ends. A segment of at least ``min_seconds`` (default 1.0 s) keeps the
+IoU of the written answer with the exact segment at 0.9 or more (worst case: both ends rounded inwards,
+``(L - 0.1) / L`` = 0.9 at L = 1.0 s), and makes a zero-length answer such as ``0.4-0.4`` impossible. The length
+is drawn uniformly from ``[max(min_len, ceil(min_seconds * fps)), max_len]`` frames: on any video longer than about
+7 s (48 frames, 8-frame segments) the lower bound is ``min_len`` and the draw is the paper's; on shorter or sparser
+clips the short lengths are left out, and a clip where even ``max_len`` frames last less than ``min_seconds`` gives no
+grounding sample (a ValueError the build reports and skips).
+
 ``Sample.params`` holds everything needed to re-derive the answer and the frames: the perturbation, its drawn
 parameters, the segment's start index, length and end, the fps and the frame count.
 
@@ -18,6 +27,7 @@ Usage::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +52,7 @@ class Params:
     perturbations: tuple[str, ...] = TRAINING_PERTURBATIONS
     min_len: int = 8
     max_len: int = 16
+    min_seconds: float = 1.0  # shortest segment on the model's clock (see the module docstring)
 
     def __post_init__(self) -> None:
         if isinstance(self.perturbations, str) or not self.perturbations:
@@ -56,6 +67,12 @@ class Params:
             raise ValueError(
                 f"need {MIN_SEGMENT} <= min_len <= max_len, got min_len={self.min_len!r} max_len={self.max_len!r}"
             )
+        if not (isinstance(self.min_seconds, (int, float)) and 0 < self.min_seconds < math.inf):
+            raise ValueError(f"min_seconds must be a positive number of seconds, got {self.min_seconds!r}")
+
+    def length_range(self, fps: float) -> tuple[int, int]:
+        """The segment lengths (frames, inclusive) that are answerable at ``fps`` frames per second of model clock."""
+        return max(self.min_len, math.ceil(self.min_seconds * fps - 1e-9)), self.max_len
 
 
 def answer_for(start: int, length: int, fps: float) -> str:
@@ -90,11 +107,17 @@ def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ct
         raise ValueError(
             f"{video.video_id!r} has {n} frames, fewer than the longest segment max_len={params.max_len}"
         )
+    fps = float(video.sample_fps)
+    lo, hi = params.length_range(fps)
+    if lo > hi:
+        raise ValueError(
+            f"{video.video_id!r}: at {fps:.3g} frames per second even max_len={hi} frames last less than "
+            f"min_seconds={params.min_seconds} s, too short for an answerable segment"
+        )
     name = params.perturbations[int(rng.integers(len(params.perturbations)))]
-    length = int(rng.integers(params.min_len, params.max_len + 1))
+    length = int(rng.integers(lo, hi + 1))
     start = int(rng.integers(0, n - length + 1))
     frames, drawn = perturb.perturb_video(name, video, ctx, start, length, rng)
-    fps = float(video.sample_fps)
     audit = {
         "perturbation": name,
         "perturbation_params": drawn,
@@ -105,6 +128,7 @@ def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ct
         "num_frames": n,
         "min_len": params.min_len,
         "max_len": params.max_len,
+        "min_seconds": params.min_seconds,
     }
     return Sample(
         task=GROUNDING,
