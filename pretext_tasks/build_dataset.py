@@ -1,33 +1,38 @@
 """Build the VideoSSR training mix in one command: sample frames from videos, then write the paper's pretext mix.
 
 40% Anomaly Grounding (ChannelSwap, Rotate180, ZoomOut, Mirror, exactly balanced), 40% Temporal Jigsaw (6 clips),
-20% Object Counting (easy setting; --counting-hard-fraction moves a share to the hard one). Writes OUT/train.parquet (shuffled), OUT/<task>.parquet, optional
-OUT/val.parquet and OUT/metadata.json; see videossr/build.py for the layout. Resumable: rerun the same command after
-an interrupt. With no arguments it samples the demo clips in data/demo into data/videossr (30000 samples; for a quick
-look at the demo pass e.g. --num-samples 300).
+20% Object Counting (easy setting; --counting-hard-fraction moves a share to the hard one). Writes
+OUT/train.parquet (shuffled), OUT/<task>.parquet, optional OUT/val.parquet and OUT/metadata.json; see
+videossr/build.py for the layout. Resumable: rerun the same command after an interrupt. With no arguments it samples
+the demo clips in data/demo into data/videossr (30000 samples; for a quick look at the demo pass e.g.
+--num-samples 300).
 
 Usage (from the repository root)::
 
     python pretext_tasks/build_dataset.py [--video-dir DIR ... | --frames-dir STORE] [--output-dir data/videossr]
         [--num-samples 30000] [--val-fraction 0] [--seed 0] [--workers W] [--executor local|ray]
+        [--counting-hard-fraction 0] [--quiet | --log-level LEVEL]
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 import time
 from pathlib import Path
 
-from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, default_workers
-from videossr.dataset import EXECUTORS
-from videossr.sample import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
+from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build
+from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
+from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, default_workers
+from videossr.executors import EXECUTORS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--video-dir", type=Path, action="append", help="repeatable; default data/demo")
@@ -37,16 +42,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--num-samples", type=int, default=DEFAULT_NUM_SAMPLES)
     parser.add_argument("--val-fraction", type=float, default=0.0, help="share of samples held out as val.parquet")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", type=int, default=default_workers())
-    parser.add_argument("--executor", choices=EXECUTORS, default="local", help="ray: per-sample work as Ray tasks")
-    parser.add_argument("--min-pixels", type=int, default=TRAIN_MIN_PIXELS, help="written into every video entry")
-    parser.add_argument("--max-pixels", type=int, default=TRAIN_MAX_PIXELS, help="written into every video entry")
+    parser.add_argument("--workers", type=positive_int, default=default_workers())
+    parser.add_argument("--executor", type=choice_type(EXECUTORS), default="local",
+                        help="ray: per-sample work as Ray tasks")
+    parser.add_argument("--min-pixels", type=positive_int, default=TRAIN_MIN_PIXELS,
+                        help="written into every video entry")
+    parser.add_argument("--max-pixels", type=positive_int, default=TRAIN_MAX_PIXELS,
+                        help="written into every video entry")
     parser.add_argument("--counting-hard-fraction", type=float, default=0.0,
                         help="share of counting samples in the hard setting (4 frames x 4 shapes); the reference "
                              "builds all of them easy (default 0)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_logging_args(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    progress = setup_logging(args)
     video_dirs = () if args.frames_dir else tuple(args.video_dir or [DEFAULT_VIDEO_DIR])
     config = BuildConfig(
         output_dir=args.output_dir,
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         counting_hard_fraction=args.counting_hard_fraction,
     )
     start = time.perf_counter()
-    summary = build(config, progress=not args.quiet)
+    summary = build(config, progress=progress)
     c = summary.counts
     print(f"built {c['samples']} samples from {summary.num_videos} videos in {time.perf_counter() - start:.1f} s")
     for task, variants in c["per_variant"].items():
@@ -70,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  splits: {c['per_split']}; failed samples: {len(c['failures'])}")
     for name, path in summary.files.items():
         print(f"  {name}: {path}")
+    return 1 if c["failures"] else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, name="build_dataset"))

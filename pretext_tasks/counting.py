@@ -8,31 +8,40 @@ Usage (from the repository root; no arguments = the demo frame store in data/fra
 
     python pretext_tasks/counting.py [--frames-dir data/frames] [--output data/videossr/single/counting.parquet]
         [--difficulty easy|hard] [--max-frames-per-class F] [--max-instances K] [--num-samples N] [--seed 0]
+        [--quiet | --log-level LEVEL]
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
+import sys
 from pathlib import Path
 
-from videossr.dataset import Variant, add_common_cli_args, run_task_cli, summary_text
-from videossr.tasks.registry import get_task
+from videossr.cli import choice_type, positive_int, run, setup_logging
+from videossr.planning import Variant
+from videossr.task_cli import add_task_dataset_args, exit_code, run_task_dataset, summary_text
+from videossr.tasks import get_task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> None:
-    spec = get_task("counting")
+def main(argv: list[str] | None = None) -> int:
+    task = get_task("counting")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_cli_args(parser, "counting", REPO_ROOT)
-    parser.add_argument("--difficulty", choices=sorted(spec.presets), default="easy")
-    parser.add_argument("--max-frames-per-class", type=int, default=None, help="F: frames each class is drawn on")
-    parser.add_argument("--max-instances", type=int, default=None, help="K: instances per shape-bearing frame")
+    add_task_dataset_args(parser, frames_dir=REPO_ROOT / "data" / "frames",
+                          output=REPO_ROOT / "data" / "videossr" / "single" / "counting.parquet")
+    parser.add_argument("--difficulty", type=choice_type(task.presets), default=task.default_preset,
+                        help=f"one of {', '.join(task.presets)} (default {task.default_preset})")
+    parser.add_argument("--max-frames-per-class", type=positive_int, default=None,
+                        help="F: frames each class is drawn on")
+    parser.add_argument("--max-instances", type=positive_int, default=None,
+                        help="K: instances per shape-bearing frame")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    params = spec.preset(args.difficulty)
+    progress = setup_logging(args)
+    params = task.preset(args.difficulty)
     label = args.difficulty
     overrides = {
         k: v
@@ -42,8 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     if overrides:
         params = dataclasses.replace(params, **overrides)
         label = f"F{params.max_frames_per_class}K{params.max_instances}"
-    print(summary_text(run_task_cli("counting", [Variant(label, params)], args)))
+    summary = run_task_dataset("counting", [Variant(label, params)], args, progress)
+    print(summary_text(summary))
+    return exit_code(summary)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, name="counting"))

@@ -3,30 +3,37 @@
 Usage (from the repository root; no arguments = the demo frame store in data/frames)::
 
     python pretext_tasks/jigsaw.py [--frames-dir data/frames] [--output data/videossr/single/jigsaw.parquet]
-        [--num-clips 6] [--num-samples N] [--seed 0] [--workers W]
+        [--num-clips 6] [--num-samples N] [--seed 0] [--workers W] [--quiet | --log-level LEVEL]
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
-from videossr.dataset import Variant, add_common_cli_args, run_task_cli, summary_text
-from videossr.tasks.registry import get_task
+from videossr.cli import run, setup_logging
+from videossr.planning import Variant
+from videossr.task_cli import add_task_dataset_args, exit_code, run_task_dataset, summary_text
+from videossr.tasks import get_task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_cli_args(parser, "jigsaw", REPO_ROOT)
+    add_task_dataset_args(parser, frames_dir=REPO_ROOT / "data" / "frames",
+                          output=REPO_ROOT / "data" / "videossr" / "single" / "jigsaw.parquet")
     parser.add_argument("--num-clips", type=int, default=6, help="clips per video: 6 = easy/training, 8 = hard")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    progress = setup_logging(args)
     params = get_task("jigsaw").params(num_clips=args.num_clips)
-    print(summary_text(run_task_cli("jigsaw", [Variant(f"{args.num_clips}clips", params)], args)))
+    summary = run_task_dataset("jigsaw", [Variant(f"{args.num_clips}clips", params)], args, progress)
+    print(summary_text(summary))
+    return exit_code(summary)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(main, name="jigsaw"))

@@ -14,10 +14,10 @@ Usage (from the repository root)::
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import sys
 
+from videossr.cli import add_logging_args, positive_int, setup_logging
+from videossr.constants import default_workers
 from videossr.validate import validate_files
 
 
@@ -27,10 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-frames", action="store_true", help="skip the frame files (existence and decoding)")
     parser.add_argument("--allow-source", action="append", default=[],
                         help="a non-VideoSSR data_source whose true answers need not score > 0 (repeatable)")
-    parser.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1), help="frame-decoding threads")
+    parser.add_argument("--workers", type=positive_int, default=default_workers(), help="frame-decoding threads")
     parser.add_argument("--limit", type=int, default=20, help="problems listed in full (the rest are counted)")
+    add_logging_args(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args)
     try:
         report = validate_files(args.files, check_frames=not args.no_frames, allow_sources=args.allow_source,
                                 workers=args.workers)

@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from videossr.build import BuildConfig, build
-from videossr.data_sources import DATA_SOURCES
-from videossr.sample import VIDEO_PLACEHOLDER
+from videossr.tasks import get_task
+from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.tasks import jigsaw
 from videossr.testing.frames import make_frame_store
 
@@ -84,7 +84,7 @@ def test_mix_proportions_files_and_metadata(store, tmp_path):
     assert {key(r) for r in train}.isdisjoint(key(r) for r in val)
     assert sorted(key(r) for r in train + val) == list(range(40))
     for task, rows in per_task.items():
-        assert {r["data_source"] for r in rows} == {DATA_SOURCES[task]}
+        assert {r["data_source"] for r in rows} == {get_task(task).data_source}
     for r in train + val:
         assert r["prompt"][1]["content"].count(VIDEO_PLACEHOLDER) == len(r["videos"])
         if r["extra_info"]["task"] == "jigsaw":
@@ -128,7 +128,8 @@ def test_resume_after_crash(store, reference, tmp_path, monkeypatch):
     out = ref_out  # same folder, so the absolute frame paths in the rows are the same
     shutil.rmtree(out)
     calls = {"n": 0}
-    real = jigsaw.make_sample
+    task = get_task("jigsaw")
+    real = task.make_sample
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
@@ -136,7 +137,7 @@ def test_resume_after_crash(store, reference, tmp_path, monkeypatch):
             raise RuntimeError("simulated crash in a worker")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(jigsaw, "make_sample", crashing)
+    monkeypatch.setattr(task, "make_sample", crashing)
     config = BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7, workers=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
         build(config, progress=False)
@@ -145,7 +146,7 @@ def test_resume_after_crash(store, reference, tmp_path, monkeypatch):
     assert len(list((out / "units" / "grounding").glob("*.json"))) == 16  # grounding was planned first
     assert not (out / "train.parquet").exists()
     stamps = {p: p.stat().st_mtime_ns for p in committed}
-    monkeypatch.setattr(jigsaw, "make_sample", real)
+    monkeypatch.undo()
     build(config, progress=False)
     assert mix_digest(out) == digest
     assert {p: p.stat().st_mtime_ns for p in committed} == stamps  # finished units were not redone

@@ -13,7 +13,10 @@ from PIL import Image
 
 from videossr.manifest import VideoRecord
 from videossr.tasks import counting
-from videossr.tasks.base import TaskContext, frame_path, load_frame
+from videossr.manifest import TaskContext, frame_path, load_frame
+from videossr.tasks import get_task
+
+TASK = get_task("counting")
 from videossr.testing.frames import make_frame_store
 
 W, H, N = 96, 64, 48
@@ -58,7 +61,7 @@ def test_counts_equal_the_shapes_in_the_pixels(plain, difficulty):
     video, ctx = plain
     params = counting.DIFFICULTIES[difficulty]
     for seed in range(6):
-        s = counting.make_sample(video, np.random.default_rng(seed), params, ctx)
+        s = TASK.make_sample(video, np.random.default_rng(seed), params, ctx)
         p = json.loads(json.dumps(dict(s.params)))
         by_frame = {r["frame"]: r for r in p["frames"]}
         pixel_counts = dict.fromkeys(counting.CLASSES, 0)
@@ -81,7 +84,7 @@ def test_counts_equal_the_shapes_in_the_pixels(plain, difficulty):
 
 def test_component_areas_match_the_shape_class(plain):
     video, ctx = plain
-    s = counting.make_sample(video, np.random.default_rng(7), counting.DIFFICULTIES["hard"], ctx)
+    s = TASK.make_sample(video, np.random.default_rng(7), counting.DIFFICULTIES["hard"], ctx)
     area_of = {
         "circle": lambda a: math.pi * a * a / 4,
         "square": lambda a: a * a,
@@ -109,7 +112,7 @@ def test_placement_rules(plain):
     short = min(W, H)
     for seed in range(12):
         params = counting.DIFFICULTIES["hard" if seed % 2 else "easy"]
-        s = counting.make_sample(video, np.random.default_rng(seed), params, ctx)
+        s = TASK.make_sample(video, np.random.default_rng(seed), params, ctx)
         recs = s.params["frames"]
         frames = [r["frame"] for r in recs]
         assert len(frames) == len(set(frames)), "one class per frame"
@@ -136,7 +139,7 @@ def test_failed_placements_are_not_counted(plain):
     params = counting.Params(max_frames_per_class=2, max_instances=12)
     dropped = 0
     for seed in range(4):
-        s = counting.make_sample(video, np.random.default_rng(seed), params, ctx)
+        s = TASK.make_sample(video, np.random.default_rng(seed), params, ctx)
         counts = dict.fromkeys(counting.CLASSES, 0)
         for r in s.params["frames"]:
             counts[r["class"]] += len(r["shapes"])
@@ -159,15 +162,15 @@ def test_rotation_is_used():
 def test_determinism(plain, tmp_path):
     video, ctx = plain
     for seed in (0, 5):
-        a = counting.make_sample(video, np.random.default_rng(seed), counting.DIFFICULTIES["hard"], ctx)
-        b = counting.make_sample(video, np.random.default_rng(seed), counting.DIFFICULTIES["hard"], ctx)
+        a = TASK.make_sample(video, np.random.default_rng(seed), counting.DIFFICULTIES["hard"], ctx)
+        b = TASK.make_sample(video, np.random.default_rng(seed), counting.DIFFICULTIES["hard"], ctx)
         assert (a.answer, dict(a.params), a.question) == (b.answer, dict(b.params), b.question)
         for x, y in zip(a.clips[0].frames, b.clips[0].frames):
             assert (x == y) if isinstance(x, Path) else x.tobytes() == y.tobytes()
     # Shapes on a textured frame: the frame is re-derived from its audit record.
     records = make_frame_store(tmp_path, num_videos=1, width=W, height=H)
     tctx = TaskContext(tmp_path, records)
-    s = counting.make_sample(records[0], np.random.default_rng(1), counting.Params(), tctx)
+    s = TASK.make_sample(records[0], np.random.default_rng(1), counting.Params(), tctx)
     for r in s.params["frames"]:
         redo = counting.render_frame(load_frame(tctx, records[0], r["frame"]), r["class"], r["shapes"])
         assert np.array_equal(redo, s.clips[0].frames[r["frame"]])
@@ -179,7 +182,7 @@ def test_easy_and_hard_ranges(plain):
     seen = {"easy": [], "hard": []}
     for _ in range(40):
         for name in seen:
-            s = counting.make_sample(video, rng, counting.DIFFICULTIES[name], ctx)
+            s = TASK.make_sample(video, rng, counting.DIFFICULTIES[name], ctx)
             seen[name] += [int(c) for c in s.answer.split(",")]
     assert min(seen["easy"]) >= 1 and max(seen["easy"]) <= 9
     assert min(seen["hard"]) >= 1 and max(seen["hard"]) <= 16
@@ -191,7 +194,7 @@ def test_question_and_too_short_video(tmp_path):
     assert q.count("<video>") == 1 and "circles,squares,triangles" in q and "several" in q
     records = make_frame_store(tmp_path, num_videos=1, num_frames=20, width=32, height=24)
     with pytest.raises(ValueError, match="20 frames.*needs at least 30"):
-        counting.make_sample(records[0], np.random.default_rng(0), counting.DIFFICULTIES["hard"], TaskContext(tmp_path))
+        TASK.make_sample(records[0], np.random.default_rng(0), counting.DIFFICULTIES["hard"], TaskContext(tmp_path))
 
 
 def test_question_carries_the_papers_information_and_no_more():

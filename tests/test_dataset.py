@@ -16,22 +16,13 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from videossr.data_sources import DATA_SOURCES
-from videossr.dataset import (
-    ROW_SCHEMA,
-    Variant,
-    assign_splits,
-    assign_variants,
-    assign_videos,
-    files_dir_for,
-    largest_remainder,
-    plan_task,
-    write_task_dataset,
-)
+from videossr.build import files_dir_for, write_task_dataset
+from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIDEO_PLACEHOLDER
+from videossr.planning import Variant, assign_splits, assign_variants, assign_videos, largest_remainder, plan_task
 from videossr.io import write_jsonl_atomic
 from videossr.manifest import MANIFEST_NAME, read_manifest
-from videossr.sample import SYSTEM_PROMPT, TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIDEO_PLACEHOLDER
-from videossr.tasks.registry import get_task
+from videossr.sample import ROW_SCHEMA, SYSTEM_PROMPT
+from videossr.tasks import get_task
 from videossr.testing.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,7 +121,7 @@ def test_task_dataset_rows_and_frames(store, tmp_path, task):
     assert len(rows) == 8
     store_root = store.resolve()
     for i, row in enumerate(rows):
-        assert row["data_source"] == DATA_SOURCES[task]
+        assert row["data_source"] == get_task(task).data_source
         assert row["prompt"][0] == {"role": "system", "content": SYSTEM_PROMPT}
         assert row["prompt"][1]["content"].count(VIDEO_PLACEHOLDER) == len(row["videos"])
         assert row["extra_info"]["index"] == i and row["extra_info"]["task"] == task

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 
 from videossr import perturb
 from videossr.metrics import temporal_iou
-from videossr.rewards import parse_ground_truth, score_answer
 from videossr.sample import to_verl_row
 from videossr.tasks import grounding
-from videossr.tasks.base import TaskContext, frame_path, load_frame
+from videossr.manifest import TaskContext, frame_path, load_frame
+from videossr.tasks import get_task
+
+TASK = get_task("grounding")
 from videossr.testing.frames import make_frame_store
 
 
@@ -64,7 +66,7 @@ def test_answer_rederives_from_params_and_matches_the_frames(store, name):
     video = records[0]
     params = grounding.Params(perturbations=(name,))
     for seed in range(2):
-        s = grounding.make_sample(video, np.random.default_rng(seed), params, ctx)
+        s = TASK.make_sample(video, np.random.default_rng(seed), params, ctx)
         p = json.loads(json.dumps(dict(s.params)))
         assert p["perturbation"] == name and p["end"] == p["start"] + p["length"]
         assert 8 <= p["length"] <= 16 and 0 <= p["start"] <= 48 - p["length"]
@@ -85,7 +87,7 @@ def test_answer_rederives_from_params_and_matches_the_frames(store, name):
 def test_question_names_the_perturbation(store):
     root, records, ctx = store
     for name in grounding.PERTURBATIONS:
-        s = grounding.make_sample(records[0], np.random.default_rng(0), grounding.Params((name,)), ctx)
+        s = TASK.make_sample(records[0], np.random.default_rng(0), grounding.Params((name,)), ctx)
         assert s.question.startswith("<video>") and s.question.count("<video>") == 1
         assert perturb.REGISTRY[name].description in s.question
         assert "<start>-<end>" in s.question and "one decimal" in s.question
@@ -98,12 +100,12 @@ def test_determinism_same_seed_same_sample_pixels_included(store):
     root, records, ctx = store
     params = grounding.Params(perturbations=("Noise", "ZoomIn", "Shuffle", "Swap", "Mirror"))
     for seed in (1, 2, 3):
-        a = grounding.make_sample(records[1], np.random.default_rng(seed), params, ctx)
-        b = grounding.make_sample(records[1], np.random.default_rng(seed), params, ctx)
+        a = TASK.make_sample(records[1], np.random.default_rng(seed), params, ctx)
+        b = TASK.make_sample(records[1], np.random.default_rng(seed), params, ctx)
         assert (a.question, a.answer, dict(a.params)) == (b.question, b.answer, dict(b.params))
         for x, y in zip(a.clips[0].frames, b.clips[0].frames):
             assert (x == y) if isinstance(x, Path) else (x.tobytes() == y.tobytes())
-    answers = {grounding.make_sample(records[1], np.random.default_rng(s), params, ctx).answer for s in range(8)}
+    answers = {TASK.make_sample(records[1], np.random.default_rng(s), params, ctx).answer for s in range(8)}
     assert len(answers) > 1
 
 
@@ -112,7 +114,7 @@ def test_draws_cover_the_ranges_uniformly(store):
     rng = np.random.default_rng(123)
     names, lengths, starts = [], [], []
     for _ in range(200):
-        s = grounding.make_sample(records[0], rng, grounding.Params(), ctx)
+        s = TASK.make_sample(records[0], rng, grounding.Params(), ctx)
         names.append(s.params["perturbation"])
         lengths.append(s.params["length"])
         starts.append(s.params["start"])
@@ -124,7 +126,7 @@ def test_draws_cover_the_ranges_uniformly(store):
 
 def test_spatial_segment_pixels_are_the_perturbation(store):
     root, records, ctx = store
-    s = grounding.make_sample(records[0], np.random.default_rng(4), grounding.Params(("ChannelSwap",)), ctx)
+    s = TASK.make_sample(records[0], np.random.default_rng(4), grounding.Params(("ChannelSwap",)), ctx)
     p = s.params
     for i in range(p["start"], p["end"]):
         assert np.array_equal(s.clips[0].frames[i], load_frame(ctx, records[0], i)[..., ::-1])
@@ -133,12 +135,12 @@ def test_spatial_segment_pixels_are_the_perturbation(store):
 def test_video_too_short(tmp_path):
     records = make_frame_store(tmp_path, num_videos=1, num_frames=12, width=32, height=24)
     with pytest.raises(ValueError, match="12 frames.*max_len=16"):
-        grounding.make_sample(records[0], np.random.default_rng(0), grounding.Params(), TaskContext(tmp_path))
+        TASK.make_sample(records[0], np.random.default_rng(0), grounding.Params(), TaskContext(tmp_path))
 
 
 def test_sample_becomes_a_verl_row(store, tmp_path):
     root, records, ctx = store
-    s = grounding.make_sample(records[0], np.random.default_rng(0), grounding.Params(), ctx)
+    s = TASK.make_sample(records[0], np.random.default_rng(0), grounding.Params(), ctx)
     paths = [str(f) if isinstance(f, Path) else str(tmp_path / f"{i:03d}.png") for i, f in enumerate(s.clips[0].frames)]
     row = to_verl_row(s, [paths], index=0)
     assert row["data_source"] == "videossr_grounding"
@@ -157,13 +159,13 @@ def test_a_short_high_fps_clip_never_gives_a_zero_length_answer(tmp_path):
     records = make_frame_store(tmp_path / "short", num_videos=1, num_frames=48, width=32, height=24, duration=1.2)
     ctx = TaskContext(tmp_path / "short", pool=records)
     with pytest.raises(ValueError, match="too short for an answerable segment"):
-        grounding.make_sample(records[0], np.random.default_rng(0), grounding.Params(min_len=4), ctx)
+        TASK.make_sample(records[0], np.random.default_rng(0), grounding.Params(min_len=4), ctx)
     records = make_frame_store(tmp_path / "mid", num_videos=1, num_frames=48, width=32, height=24, duration=5.28)
     ctx = TaskContext(tmp_path / "mid", pool=records)
     fps = records[0].sample_fps  # 10.1: the demo bunny clip's clock
     assert grounding.Params().length_range(fps) == (11, 16)
     for seed in range(20):
-        s = grounding.make_sample(records[0], np.random.default_rng(seed), grounding.Params(), ctx)
+        s = TASK.make_sample(records[0], np.random.default_rng(seed), grounding.Params(), ctx)
         p = s.params
         assert p["length"] >= 11 and p["length"] / fps >= 1.0
 
@@ -186,8 +188,8 @@ def test_the_true_answer_scores_at_least_09_against_its_own_rounding(fps, data):
     start = data.draw(st.integers(0, 48 - length))
     answer = grounding.answer_for(start, length, fps)
     exact = (start / fps, (start + length) / fps)
-    written = parse_ground_truth("grounding", answer)
+    written = TASK.parse_gold(answer)
     assert written[1] > written[0]
     assert temporal_iou(written, exact) >= 0.9 - 1e-9
     for mode in ("smooth", "strict"):
-        assert score_answer("grounding", answer, answer, mode=mode).value == 1.0
+        assert TASK.score_text(answer, answer, mode).value == 1.0

@@ -8,10 +8,13 @@ import itertools
 import numpy as np
 import pytest
 
-from videossr.data_sources import JIGSAW
-from videossr.sample import VIDEO_PLACEHOLDER
+from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.tasks import jigsaw
-from videossr.tasks.base import TaskContext
+from videossr.manifest import TaskContext
+from videossr.tasks import get_task
+
+TASK = get_task("jigsaw")
+JIGSAW = "jigsaw"
 from videossr.testing.frames import make_frame_store
 
 
@@ -37,7 +40,7 @@ def test_answer_inverts_shown_order(store, num_clips):
     video = records[1]
     m = 48 // num_clips
     for seed in range(15):
-        s = jigsaw.make_sample(video, np.random.default_rng(seed), jigsaw.Params(num_clips), ctx)
+        s = TASK.make_sample(video, np.random.default_rng(seed), jigsaw.Params(num_clips), ctx)
         assert s.task == JIGSAW and s.video_id == video.video_id
         assert len(s.clips) == num_clips
         shown = [_original_clip_of(c, video, m) for c in s.clips]
@@ -61,7 +64,7 @@ def test_answer_inverts_shown_order(store, num_clips):
 
 def test_question_has_one_labelled_video_per_clip(store):
     root, records = store
-    s = jigsaw.make_sample(records[0], np.random.default_rng(3), jigsaw.Params(6), TaskContext(frames_root=root))
+    s = TASK.make_sample(records[0], np.random.default_rng(3), jigsaw.Params(6), TaskContext(frames_root=root))
     assert s.question.count(VIDEO_PLACEHOLDER) == 6
     for k in range(1, 7):
         assert f"Clip {k}: <video>" in s.question
@@ -88,11 +91,11 @@ def test_orders_cover_every_non_identity_permutation():
 def test_same_seed_same_sample_different_seed_differs(store):
     root, records = store
     ctx = TaskContext(frames_root=root)
-    a = jigsaw.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
-    b = jigsaw.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
+    a = TASK.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
+    b = TASK.make_sample(records[0], np.random.default_rng(11), jigsaw.Params(8), ctx)
     assert a == b
     answers = {
-        jigsaw.make_sample(records[0], np.random.default_rng(s), jigsaw.Params(8), ctx).answer for s in range(10)
+        TASK.make_sample(records[0], np.random.default_rng(s), jigsaw.Params(8), ctx).answer for s in range(10)
     }
     assert len(answers) == 10
 
@@ -101,7 +104,7 @@ def test_frames_must_split_evenly(store):
     root, records = store
     short = dataclasses.replace(records[0], frames=records[0].frames[:47], timestamps=records[0].timestamps[:47])
     with pytest.raises(ValueError, match=r"47 frames cannot be split into 6 equal clips"):
-        jigsaw.make_sample(short, np.random.default_rng(0), jigsaw.Params(6), TaskContext(frames_root=root))
+        TASK.make_sample(short, np.random.default_rng(0), jigsaw.Params(6), TaskContext(frames_root=root))
     with pytest.raises(ValueError, match="48 frames cannot be split into 9"):
         jigsaw.frames_per_clip(48, 9)
     assert jigsaw.frames_per_clip(48, 8) == 6

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from videossr import perturb
 from videossr.perturb import PERTURBATIONS, REGISTRY, SPATIAL, SWAP, TEMPORAL
-from videossr.tasks.base import TaskContext, frame_path, load_frame
+from videossr.manifest import TaskContext, frame_path, load_frame
 from videossr.testing.frames import make_frame_store
 
 START, LENGTH = 17, 12

@@ -15,7 +15,8 @@ from PIL import Image
 from videossr import preview
 from videossr.sample import to_verl_row
 from videossr.tasks import counting, grounding, jigsaw
-from videossr.tasks.base import TaskContext
+from videossr.manifest import TaskContext
+from videossr.tasks import get_task
 from videossr.testing.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,10 +43,10 @@ def dataset(tmp_path_factory):
     ctx = TaskContext(root, records)
     out = tmp_path_factory.mktemp("dataset")
     samples = [
-        grounding.make_sample(records[0], np.random.default_rng(1), grounding.Params(("ChannelSwap",)), ctx),
-        counting.make_sample(records[1], np.random.default_rng(2), counting.DIFFICULTIES["easy"], ctx),
-        jigsaw.make_sample(records[0], np.random.default_rng(3), jigsaw.Params(6), ctx),
-        grounding.make_sample(records[1], np.random.default_rng(4), grounding.Params(("Shuffle",)), ctx),
+        get_task("grounding").make_sample(records[0], np.random.default_rng(1), grounding.Params(("ChannelSwap",)), ctx),
+        get_task("counting").make_sample(records[1], np.random.default_rng(2), counting.DIFFICULTIES["easy"], ctx),
+        get_task("jigsaw").make_sample(records[0], np.random.default_rng(3), jigsaw.Params(6), ctx),
+        get_task("grounding").make_sample(records[1], np.random.default_rng(4), grounding.Params(("Shuffle",)), ctx),
     ]
     rows = [_row(s, out, i) for i, s in enumerate(samples)]
     path = out / "rows.parquet"
@@ -72,10 +73,10 @@ def test_sheet_outlines_exactly_the_marked_frames(dataset, tmp_path):
     c_frames = {r["frame"] for r in samples[1].params["frames"]}
     s = samples[3].params
     expected = {
-        0: ({(0, i) for i in range(g["start"], g["end"])}, preview.GROUNDING_OUTLINE),
-        1: ({(0, i) for i in c_frames}, preview.COUNTING_OUTLINE),
+        0: ({(0, i) for i in range(g["start"], g["end"])}, grounding.SEGMENT_OUTLINE),
+        1: ({(0, i) for i in c_frames}, counting.SHAPES_OUTLINE),
         2: (set(), None),
-        3: ({(0, i) for i in range(s["start"], s["end"])}, preview.GROUNDING_OUTLINE),
+        3: ({(0, i) for i in range(s["start"], s["end"])}, grounding.SEGMENT_OUTLINE),
     }
     for b in sheet.boxes:
         marked, colour = expected[b.row]

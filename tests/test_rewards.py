@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from videossr import metrics
-from videossr.data_sources import DATA_SOURCES, known_data_sources, task_of
-from videossr.rewards import RESULT_KEYS, TASK_IDS, compute_score, score_answer
+from videossr.rewards import RESULT_KEYS, compute_score
+from videossr.tasks import TASKS, known_data_sources, task_for_source
 
 @pytest.fixture(autouse=True)
 def _fresh_report_log():
@@ -187,10 +187,11 @@ def test_compute_score_table(source, answer, gt, smooth, strict, ok):
 def test_every_known_source_is_scored():
     gt_of_task = {"grounding": "1.0-2.0", "counting": "1,1,1", "jigsaw": "123456"}
     for source in known_data_sources():
-        task = task_of(source)
-        r = compute_score(source, gt_of_task[task], gt_of_task[task])
-        assert r == {"score": 1.0, "format_ok": 1.0, "strict": 1.0, "task_id": float(TASK_IDS[task]), "gold_ok": 1.0}
-    assert set(DATA_SOURCES.values()) <= set(known_data_sources())
+        task = task_for_source(source)
+        r = compute_score(source, gt_of_task[task.name], gt_of_task[task.name])
+        assert r == {"score": 1.0, "format_ok": 1.0, "strict": 1.0, "task_id": float(task.task_id), "gold_ok": 1.0}
+    assert {t.data_source for t in TASKS.values()} <= set(known_data_sources())
+    assert {t.task_id for t in TASKS.values()} == {0, 1, 2}
 
 
 def test_fallback_to_verl_default_has_same_keys():
@@ -225,11 +226,11 @@ def test_bad_ground_truth_scores_zero_is_flagged_and_logged_naming_it(source, gt
     caplog.set_level("WARNING", logger="videossr.rewards")
     r = compute_score(data_source=source, solution_str="1", ground_truth=gt)
     assert r["score"] == 0.0 and r["gold_ok"] == 0.0 and r["strict"] == 0.0
-    assert r["task_id"] == float(TASK_IDS[task_of(source)])
+    assert r["task_id"] == float(task_for_source(source).task_id)
     assert any(repr(gt) in m for m in caplog.messages) or any(str(gt) in m for m in caplog.messages)
     # the strictness lives in the parser the validator uses
     with pytest.raises(ValueError):
-        score_answer(task_of(source), "1", gt)
+        task_for_source(source).score_text("1", gt)
 
 
 def test_bad_mode_raises():
@@ -242,9 +243,9 @@ def test_ground_truth_spacing_is_tolerated():
     assert compute_score("grounding", "3.0-5.0", "3.0 - 5.0")["score"] == 1.0
 
 
-def test_score_answer_is_what_evaluation_uses():
-    assert score_answer("counting", "3,1,5", "3,1,4", mode="strict").value == pytest.approx(2 / 3)
-    assert score_answer("jigsaw", "341562", "341562").value == 1.0
+def test_score_text_is_what_evaluation_uses():
+    assert TASKS["counting"].score_text("3,1,5", "3,1,4", mode="strict").value == pytest.approx(2 / 3)
+    assert TASKS["jigsaw"].score_text("341562", "341562").value == 1.0
 
 
 GT = {"videossr_grounding": "12.5-20.0", "videossr_counting": "3,1,4", "videossr_jigsaw": "341562",

@@ -16,7 +16,7 @@ from omegaconf import OmegaConf
 from qwen_vl_utils import process_vision_info
 from transformers import AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
-from videossr.data_sources import DATA_SOURCES, JIGSAW
+from videossr.tasks import get_task
 from videossr.sample import SYSTEM_PROMPT, Clip, Sample, to_verl_row
 from videossr.testing.frames import make_frame_store
 from videossr.testing.tiny_qwen3vl import SPECIAL_TOKENS, build_tiny_qwen3vl
@@ -176,7 +176,7 @@ def test_verl_rlhf_dataset_reads_two_video_row(tiny_qwen3vl, frame_store, tmp_pa
     root, record = frame_store
     paths = record.frame_paths(root)
     clips = (Clip(tuple(paths[NUM_FRAMES:]), record.sample_fps), Clip(tuple(paths[:NUM_FRAMES]), record.sample_fps))
-    sample = Sample(task=JIGSAW, video_id=record.video_id, question="Clip 1: <video>\nClip 2: <video>\nOrder?",
+    sample = Sample(task="jigsaw", data_source="videossr_jigsaw", video_id=record.video_id, question="Clip 1: <video>\nClip 2: <video>\nOrder?",
                     answer="21", clips=clips, params={"n": 2})
     row = to_verl_row(sample, [[str(p) for p in c.frames] for c in clips], index=0, min_pixels=SIDE * SIDE,
                       max_pixels=SIDE * SIDE)
@@ -194,9 +194,9 @@ def test_verl_rlhf_dataset_reads_two_video_row(tiny_qwen3vl, frame_store, tmp_pa
     # The length filter runs the full multimodal path and drops a row it cannot process: the row must survive.
     assert len(dataset) == 1
     item = dataset[0]
-    assert item["data_source"] == DATA_SOURCES[JIGSAW]
+    assert item["data_source"] == get_task("jigsaw").data_source
     assert item["reward_model"]["ground_truth"] == "21"
-    assert item["index"] == 0 and item["extra_info"]["task"] == JIGSAW
+    assert item["index"] == 0 and item["extra_info"]["task"] == "jigsaw"
     messages = item["raw_prompt"]
     assert messages[0]["content"][0]["text"] == SYSTEM_PROMPT
     user_videos = [c for c in messages[1]["content"] if c["type"] == "video"]

@@ -28,11 +28,11 @@ def data_dir(tmp_path_factory):
         paths = [p.resolve() for p in rec.frame_paths(root / "frames")]
         fps = rec.sample_fps
         samples = [
-            (Sample("grounding", rec.video_id, "<video> When are red and blue swapped?", "1.0-2.5",
+            (Sample("grounding", "videossr_grounding", rec.video_id, "<video> When are red and blue swapped?", "1.0-2.5",
                     (Clip(tuple(paths), fps),)), [paths]),
-            (Sample("counting", rec.video_id, "<video> Count circles,squares,triangles.", "1,2,3",
+            (Sample("counting", "videossr_counting", rec.video_id, "<video> Count circles,squares,triangles.", "1,2,3",
                     (Clip(tuple(paths), fps),)), [paths]),
-            (Sample("jigsaw", rec.video_id, "Clip 1: <video> Clip 2: <video> Order?", "21",
+            (Sample("jigsaw", "videossr_jigsaw", rec.video_id, "Clip 1: <video> Clip 2: <video> Order?", "21",
                     (Clip(tuple(paths[4:]), fps), Clip(tuple(paths[:4]), fps))), [paths[4:], paths[:4]]),
         ]
         for sample, clip_paths in samples:

@@ -12,8 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from videossr.build import BuildConfig, build
-from videossr.dataset import Variant, write_parquet, write_task_dataset
-from videossr.rewards import check_ground_truth
+from videossr.build import write_task_dataset
+from videossr.planning import Variant
+from videossr.sample import write_parquet
+from videossr.tasks import get_task
 from videossr.tasks import grounding
 from videossr.testing.frames import make_frame_store
 from videossr.validate import validate_files, validate_rows
@@ -112,7 +114,7 @@ def test_generation_draws_again_instead_of_writing_an_unscorable_answer(tmp_path
     rows = pq.read_table(tmp_path / "out" / "g.parquet").to_pylist()
     assert len(rows) + len(counts["failures"]) == 30
     for r in rows:
-        check_ground_truth("grounding", r["reward_model"]["ground_truth"])
+        get_task("grounding").check_gold(r["reward_model"]["ground_truth"])
     for f in counts["failures"]:
         assert "no scorable answer in 4 draws" in f["error"]
     meta = json.loads((summary.files_dir / "metadata.json").read_text())

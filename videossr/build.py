@@ -23,6 +23,11 @@ A rerun with the same arguments skips finished samples and rewrites the parquet 
 with other arguments regenerates only the samples whose plan changed and removes the ones no longer planned.
 Frame sampling always runs locally; ``executor="ray"`` distributes the per-sample work.
 
+The mix is a recipe (``paper_mix``): for each task its share and its variants, each a preset of the task
+(``videossr.tasks``) with a weight. A different recipe is a different list of ``MixEntry``s, not a code change.
+
+``write_task_dataset`` is the single-task version (what ``pretext_tasks/{grounding,counting,jigsaw}.py`` run).
+
 Usage::
 
     from videossr.build import BuildConfig, build
@@ -36,53 +41,58 @@ import importlib.metadata
 import logging
 import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.data_sources import COUNTING, GROUNDING, JIGSAW
-from videossr.dataset import (
-    EXECUTORS,
-    Variant,
-    assign_splits,
-    count_outcomes,
-    generate,
-    largest_remainder,
-    plan_task,
-    prune,
-    shuffled,
-    write_parquet,
-)
-from videossr.io import write_json_atomic
+from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
+from videossr.executors import EXECUTORS, generate
+from videossr.io import json_ready, params_to_json, write_json_atomic
 from videossr.manifest import read_failures, read_manifest
-from videossr.sample import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
-from videossr.tasks.registry import get_task, json_ready, params_to_json
+from videossr.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
+from videossr.sample import write_parquet
+from videossr.tasks import get_task
+from videossr.units import count_outcomes, prune
 
 logger = logging.getLogger(__name__)
 
 FRAME_STORE_DIR = "frames_store"
 DEFAULT_NUM_SAMPLES = 30000
-# Task shares of the paper's mix (grounding 12K, jigsaw 12K, counting 6K of 30K).
-MIX = {GROUNDING: 0.4, JIGSAW: 0.4, COUNTING: 0.2}
 VERSIONED_PACKAGES = ("videossr", "numpy", "pillow", "pyarrow", "av", "decord", "torchcodec", "ray")
 
 
-def training_variants(counting_hard_fraction: float = 0.0) -> dict[str, list[Variant]]:
-    """The variants of each task in the paper's training mix (equal weights within a task).
+@dataclass(frozen=True)
+class MixEntry:
+    """One task's part of a training mix: its share of the samples and its variants (label, preset, weight)."""
 
-    Counting is the easy setting only unless ``counting_hard_fraction`` > 0 moves that share to the hard one.
-    """
+    task: str
+    share: float
+    variants: tuple[tuple[str, str, float], ...]
+
+    def __post_init__(self) -> None:
+        get_task(self.task)  # ValueError naming an unknown task
+        if not self.share > 0:
+            raise ValueError(f"{self.task}: share must be > 0, got {self.share!r}")
+        if not self.variants:
+            raise ValueError(f"{self.task}: a mix entry needs at least one variant")
+
+    def resolved(self) -> list[Variant]:
+        """The planning variants: each label with its preset's parameters and its weight."""
+        task = get_task(self.task)
+        return [Variant(label, task.preset(preset), weight) for label, preset, weight in self.variants]
+
+
+def paper_mix(counting_hard_fraction: float = 0.0) -> tuple[MixEntry, ...]:
+    """The paper's VideoSSR-30K recipe (grounding 12K, jigsaw 12K, counting 6K of 30K; see the module docstring)."""
     if not 0.0 <= counting_hard_fraction <= 1.0:
         raise ValueError(f"counting_hard_fraction must be in [0, 1], got {counting_hard_fraction!r}")
-    grounding = get_task(GROUNDING)
-    counting = get_task(COUNTING)
-    jigsaw = get_task(JIGSAW)
-    perturbations = grounding.default_params.perturbations
-    shares = {"easy": 1.0 - counting_hard_fraction, "hard": counting_hard_fraction}
-    return {
-        GROUNDING: [Variant(p, grounding.preset(p)) for p in perturbations],
-        JIGSAW: [Variant("6clips", jigsaw.params(num_clips=6))],
-        COUNTING: [Variant(d, counting.preset(d), weight=w) for d, w in shares.items() if w > 0],
-    }
+    perturbations = get_task("grounding").preset("train").perturbations
+    counting = (("easy", "easy", 1.0 - counting_hard_fraction), ("hard", "hard", counting_hard_fraction))
+    return (
+        MixEntry("grounding", 0.4, tuple((p, p, 1.0) for p in perturbations)),
+        MixEntry("jigsaw", 0.4, (("6clips", "easy", 1.0),)),
+        MixEntry("counting", 0.2, tuple(v for v in counting if v[2] > 0)),
+    )
 
 
 @dataclass(frozen=True)
@@ -191,14 +201,14 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     records = read_manifest(frames_root)
     logger.info("%d videos in the frame store %s", len(records), frames_root)
 
-    variants = training_variants(config.counting_hard_fraction)
-    task_counts = dict(zip(MIX, largest_remainder(config.num_samples, list(MIX.values()))))
+    mix = paper_mix(config.counting_hard_fraction)
+    task_counts = dict(zip((e.task for e in mix), largest_remainder(config.num_samples, [e.share for e in mix])))
     units = []
-    for task, count in task_counts.items():
+    for entry in mix:
         units += plan_task(
-            task,
-            variants[task],
-            count=count,
+            entry.task,
+            entry.resolved(),
+            count=task_counts[entry.task],
             videos=records,
             seed=config.seed,
             first_row_index=len(units),
@@ -213,9 +223,9 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
 
     files: dict[str, Path] = {}
     train = [o for o in outcomes if o.ok and o.unit.split == "train"]
-    for task in MIX:
-        files[task] = out / f"{task}.parquet"
-        write_parquet([o.row for o in train if o.unit.task == task], files[task])
+    for entry in mix:
+        files[entry.task] = out / f"{entry.task}.parquet"
+        write_parquet([o.row for o in train if o.unit.task == entry.task], files[entry.task])
     files["train"] = out / "train.parquet"
     write_parquet(shuffled([o.row for o in train], config.seed), files["train"])
     val_path = out / "val.parquet"
@@ -231,14 +241,15 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
         "seed": config.seed,
         "versions": package_versions(),
         "mix": {
-            task: {
-                "share": MIX[task],
-                "planned": task_counts[task],
+            entry.task: {
+                "share": entry.share,
+                "planned": task_counts[entry.task],
                 "variants": [
-                    {"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants[task]
+                    {"label": v.label, "weight": v.weight, "params": params_to_json(v.params)}
+                    for v in entry.resolved()
                 ],
             }
-            for task in MIX
+            for entry in mix
         },
         "num_videos": len(records),
         "frame_store": str(frames_root),
@@ -260,5 +271,72 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     return BuildSummary(output_dir=out, frames_root=frames_root, num_videos=len(records), counts=counts, files=files)
 
 
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+# ----------------------------------------------------------------------------------------------------------------
+# One task into one parquet file (what the per-task CLIs run)
+
+
+@dataclass(frozen=True)
+class TaskDatasetSummary:
+    output: Path
+    files_dir: Path
+    counts: dict
+
+
+def files_dir_for(output: str | os.PathLike) -> Path:
+    """Folder that holds the units and new frames of a single-task parquet ``X.parquet``: ``X_files`` beside it."""
+    output = Path(output)
+    return output.parent / f"{output.stem}_files"
+
+
+def write_task_dataset(
+    task: str,
+    variants: Sequence[Variant],
+    *,
+    frames_dir: str | os.PathLike,
+    output: str | os.PathLike,
+    num_samples: int | None = None,
+    seed: int = 0,
+    workers: int = 1,
+    executor: str = "local",
+    min_pixels: int = TRAIN_MIN_PIXELS,
+    max_pixels: int = TRAIN_MAX_PIXELS,
+    progress: bool = True,
+) -> TaskDatasetSummary:
+    """Samples of one task from a frame store into ``output`` (parquet, rows in plan order).
+
+    ``num_samples`` defaults to one per video. New frames and unit files go to ``files_dir_for(output)``, with a
+    ``metadata.json`` recording the arguments and counts.
+    """
+    output = Path(output).resolve()
+    if output.suffix != ".parquet":
+        raise ValueError(f"output must be a .parquet file, got {output}")
+    frames_dir = Path(frames_dir).resolve()
+    if frames_dir == output.parent or frames_dir in output.parents:
+        raise ValueError(f"output {output} must not be inside the frame store {frames_dir}")
+    records = read_manifest(frames_dir)
+    count = len(records) if num_samples is None else num_samples
+    if count < 0:
+        raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+    root = files_dir_for(output)
+    units = plan_task(
+        task, variants, count=count, videos=records, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels
+    )
+    prune(root, units)
+    outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress)
+    write_parquet([o.row for o in outcomes if o.ok], output)
+    counts = count_outcomes(outcomes)
+    metadata = {
+        "task": task,
+        "frames_dir": str(frames_dir),
+        "output": str(output),
+        "num_videos": len(records),
+        "num_samples_requested": count,
+        "seed": seed,
+        "min_pixels": min_pixels,
+        "max_pixels": max_pixels,
+        "variants": [{"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants],
+        "counts": counts,
+    }
+    write_json_atomic(root / "metadata.json", json_ready(metadata))
+    logger.info("%s: %d rows -> %s (%d failed)", task, counts["samples"], output, len(counts["failures"]))
+    return TaskDatasetSummary(output=output, files_dir=root, counts=counts)

@@ -110,3 +110,23 @@ def read_jsonl(path: str | os.PathLike) -> list[Any]:
                 break
             raise ValueError(f"{path}:{i + 1}: not a JSON line: {line[:80]!r}") from None
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# JSON helpers
+
+
+def json_ready(obj: Any) -> Any:
+    """``obj`` with tuples turned into lists and keys into strings, recursively (what json.dumps round-trips)."""
+    if isinstance(obj, dict):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    return obj
+
+
+def params_to_json(params: Any) -> dict:
+    """A (Params) dataclass as a JSON-ready dict."""
+    import dataclasses
+
+    return json_ready(dataclasses.asdict(params))

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videossr.data_sources import task_of
+from videossr.tasks import task_for_source
 
 logger = logging.getLogger(__name__)
 
@@ -309,7 +309,7 @@ def dry_run(
             data_source=row["data_source"], solution_str=str(gt), ground_truth=gt, extra_info=row.get("extra_info")
         )
         score = float(result["score"] if isinstance(result, dict) else result)
-        if task_of(row["data_source"]) is not None and score != 1.0:
+        if task_for_source(row["data_source"]) is not None and score != 1.0:
             raise DryRunError(f"row {i}: the reward of its own ground truth {gt!r} is {score}, not 1.0")
         if prompt_tokens > cfg.data.max_prompt_length:
             raise DryRunError(f"row {i}: {prompt_tokens} prompt tokens > data.max_prompt_length")

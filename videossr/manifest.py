@@ -8,7 +8,8 @@ The frame sampler (``videossr.frames``) writes, under its output directory ``ROO
     ROOT/<video_id>/record.json  that video's manifest line (a folder holding it is complete; used to resume)
     ROOT/sampling.json         the sampling parameters (a store is never extended with other parameters)
 
-The pretext tasks read only this: they never decode videos.
+The pretext tasks read only this, through ``TaskContext`` / ``load_frame`` / ``frame_path`` below: they never
+decode videos.
 
 The clock. Frames are sampled at the centres of ``num_frames`` equal bins of the 5%..95% span of the video, so
 the real spacing between consecutive frames is ``span / num_frames`` seconds and ``sample_fps`` is its inverse.
@@ -22,8 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+from PIL import Image
 
 from videossr.io import dumps_jsonl_line, read_jsonl
 
@@ -100,3 +105,26 @@ def read_manifest(root: str | os.PathLike) -> list[VideoRecord]:
 
 def read_failures(root: str | os.PathLike) -> list[dict]:
     return read_jsonl(Path(root) / FAILURES_NAME)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Reading frames: what the pretext tasks and perturbations see of a frame store
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a task may look at besides its own video."""
+
+    frames_root: Path  # the frame store (holds manifest.jsonl)
+    pool: Sequence[VideoRecord] = ()  # every sampled video, for tasks that borrow another video (e.g. Swap)
+
+
+def load_frame(ctx: TaskContext, video: VideoRecord, i: int) -> np.ndarray:
+    """Frame ``i`` of ``video`` as a uint8 HxWx3 RGB array."""
+    with Image.open(Path(ctx.frames_root) / video.frames[i]) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
+    """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched."""
+    return (Path(ctx.frames_root) / video.frames[i]).resolve()

@@ -52,9 +52,8 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
-from videossr.manifest import VideoRecord
+from videossr.manifest import TaskContext, VideoRecord, frame_path, load_frame
 from videossr.sample import Frame
-from videossr.tasks.base import TaskContext, frame_path, load_frame
 
 SPATIAL = "spatial"
 TEMPORAL = "temporal"

@@ -4,13 +4,11 @@ For each chosen row of a dataset parquet (row format in ``videossr.sample``) the
 video, what was done), the question and the answer, and the frames the model sees in a grid, each labelled with its
 timestamp on the model's clock (``i / sample_fps`` seconds, restarting for every ``<video>``):
 
-* grounding: the perturbed segment (``params.start`` .. ``params.start + params.length - 1``) is outlined in red;
-* counting: the frames that carry shapes (``params.frames[*].frame``) are outlined in orange and labelled with
-  their class and instance count;
-* jigsaw: one grid row per shown clip, labelled with its shown position and its true position
-  (``params.order[p]`` is the 0-based original clip shown at position ``p``).
+What is marked comes from the row's task (``PretextTask.preview``): for grounding the perturbed segment is outlined
+in red; for counting the shape-bearing frames are outlined in orange and labelled with their class and count; for
+jigsaw each shown clip gets its own grid row, labelled with its shown and true position.
 
-Rows from other producers (no ``extra_info.params``) are drawn without outlines. Output is deterministic: the same
+Rows from other producers (no ``extra_info.params``, or a data_source no task owns) are drawn without outlines. Output is deterministic: the same
 rows give the same PNG bytes.
 
 Usage::
@@ -33,17 +31,15 @@ from typing import Any
 import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 
-from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, task_of
 from videossr.io import atomic_path
+from videossr.tasks import Preview, get_task, task_for_source
 
 logger = logging.getLogger(__name__)
 
 BACKGROUND = (255, 255, 255)
 TEXT = (20, 20, 20)
 MUTED = (110, 110, 110)
-GROUNDING_OUTLINE = (230, 30, 30)
-COUNTING_OUTLINE = (245, 150, 0)
-JIGSAW_LABEL = (30, 90, 200)
+CLIP_LABEL = (30, 90, 200)
 OUTLINE_WIDTH = 3
 OUTLINE_GAP = 1  # pixels between a thumbnail and its outline
 CELL_GAP = 10  # pixels between two thumbnails (room for the outlines)
@@ -76,8 +72,19 @@ def _font() -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 
 def row_task(row: Mapping[str, Any]) -> str | None:
-    extra = row.get("extra_info") or {}
-    return extra.get("task") or task_of(str(row.get("data_source", "")))
+    """The name of the task that made a row (its extra_info, else its data_source), or None."""
+    name = (row.get("extra_info") or {}).get("task")
+    if name:
+        return str(name)
+    task = task_for_source(row.get("data_source"))
+    return None if task is None else task.name
+
+
+def _preview_of(task: str | None, params: Mapping[str, Any]) -> Preview:
+    try:
+        return get_task(task).preview(params) if task and params else Preview()
+    except (ValueError, KeyError, TypeError):  # another producer's row or params: drawn plain
+        return Preview()
 
 
 def row_params(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,33 +107,10 @@ def _user_text(row: Mapping[str, Any]) -> str:
     return ""
 
 
-def _outlines(task: str | None, params: Mapping[str, Any]) -> dict[tuple[int, int], tuple[tuple[int, int, int], str]]:
-    """(clip, frame) -> (outline colour, extra label) for the frames a task marks."""
-    out: dict[tuple[int, int], tuple[tuple[int, int, int], str]] = {}
-    if task == GROUNDING and "start" in params and "length" in params:
-        for i in range(int(params["start"]), int(params["start"]) + int(params["length"])):
-            out[(0, i)] = (GROUNDING_OUTLINE, "")
-    elif task == COUNTING:
-        for rec in params.get("frames", []):
-            label = f"{len(rec.get('shapes', []))} {str(rec.get('class', ''))[:3]}"
-            out[(0, int(rec["frame"]))] = (COUNTING_OUTLINE, label)
-    return out
-
-
-def _header(index: int, task: str | None, row: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+def _header(index: int, task: str | None, row: Mapping[str, Any], preview: Preview) -> str:
     extra = row.get("extra_info") or {}
     head = f"row {index} | {task or row.get('data_source')} | video {extra.get('video_id', '?')}"
-    if task == GROUNDING and "perturbation" in params:
-        head += (
-            f" | {params['perturbation']} on frames {params['start']}..{params['start'] + params['length'] - 1}"
-            f" (red) | fps {float(params.get('fps', 0)):.3f}"
-        )
-    elif task == COUNTING and "counts" in params:
-        counts = ", ".join(f"{k} {v}" for k, v in params["counts"].items())
-        head += f" | drawn: {counts} (shape frames in orange)"
-    elif task == JIGSAW and "order" in params:
-        head += f" | shown order of original clips (1-based): {[int(o) + 1 for o in params['order']]}"
-    return head
+    return f"{head} | {preview.header}" if preview.header else head
 
 
 def _wrap(text: str, font, width: int) -> list[str]:
@@ -175,41 +159,40 @@ def render_rows(
         if not videos or not videos[0].get("video"):
             raise ValueError(f"row has no video frames: {str(row)[:120]}")
         task = row_task(row)
-        multi = len(videos) > 1 or task == JIGSAW
+        preview = _preview_of(task, row_params(row))
+        multi = len(videos) > 1 or preview.one_row_per_clip
         columns = max(len(v["video"]) for v in videos) if multi else min(SINGLE_CLIP_COLUMNS, len(videos[0]["video"]))
         width = 2 * MARGIN + (CLIP_LABEL_WIDTH if multi else 0) + columns * cell_w
         sheet_w = max(sheet_w, width)
-        blocks.append((row, task, videos, multi, columns))
+        blocks.append((row, task, videos, multi, columns, preview))
 
     text_w = sheet_w - 2 * MARGIN
     layouts = []
     total_h = MARGIN
-    for (row, task, videos, multi, columns), index in zip(blocks, indices):
-        params = row_params(row)
+    for (row, task, videos, multi, columns, preview), index in zip(blocks, indices):
         answer = (row.get("reward_model") or {}).get("ground_truth", "")
-        lines = [(_header(index, task, row, params), TEXT)]
+        lines = [(_header(index, task, row, preview), TEXT)]
         lines += [(line, MUTED) for line in _wrap(_user_text(row), font, text_w)]
         lines.append((f"Answer: {answer}", TEXT))
         thumb = _thumb_size(videos[0]["video"][0], thumb_width)
         cell_h = thumb[1] + CELL_GAP + LABEL_HEIGHT
         grid_rows = len(videos) if multi else -(-len(videos[0]["video"]) // columns)
         height = len(lines) * line_h + 6 + grid_rows * cell_h + MARGIN
-        layouts.append((row, task, videos, multi, columns, params, lines, thumb, cell_h, total_h, index))
+        layouts.append((row, task, videos, multi, columns, preview, lines, thumb, cell_h, total_h, index))
         total_h += height
     total_h += MARGIN
 
     image = Image.new("RGB", (sheet_w, total_h), BACKGROUND)
     draw = ImageDraw.Draw(image)
     boxes: list[FrameBox] = []
-    for sheet_row, (row, task, videos, multi, columns, params, lines, thumb, cell_h, top, index) in enumerate(layouts):
+    for sheet_row, (row, task, videos, multi, columns, preview, lines, thumb, cell_h, top, index) in enumerate(layouts):
         y = top
         for text, colour in lines:
             draw.text((MARGIN, y), text, fill=colour, font=font)
             y += line_h
         y += 6
         draw.line([(MARGIN, top - 4), (sheet_w - MARGIN, top - 4)], fill=MUTED, width=1)
-        marks = _outlines(task, params)
-        order = params.get("order") if task == JIGSAW else None
+        marks = preview.marks
         x_left = MARGIN + (CLIP_LABEL_WIDTH if multi else 0)
         for clip_pos, video in enumerate(videos):
             fps = float(video.get("sample_fps") or 1.0)
@@ -217,9 +200,9 @@ def render_rows(
             if multi:
                 row_y = y + clip_pos * cell_h
                 label = f"shown {clip_pos + 1}"
-                if order is not None and clip_pos < len(order):
-                    label += f" = true {int(order[clip_pos]) + 1}"
-                draw.text((MARGIN, row_y + thumb[1] // 2 - FONT_SIZE // 2), label, fill=JIGSAW_LABEL, font=font)
+                if clip_pos in preview.clip_labels:
+                    label += f" {preview.clip_labels[clip_pos]}"
+                draw.text((MARGIN, row_y + thumb[1] // 2 - FONT_SIZE // 2), label, fill=CLIP_LABEL, font=font)
             for k, path in enumerate(frames):
                 if multi:
                     cx, cy = x_left + k * cell_w, y + clip_pos * cell_h
@@ -265,7 +248,7 @@ def read_rows(
             sources = table.column("data_source").to_pylist()
             extras = table.column("extra_info").to_pylist() if "extra_info" in table.column_names else [{}] * n
             chosen = [
-                i for i in range(n) if ((extras[i] or {}).get("task") or task_of(str(sources[i]))) == task
+                i for i in range(n) if row_task({"extra_info": extras[i], "data_source": sources[i]}) == task
             ][:num_rows]
     if not chosen:
         raise ValueError(f"no rows to show in {parquet} (task={task!r}, {n} rows)")

@@ -6,9 +6,10 @@ either paths of existing frame files (untouched frames are referenced, never cop
 RGB arrays (perturbed or overlaid frames). The dataset writer (``videossr.dataset``) saves the new pixels under the
 output dataset's own folder and turns the sample into a verl row with ``to_verl_row``.
 
-Row format (what verl's ``RLHFDataset`` reads for video; the same keys in every row, see the project notes on Arrow):
+Row format (what verl's ``RLHFDataset`` reads for video; the same keys in every row, because Arrow fills a key that
+some rows lack with None and verl's loader then fails; ``ROW_SCHEMA`` fixes them and ``write_parquet`` uses it):
 
-    data_source   "videossr_grounding" | "videossr_counting" | "videossr_jigsaw"
+    data_source   the task's data_source: "videossr_grounding" | "videossr_counting" | "videossr_jigsaw" | ...
     prompt        [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": question}]
     videos        [{"video": [abs frame paths], "sample_fps": F, "min_pixels": M, "max_pixels": X}, ...]
     ability       "video_understanding"
@@ -26,20 +27,17 @@ from pathlib import Path
 from typing import Any, Union
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from videossr.data_sources import DATA_SOURCES, TASKS
+from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIDEO_PLACEHOLDER
+from videossr.io import atomic_path
 
 SYSTEM_PROMPT = (
     "You are given a video task with a single verifiable answer. "
     "Reply with the answer only, in exactly the format the question asks for, with no explanation."
 )
 ABILITY = "video_understanding"
-VIDEO_PLACEHOLDER = "<video>"
-
-# Training pixel budget (the paper feeds 48 frames at up to 256*256); VIUBench uses up to 512*512.
-TRAIN_MIN_PIXELS = 128 * 128
-TRAIN_MAX_PIXELS = 256 * 256
-VIUBENCH_MAX_PIXELS = 512 * 512
 
 Frame = Union[Path, np.ndarray]
 
@@ -72,7 +70,8 @@ class Clip:
 class Sample:
     """One pretext-task question with its verifiable answer."""
 
-    task: str  # one of videossr.data_sources.TASKS
+    task: str  # the name of the task that made it (videossr.tasks)
+    data_source: str  # what its verl row is tagged with (the task's data_source)
     video_id: str
     question: str  # user turn; contains exactly len(clips) "<video>" placeholders
     answer: str  # the exact ground-truth string (e.g. "14.5-26.2", "3,1,4", "341562")
@@ -80,16 +79,12 @@ class Sample:
     params: Mapping[str, Any] = field(default_factory=dict)  # JSON-serialisable audit info
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"unknown task {self.task!r}; expected one of {TASKS}")
+        if not self.task or not self.data_source:
+            raise ValueError(f"a sample needs a task and a data_source, got {self.task!r}, {self.data_source!r}")
         n = self.question.count(VIDEO_PLACEHOLDER)
         if n != len(self.clips):
             raise ValueError(f"question has {n} {VIDEO_PLACEHOLDER} placeholders but the sample has {len(self.clips)} clips")
         json.dumps(dict(self.params))  # must be serialisable; raises TypeError naming the bad value
-
-    @property
-    def data_source(self) -> str:
-        return DATA_SOURCES[self.task]
 
 
 def to_verl_row(
@@ -133,3 +128,46 @@ def to_verl_row(
             "params": json.dumps(dict(sample.params), sort_keys=True),
         },
     }
+
+
+# The parquet schema: every row has exactly these keys.
+ROW_SCHEMA = pa.schema(
+    [
+        pa.field("data_source", pa.string()),
+        pa.field("prompt", pa.list_(pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())]))),
+        pa.field(
+            "videos",
+            pa.list_(
+                pa.struct(
+                    [
+                        pa.field("video", pa.list_(pa.string())),
+                        pa.field("sample_fps", pa.float64()),
+                        pa.field("min_pixels", pa.int64()),
+                        pa.field("max_pixels", pa.int64()),
+                    ]
+                )
+            ),
+        ),
+        pa.field("ability", pa.string()),
+        pa.field("reward_model", pa.struct([pa.field("style", pa.string()), pa.field("ground_truth", pa.string())])),
+        pa.field(
+            "extra_info",
+            pa.struct(
+                [
+                    pa.field("index", pa.int64()),
+                    pa.field("split", pa.string()),
+                    pa.field("task", pa.string()),
+                    pa.field("video_id", pa.string()),
+                    pa.field("params", pa.string()),
+                ]
+            ),
+        ),
+    ]
+)
+
+
+def write_parquet(rows: Sequence[dict], path: str | os.PathLike, schema: pa.Schema = ROW_SCHEMA) -> None:
+    """Write verl rows to ``path`` atomically with a fixed schema (``ROW_SCHEMA`` unless given)."""
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)

@@ -11,7 +11,7 @@ For each row:
 * frames: every frame file exists, is not empty and decodes (each distinct file once, JPEGs decoded at 1/8 scale,
   which still reads the whole compressed stream, so a truncated or corrupt file is caught);
 * ground truth: for a VideoSSR data source it parses with the reward's own parser and the true answer scores 1.0
-  against itself in both smooth and strict mode; for any other data source, the configured reward function scores
+  against itself in both smooth and strict mode (the task's ``check_gold``); for any other data source, the configured reward function scores
   the true answer above 0 (a data source nobody can score, or one whose true answers score 0 under this reward,
   would train on a constant 0). Sources named in ``allow_sources`` skip that last check (e.g. a math set whose
   scorer needs a formatted answer).
@@ -40,13 +40,12 @@ from typing import Any
 
 from PIL import Image
 
-from videossr.data_sources import task_of
+from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.rewards import compute_score
-from videossr.rewards.scoring import check_ground_truth
+from videossr.tasks import task_for_source
 
 logger = logging.getLogger(__name__)
 
-VIDEO_PLACEHOLDER = "<video>"
 REQUIRED_COLUMNS = ("data_source", "prompt", "videos", "reward_model", "extra_info")
 MAX_LISTED = 20  # problems listed in full; the rest are counted
 
@@ -201,10 +200,10 @@ def ground_truth_problem(
     """Why the row's true answer cannot train (None if it can); see the module docstring."""
     source = row["data_source"]
     gold = (row.get("reward_model") or {}).get("ground_truth")
-    task = task_of(source)
+    task = task_for_source(source)
     if task is not None:
         try:
-            check_ground_truth(task, gold)
+            task.check_gold(gold)
         except ValueError as e:
             return str(e)
         return None

@@ -61,21 +61,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from videossr.answers import parse_counts, parse_interval, parse_order
-from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, TASKS
-from videossr.dataset import ROW_SCHEMA, Variant, count_outcomes, generate, plan_task, prune
+from videossr.constants import NUM_FRAMES, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
 from videossr.evaluation.backends import generate_texts
 from videossr.evaluation.inputs import Request, request_from_verl_row
-from videossr.io import append_jsonl, atomic_path, read_jsonl, write_json_atomic, write_jsonl_atomic
+from videossr.executors import generate
+from videossr.io import append_jsonl, params_to_json, read_jsonl, write_json_atomic, write_jsonl_atomic
 from videossr.manifest import read_manifest
-from videossr.metrics import counting_strict, jigsaw_strict, temporal_iou
-from videossr.sample import TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
-from videossr.tasks.registry import get_task, params_to_json
+from videossr.planning import Variant, plan_task
+from videossr.sample import ROW_SCHEMA, write_parquet
+from videossr.tasks import get_task, task_names
+from videossr.units import count_outcomes, prune
 
 logger = logging.getLogger(__name__)
 
 PER_SUBTYPE = 300
-VIUBENCH_FRAMES = 48
+VIUBENCH_FRAMES = NUM_FRAMES
 DEFAULT_SEED = 7
 PARQUET_NAME = "viubench.parquet"
 FILES_DIR = "files"
@@ -99,8 +99,7 @@ class Subtype:
     preset: str  # a preset of videossr.tasks.registry.get_task(task)
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"subtype {self.name!r}: unknown task {self.task!r}; expected one of {TASKS}")
+        get_task(self.task)  # ValueError naming an unknown task
         if not self.name or "/" in self.name:
             raise ValueError(f"subtype name must be non-empty without '/', got {self.name!r}")
 
@@ -110,15 +109,15 @@ class Subtype:
 
 
 SUBTYPES: tuple[Subtype, ...] = (
-    Subtype("counting_easy", "Counting Easy", COUNTING, "easy"),
-    Subtype("counting_hard", "Counting Hard", COUNTING, "hard"),
-    Subtype("grounding_channelswap", "Grounding ChannelSwap", GROUNDING, "ChannelSwap"),
-    Subtype("grounding_rotate180", "Grounding Rotate180", GROUNDING, "Rotate180"),
-    Subtype("grounding_zoomout", "Grounding ZoomOut", GROUNDING, "ZoomOut"),
-    Subtype("grounding_mirror", "Grounding Mirror", GROUNDING, "Mirror"),
-    Subtype("grounding_shuffle", "Grounding Shuffle", GROUNDING, "Shuffle"),
-    Subtype("jigsaw_easy", "Jigsaw Easy", JIGSAW, "easy"),
-    Subtype("jigsaw_hard", "Jigsaw Hard", JIGSAW, "hard"),
+    Subtype("counting_easy", "Counting Easy", "counting", "easy"),
+    Subtype("counting_hard", "Counting Hard", "counting", "hard"),
+    Subtype("grounding_channelswap", "Grounding ChannelSwap", "grounding", "ChannelSwap"),
+    Subtype("grounding_rotate180", "Grounding Rotate180", "grounding", "Rotate180"),
+    Subtype("grounding_zoomout", "Grounding ZoomOut", "grounding", "ZoomOut"),
+    Subtype("grounding_mirror", "Grounding Mirror", "grounding", "Mirror"),
+    Subtype("grounding_shuffle", "Grounding Shuffle", "grounding", "Shuffle"),
+    Subtype("jigsaw_easy", "Jigsaw Easy", "jigsaw", "easy"),
+    Subtype("jigsaw_hard", "Jigsaw Hard", "jigsaw", "hard"),
 )
 SUBTYPE_NAMES: tuple[str, ...] = tuple(s.name for s in SUBTYPES)
 _BY_NAME: dict[str, Subtype] = {s.name: s for s in SUBTYPES}
@@ -129,6 +128,11 @@ def get_subtype(name: str) -> Subtype:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown VIUBench subtype {name!r}; expected one of {SUBTYPE_NAMES}") from None
+
+
+def subtype_title(name: str) -> str:
+    """How a subtype is printed: the paper's title for the nine, the name itself for any other."""
+    return _BY_NAME[name].title if name in _BY_NAME else name
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -160,7 +164,7 @@ def subtype_of(row: Mapping[str, Any]) -> str:
             name = None
     if not name:
         raise ValueError(f"row {row.get('extra_info', {}).get('index')!r} has no VIUBench subtype")
-    return get_subtype(str(name)).name
+    return str(name)
 
 
 @dataclass(frozen=True)
@@ -176,7 +180,7 @@ def build_viubench(
     output_dir: str | os.PathLike,
     *,
     per_subtype: int = PER_SUBTYPE,
-    subtypes: Sequence[str] = SUBTYPE_NAMES,
+    subtypes: Sequence[str | Subtype] = SUBTYPE_NAMES,
     seed: int = DEFAULT_SEED,
     workers: int = 1,
     executor: str = "local",
@@ -191,10 +195,11 @@ def build_viubench(
     """
     if isinstance(per_subtype, bool) or not isinstance(per_subtype, int) or per_subtype < 1:
         raise ValueError(f"per_subtype must be an int >= 1, got {per_subtype!r}")
-    chosen = [get_subtype(s) for s in subtypes]
+    chosen = [s if isinstance(s, Subtype) else get_subtype(s) for s in subtypes]
     if not chosen or len({s.name for s in chosen}) != len(chosen):
         raise ValueError(f"subtypes must be a non-empty list without repeats, got {list(subtypes)!r}")
-    chosen.sort(key=lambda s: SUBTYPE_NAMES.index(s.name))
+    # the paper's nine in the paper's order, then any others in the order given
+    chosen.sort(key=lambda s: SUBTYPE_NAMES.index(s.name) if s.name in _BY_NAME else len(SUBTYPE_NAMES))
     started = time.perf_counter()
     frames_dir = Path(frames_dir).resolve()
     out = Path(output_dir).resolve()
@@ -209,7 +214,7 @@ def build_viubench(
 
     units = []
     row_index = 0
-    for task in TASKS:  # one plan per task; its subtypes are the plan's variants, in exactly equal numbers
+    for task in task_names():  # one plan per task; its subtypes are the plan's variants, in exactly equal numbers
         mine = [s for s in chosen if s.task == task]
         if not mine:
             continue
@@ -230,13 +235,11 @@ def build_viubench(
     root = out / FILES_DIR
     prune(root, units)
     outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress)
-    order = {name: k for k, name in enumerate(SUBTYPE_NAMES)}
+    order = {s.name: k for k, s in enumerate(chosen)}
     ok = sorted((o for o in outcomes if o.ok), key=lambda o: (order[o.unit.variant], o.unit.row_index))
     rows = [_with_subtype(o.row, o.unit.variant) for o in ok]
     parquet = out / PARQUET_NAME
-    table = pa.Table.from_pylist(rows, schema=PARQUET_SCHEMA)
-    with atomic_path(parquet) as tmp:
-        pq.write_table(table, tmp)
+    write_parquet(rows, parquet, schema=PARQUET_SCHEMA)
 
     counts = {s.name: 0 for s in chosen}
     for o in ok:
@@ -275,32 +278,19 @@ def read_rows(parquet: str | os.PathLike) -> list[dict]:
 # Scoring
 
 
-def score_answer(subtype: str, output: str, gold: str) -> tuple[Any, float]:
-    """(parsed answer or None, strict score in [0, 1]) of one model output for a question of ``subtype``.
+def score_output(task: str, output: str, gold: str) -> tuple[Any, float]:
+    """(parsed answer or None, strict score in [0, 1]) of one model output for a question of ``task``.
 
-    Raises ValueError if ``gold`` itself is not a valid answer of that subtype (a broken benchmark file).
+    The task's own ``score_text`` in strict mode: exactly what the training reward computes with
+    ``REWARD_MODE=strict``. Raises ValueError if ``gold`` is not a valid answer of the task (a broken benchmark).
     """
-    task = get_subtype(subtype).task
-    if task == GROUNDING:
-        gold_iv = parse_interval(gold)
-        if gold_iv is None or not gold_iv[1] > gold_iv[0]:
-            raise ValueError(f"{subtype}: gold {gold!r} is not a 'start-end' interval")
-        pred = parse_interval(output)
-        return (None, 0.0) if pred is None else (list(pred), temporal_iou(pred, gold_iv))
-    if task == COUNTING:
-        gold_counts = parse_counts(gold)
-        if gold_counts is None:
-            raise ValueError(f"{subtype}: gold {gold!r} is not 'circles,squares,triangles'")
-        pred = parse_counts(output)
-        return (None, 0.0) if pred is None else (list(pred), counting_strict(pred, gold_counts))
-    n = len(gold)
-    if not 2 <= n <= 9:
-        raise ValueError(f"{subtype}: gold {gold!r} is not an order of 2..9 clips")
-    gold_order = parse_order(gold, n)
-    if gold_order is None:
-        raise ValueError(f"{subtype}: gold {gold!r} is not a permutation of 1..{n}")
-    pred = parse_order(output, n)
-    return (None, 0.0) if pred is None else (list(pred), jigsaw_strict(pred, gold_order))
+    score = get_task(task).score_text(output, gold, "strict")
+    return score.parsed, score.value
+
+
+def score_answer(subtype: str, output: str, gold: str) -> tuple[Any, float]:
+    """``score_output`` for a question of one of the nine subtypes."""
+    return score_output(get_subtype(subtype).task, output, gold)
 
 
 def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -312,26 +302,27 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in records:
-        name = get_subtype(str(r["subtype"])).name
+        name = str(r["subtype"])
         score = float(r["score"])
         if not 0.0 <= score <= 1.0 or math.isnan(score):
             raise ValueError(f"record {r.get('id')!r}: score {score!r} is outside [0, 1]")
         groups.setdefault(name, []).append(r)
     per_subtype: dict[str, dict[str, Any]] = {}
-    for name in SUBTYPE_NAMES:
+    for name in [*SUBTYPE_NAMES, *sorted(set(groups) - set(SUBTYPE_NAMES))]:
         rs = groups.get(name)
         if not rs:
             continue
         errors = sum(1 for r in rs if r.get("error"))
         unparsable = sum(1 for r in rs if not r.get("error") and r.get("parsed") is None)
         per_subtype[name] = {
-            "title": _BY_NAME[name].title,
+            "title": subtype_title(name),
             "n": len(rs),
             "score": sum(float(r["score"]) for r in rs) / len(rs),
             "n_unparsable": unparsable,
             "n_errors": errors,
         }
-    means = [v["score"] for v in per_subtype.values()]
+    means = [v["score"] for k, v in per_subtype.items() if k in _BY_NAME]
+    present = [v["score"] for v in per_subtype.values()]
     missing = [name for name in SUBTYPE_NAMES if name not in per_subtype]
     return {
         "n": sum(v["n"] for v in per_subtype.values()),
@@ -340,7 +331,7 @@ def summarize(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "per_subtype": per_subtype,
         "missing_subtypes": missing,
         "overall": 100.0 * sum(means) / len(means) if means and not missing else None,
-        "overall_present": 100.0 * sum(means) / len(means) if means else None,
+        "overall_present": 100.0 * sum(present) / len(present) if present else None,
     }
 
 
@@ -458,7 +449,7 @@ def evaluate(
     if len(set(ids)) != len(ids):
         raise ValueError(f"{parquet}: question ids repeat (extra_info.index must be unique)")
     for row in rows:  # a broken gold answer is a broken benchmark: fail before any generation
-        score_answer(subtype_of(row), row["reward_model"]["ground_truth"], row["reward_model"]["ground_truth"])
+        score_output(row["extra_info"]["task"], row["reward_model"]["ground_truth"], row["reward_model"]["ground_truth"])
 
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -473,7 +464,7 @@ def evaluate(
     def record(qid: str, row: Mapping[str, Any], *, output: str | None, error: str | None, kind: str | None) -> None:
         subtype = subtype_of(row)
         gold = row["reward_model"]["ground_truth"]
-        parsed, score = (None, 0.0) if output is None else score_answer(subtype, output, gold)
+        parsed, score = (None, 0.0) if output is None else score_output(row["extra_info"]["task"], output, gold)
         rec = {
             "id": qid,
             "subtype": subtype,

@@ -13,7 +13,7 @@ different keys would crash it):
     score       the reward, in [0, 1] for VideoSSR data sources
     format_ok   1.0 if the answer parsed, else 0.0
     strict      the strict (0/1-style) score of the same answer, logged even when training on the smooth one
-    task_id     0 grounding, 1 counting, 2 jigsaw, -1 a data source VideoSSR does not own
+    task_id     the task's task_id (0 grounding, 1 counting, 2 jigsaw), -1 a data source VideoSSR does not own
     gold_ok     1.0 if the row itself could be scored; 0.0 for a broken row (a ground truth that does not parse,
                 a data_source neither VideoSSR nor verl knows), which then scores 0
 
@@ -36,22 +36,10 @@ import logging
 import math
 from typing import Any
 
-from videossr.data_sources import COUNTING, GROUNDING, JIGSAW, task_of
-from videossr.rewards.scoring import MODES, SCORERS, Score, check_ground_truth, parse_ground_truth, score_answer
+from videossr.tasks import MODES, task_for_source
 
-__all__ = [
-    "compute_score",
-    "score_answer",
-    "parse_ground_truth",
-    "check_ground_truth",
-    "Score",
-    "SCORERS",
-    "MODES",
-    "TASK_IDS",
-    "RESULT_KEYS",
-]
+__all__ = ["compute_score", "MODES", "RESULT_KEYS", "OTHER_TASK_ID"]
 
-TASK_IDS = {GROUNDING: 0, COUNTING: 1, JIGSAW: 2}
 OTHER_TASK_ID = -1
 RESULT_KEYS = ("score", "format_ok", "strict", "task_id", "gold_ok")
 
@@ -105,16 +93,16 @@ def compute_score(
     """Reward of one decoded response, in verl's custom reward function signature (see the module docstring)."""
     if mode not in MODES:
         raise ValueError(f"reward mode must be one of {MODES}, got {mode!r}")
-    task = task_of(data_source)
+    task = task_for_source(data_source)
     if task is None:
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
     try:
-        score: Score = score_answer(task, solution_str, ground_truth, mode=mode)
+        score = task.score_text(solution_str, ground_truth, mode)
     except ValueError as e:  # the row's ground truth does not parse: a data bug, reported, never a crash
-        _report_once(f"{task} ground truth", ground_truth, e)
-        return _result(0.0, 0.0, 0.0, TASK_IDS[task], gold_ok=0.0)
+        _report_once(f"{task.name} ground truth", ground_truth, e)
+        return _result(0.0, 0.0, 0.0, task.task_id, gold_ok=0.0)
     except Exception as e:  # noqa: BLE001 - a scorer bug must not end a training run either; logged with its trace
-        _report_once(f"{task} answer", str(solution_str)[:200], e)
+        _report_once(f"{task.name} answer", str(solution_str)[:200], e)
         logger.debug("reward scorer failure", exc_info=True)
-        return _result(0.0, 0.0, 0.0, TASK_IDS[task], gold_ok=0.0)
-    return _result(score.value, 1.0 if score.format_ok else 0.0, score.strict, TASK_IDS[task])
+        return _result(0.0, 0.0, 0.0, task.task_id, gold_ok=0.0)
+    return _result(score.value, 1.0 if score.format_ok else 0.0, score.strict, task.task_id)

@@ -1,40 +1,198 @@
-"""The shape every pretext task has.
+"""The contract every pretext task fulfils, in one class: ``PretextTask``.
 
-A task module defines a frozen ``Params`` dataclass (its difficulty knobs, validated in ``__post_init__``) and::
+A task owns everything about itself, and the rest of the project looks it up in the table of
+``videossr.tasks`` (by name or by data_source) instead of branching on its name:
 
-    def make_sample(video: VideoRecord, rng: numpy.random.Generator, params: Params, ctx: TaskContext) -> Sample
+* identity: ``name`` (``"grounding"``), the ``data_source`` its rows carry (``"videossr_grounding"``), the
+  reference implementation's names it also answers to (``aliases``), and ``task_id`` (the number logged by the
+  reward and used to keep the random streams of different tasks apart);
+* difficulty: its frozen ``Params`` dataclass (validated in ``__post_init__``) and named ``presets`` (what the
+  build's mix and VIUBench's subtypes refer to);
+* generation: ``make_sample(video, rng, params, ctx) -> Sample``, pure: it reads the frame store through ``ctx``,
+  draws all randomness from ``rng``, writes nothing, and derives the answer from what it produced;
+* the answer: ``format_answer`` (truth -> the exact answer string), ``parse_gold`` (an answer string -> the truth,
+  strict: ValueError naming the bad value), ``parse_answer`` (free model output -> a prediction or None, tolerant)
+  and ``score(pred, truth, mode)`` for ``"smooth"`` (training) and ``"strict"`` (VIUBench, the ablation);
+  ``score_text`` puts them together, and is what the verl reward and VIUBench both call, so a score means the same
+  thing in training and evaluation;
+* looking at it: ``preview(params)``, what a contact sheet marks on a sample's frames.
 
-``make_sample`` is pure: it reads frames from the frame store (``ctx.frames_root``), draws all randomness from
-``rng`` (never module-level random state), writes nothing, and returns a ``videossr.sample.Sample`` whose answer
-is derived from what it actually produced. Same video, same rng state and params give an equal sample.
+Plain parsing and metric functions stay in ``videossr.answers`` and ``videossr.metrics``; tasks call them.
+
+Adding a task: write one module with a ``PretextTask`` subclass and add one line to the table in
+``videossr/tasks/__init__.py`` (or call ``videossr.tasks.register`` from your own code).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
-from PIL import Image
 
-from videossr.manifest import VideoRecord
+from videossr.manifest import TaskContext, VideoRecord
+from videossr.sample import Sample
+
+MODES = ("smooth", "strict")
+RGB = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
-class TaskContext:
-    """What a task may look at besides its own video."""
+class Score:
+    """The score of one answer: ``value`` in [0, 1] (in the mode asked for), whether it parsed, its strict score,
+    and the prediction read from it (None when it did not parse; as JSON-ready lists/numbers)."""
 
-    frames_root: Path  # the frame sampler's output directory (holds manifest.jsonl)
-    pool: Sequence[VideoRecord] = ()  # every sampled video, for tasks that borrow another video (e.g. Swap)
+    value: float
+    format_ok: bool
+    strict: float
+    parsed: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.value <= 1.0 and 0.0 <= self.strict <= 1.0):
+            raise ValueError(f"scores must be in [0, 1], got value={self.value!r} strict={self.strict!r}")
 
 
-def load_frame(ctx: TaskContext, video: VideoRecord, i: int) -> np.ndarray:
-    """Frame ``i`` of ``video`` as a uint8 HxWx3 RGB array."""
-    with Image.open(Path(ctx.frames_root) / video.frames[i]) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+UNPARSED = Score(0.0, False, 0.0)
 
 
-def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
-    """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched."""
-    return (Path(ctx.frames_root) / video.frames[i]).resolve()
+@dataclass(frozen=True)
+class Preview:
+    """What a contact sheet marks on one sample (see ``videossr.preview``)."""
+
+    header: str = ""  # appended to the row's header line
+    marks: Mapping[tuple[int, int], tuple[RGB, str]] = field(default_factory=dict)  # (clip, frame) -> colour, label
+    clip_labels: Mapping[int, str] = field(default_factory=dict)  # shown clip position -> text after "shown k"
+    one_row_per_clip: bool = False  # lay clips out one per grid row (multi-clip tasks)
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    return mode
+
+
+class PretextTask(ABC):
+    """One pretext task (see the module docstring). Subclasses set the class attributes and the abstract methods."""
+
+    name: ClassVar[str]
+    data_source: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    task_id: ClassVar[int]
+    Params: ClassVar[type]
+    default_preset: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._gold_cache: dict[str, Any] = {}
+
+    # --- difficulty ------------------------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def presets(self) -> Mapping[str, Any]:
+        """Named parameter sets (difficulty settings) of this task."""
+
+    @property
+    def default_params(self) -> Any:
+        return self.presets[self.default_preset]
+
+    def preset(self, name: str) -> Any:
+        """The parameters of a named preset (case-insensitive); ValueError naming the choices otherwise."""
+        for key, params in self.presets.items():
+            if key.lower() == str(name).strip().lower():
+                return params
+        raise ValueError(f"task {self.name!r} has no preset {name!r}; choose from {sorted(self.presets)}")
+
+    def params(self, **overrides: Any) -> Any:
+        """The default parameters with some fields replaced (validated by the Params class)."""
+        return dataclasses.replace(self.default_params, **overrides)
+
+    def params_from_json(self, data: Mapping[str, Any]) -> Any:
+        """A Params from its JSON form (``params_to_json``); lists become tuples where the field is a tuple."""
+        kwargs = {}
+        for f in dataclasses.fields(self.Params):
+            if f.name in data:
+                value = data[f.name]
+                kwargs[f.name] = tuple(value) if isinstance(value, list) else value
+        unknown = set(data) - {f.name for f in dataclasses.fields(self.Params)}
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {sorted(unknown)}")
+        return self.Params(**kwargs)
+
+    # --- generation ------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Any, ctx: TaskContext) -> Sample:
+        """One sample of this task on ``video`` (pure; see the module docstring)."""
+
+    def sample(self, *, video_id: str, question: str, answer: str, clips: tuple, params: Mapping[str, Any]) -> Sample:
+        """A ``Sample`` of this task (fills in the task's name and data_source)."""
+        return Sample(task=self.name, data_source=self.data_source, video_id=video_id, question=question,
+                      answer=answer, clips=clips, params=params)
+
+    # --- the answer ------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def format_answer(self, truth: Any) -> str:
+        """The exact answer string of ``truth`` (what ``parse_gold`` reads back)."""
+
+    @abstractmethod
+    def _parse_gold(self, gold: str) -> Any:
+        """``gold`` (a str) -> truth; raise ValueError naming it if it is not a valid answer of this task."""
+
+    @abstractmethod
+    def parse_answer(self, text: str, truth: Any) -> Any | None:
+        """The prediction a model output ``text`` states, or None if it states none (or several)."""
+
+    @abstractmethod
+    def score(self, pred: Any, truth: Any, mode: str) -> float:
+        """The score in [0, 1] of a parsed prediction in ``mode`` (``"smooth"`` or ``"strict"``)."""
+
+    def parse_gold(self, gold: object) -> Any:
+        """The truth an answer string states; ValueError naming ``gold`` if it is not a valid answer of this task."""
+        if not isinstance(gold, str):
+            raise ValueError(f"{self.name} ground truth must be a string, got {type(gold).__name__} {gold!r}")
+        cached = self._gold_cache.get(gold)
+        if cached is None:
+            cached = self._parse_gold(gold)
+            if len(self._gold_cache) > 65536:
+                self._gold_cache.clear()
+            self._gold_cache[gold] = cached
+        return cached
+
+    def score_text(self, text: object, gold: object, mode: str = "smooth") -> Score:
+        """Score a model output against an answer string: what the verl reward and VIUBench both call.
+
+        An output that states no prediction scores 0 (``format_ok`` False). Raises ValueError for an invalid
+        ``gold`` or ``mode``.
+        """
+        check_mode(mode)
+        truth = self.parse_gold(gold)
+        pred = self.parse_answer(text if isinstance(text, str) else "", truth)
+        if pred is None:
+            return UNPARSED
+        strict = float(self.score(pred, truth, "strict"))
+        value = strict if mode == "strict" else float(self.score(pred, truth, "smooth"))
+        return Score(value, True, strict, list(pred) if isinstance(pred, tuple) else pred)
+
+    def check_gold(self, gold: object) -> None:
+        """Raise ValueError naming ``gold`` unless it parses and scores 1.0 against itself in both modes.
+
+        Generation guarantees it for every answer it writes; the validator checks it for every row.
+        """
+        self.parse_gold(gold)
+        for mode in MODES:
+            value = self.score_text(gold, gold, mode).value
+            if value != 1.0:
+                raise ValueError(f"{self.name} ground truth {gold!r} scores {value} against itself in {mode} mode")
+
+    # --- looking at it ---------------------------------------------------------------------------------------
+
+    def preview(self, params: Mapping[str, Any]) -> Preview:
+        """What a contact sheet marks on a sample with audit info ``params`` (nothing, unless overridden)."""
+        return Preview()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} data_source={self.data_source!r}>"

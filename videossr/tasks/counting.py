@@ -16,27 +16,35 @@ and not counted, so the answer counts the shapes actually drawn (the first insta
 class has at least one). The answer is ``"circles,squares,triangles"``, e.g. ``"3,1,4"``. ``Sample.params`` holds
 every placement (frame, class, centre, size, rotation, colour) and the per-class counts.
 
+Scoring: smooth = mean over the classes of ``max(0, 1 - |pred - gt| / gt)``; strict = the share of classes counted
+exactly (``videossr.metrics``). The truth must be three non-negative integers ``c,s,t`` (spaces after the commas
+tolerated). Presets: ``easy`` (F=3, K=3; the default and the training mix's) and ``hard`` (F=4, K=4).
+
 Usage::
 
-    from videossr.tasks import counting
-    sample = counting.make_sample(video, numpy.random.default_rng(0), counting.DIFFICULTIES["hard"], ctx)
+    from videossr.tasks import get_task
+    task = get_task("counting")
+    sample = task.make_sample(video, numpy.random.default_rng(0), task.preset("hard"), ctx)
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
-import cv2
 import numpy as np
 
-from videossr.data_sources import COUNTING
-from videossr.manifest import VideoRecord
-from videossr.sample import VIDEO_PLACEHOLDER, Clip, Frame, Sample
-from videossr.tasks.base import TaskContext, frame_path, load_frame
+from videossr import answers, metrics
+from videossr.constants import VIDEO_PLACEHOLDER
+from videossr.manifest import TaskContext, VideoRecord, frame_path, load_frame
+from videossr.sample import Clip, Frame, Sample
+from videossr.tasks.base import Preview, PretextTask
 
-__all__ = ["CLASSES", "DIFFICULTIES", "Params", "make_sample", "shape_mask", "answer_for", "QUESTION"]
+__all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]
 
 CLASSES = ("circle", "square", "triangle")
 MIN_SIZE, MAX_SIZE = 0.2, 0.4  # of the shorter side
@@ -68,7 +76,7 @@ class Params:
         return (self.max_frames_per_class - 1) * (self.min_gap + 1) + len(CLASSES)
 
 
-DIFFICULTIES = {"easy": Params(3, 3), "hard": Params(4, 4)}
+DIFFICULTIES = MappingProxyType({"easy": Params(3, 3), "hard": Params(4, 4)})
 
 # What the question tells the model is what the paper's (and the reference's) question tells it, in our own words:
 # the three kinds, that a shape may have any colour and any rotation, that shapes may be on one frame or on several,
@@ -149,6 +157,8 @@ def _place_shapes(
     rng: np.random.Generator, cls: str, requested: int, height: int, width: int
 ) -> list[dict[str, Any]]:
     """Placements of up to ``requested`` shapes of class ``cls`` that neither overlap nor touch."""
+    import cv2  # only generation needs OpenCV; scoring (the reward) does not load it
+
     short = min(height, width)
     lo_size, hi_size = max(1, math.ceil(MIN_SIZE * short)), max(1, math.floor(MAX_SIZE * short))
     x_lo, x_hi = math.ceil(CENTRE_MARGIN * (width - 1)), math.floor((1 - CENTRE_MARGIN) * (width - 1))
@@ -183,44 +193,89 @@ def render_frame(img: np.ndarray, cls: str, shapes: list[dict[str, Any]]) -> np.
     return out
 
 
-def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-    """One counting sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
-    n = video.num_frames
-    if n < params.min_frames():
-        raise ValueError(f"{video.video_id!r} has {n} frames; {params} needs at least {params.min_frames()}")
-    taken: set[int] = set()
-    frame_class: dict[int, str] = {}
-    for cls in CLASSES:
-        count = int(rng.integers(1, params.max_frames_per_class + 1))
-        for i in _choose_frames(rng, n, count, params.min_gap, taken, video.video_id):
-            frame_class[i] = cls
-            taken.add(i)
+# The truth as the generator writes it: "3,1,4" (spaces around the commas tolerated).
+_GOLD_RE = re.compile(r"(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})", re.ASCII)
+SHAPES_OUTLINE = (245, 150, 0)
 
-    frames: list[Frame] = [frame_path(ctx, video, i) for i in range(n)]
-    records = []
-    counts = dict.fromkeys(CLASSES, 0)
-    for i in sorted(frame_class):
-        cls = frame_class[i]
-        requested = int(rng.integers(1, params.max_instances + 1))
-        img = load_frame(ctx, video, i)
-        shapes = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
-        frames[i] = render_frame(img, cls, shapes)
-        counts[cls] += len(shapes)
-        records.append({"frame": i, "class": cls, "requested": requested, "shapes": shapes})
 
-    audit = {
-        "frames": records,
-        "counts": counts,
-        "max_frames_per_class": params.max_frames_per_class,
-        "max_instances": params.max_instances,
-        "min_gap": params.min_gap,
-        "num_frames": n,
-    }
-    return Sample(
-        task=COUNTING,
-        video_id=video.video_id,
-        question=QUESTION,
-        answer=answer_for(counts),
-        clips=(Clip(frames=tuple(frames), sample_fps=float(video.sample_fps)),),
-        params=audit,
-    )
+class CountingTask(PretextTask):
+    """Object Counting (see the module docstring)."""
+
+    name = "counting"
+    data_source = "videossr_counting"
+    aliases = ("counting",)
+    task_id = 1
+    Params = Params
+    default_preset = "easy"
+
+    @property
+    def presets(self) -> Mapping[str, Params]:
+        return DIFFICULTIES
+
+    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
+        """One counting sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
+        n = video.num_frames
+        if n < params.min_frames():
+            raise ValueError(f"{video.video_id!r} has {n} frames; {params} needs at least {params.min_frames()}")
+        taken: set[int] = set()
+        frame_class: dict[int, str] = {}
+        for cls in CLASSES:
+            count = int(rng.integers(1, params.max_frames_per_class + 1))
+            for i in _choose_frames(rng, n, count, params.min_gap, taken, video.video_id):
+                frame_class[i] = cls
+                taken.add(i)
+
+        frames: list[Frame] = [frame_path(ctx, video, i) for i in range(n)]
+        records = []
+        counts = dict.fromkeys(CLASSES, 0)
+        for i in sorted(frame_class):
+            cls = frame_class[i]
+            requested = int(rng.integers(1, params.max_instances + 1))
+            img = load_frame(ctx, video, i)
+            shapes = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
+            frames[i] = render_frame(img, cls, shapes)
+            counts[cls] += len(shapes)
+            records.append({"frame": i, "class": cls, "requested": requested, "shapes": shapes})
+
+        audit = {
+            "frames": records,
+            "counts": counts,
+            "max_frames_per_class": params.max_frames_per_class,
+            "max_instances": params.max_instances,
+            "min_gap": params.min_gap,
+            "num_frames": n,
+        }
+        return self.sample(
+            video_id=video.video_id,
+            question=QUESTION,
+            answer=answer_for(counts),
+            clips=(Clip(frames=tuple(frames), sample_fps=float(video.sample_fps)),),
+            params=audit,
+        )
+
+    def format_answer(self, truth: tuple[int, int, int]) -> str:
+        return ",".join(str(int(c)) for c in truth)
+
+    def _parse_gold(self, gold: str) -> tuple[int, int, int]:
+        m = _GOLD_RE.fullmatch(gold.strip())
+        if m is None:
+            raise ValueError(f"counting ground truth must look like '3,1,4', got {gold!r}")
+        return int(m.group(1)), int(m.group(2)), int(m.group(3))
+
+    def parse_answer(self, text: str, truth: Any) -> tuple[int, int, int] | None:
+        return answers.parse_counts(text)
+
+    def score(self, pred: tuple[int, ...], truth: tuple[int, ...], mode: str) -> float:
+        if mode == "strict":
+            return metrics.counting_strict(pred, truth)
+        return metrics.counting_score(pred, truth)
+
+    def preview(self, params: Mapping[str, Any]) -> Preview:
+        marks = {}
+        for rec in params.get("frames", []):
+            label = f"{len(rec.get('shapes', []))} {str(rec.get('class', ''))[:3]}"
+            marks[(0, int(rec["frame"]))] = (SHAPES_OUTLINE, label)
+        header = ""
+        if "counts" in params:
+            header = "drawn: " + ", ".join(f"{k} {v}" for k, v in params["counts"].items()) + " (shape frames in orange)"
+        return Preview(header=header, marks=marks)

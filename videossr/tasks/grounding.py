@@ -19,27 +19,39 @@ grounding sample (a ValueError the build reports and skips).
 ``Sample.params`` holds everything needed to re-derive the answer and the frames: the perturbation, its drawn
 parameters, the segment's start index, length and end, the fps and the frame count.
 
+Scoring: the temporal IoU of the predicted and the true interval, in both modes (``videossr.metrics``). The truth
+must be written as the generator writes it, ``<start>-<end>`` in seconds with end > start (spaces around the dash
+tolerated); model output is read tolerantly by ``videossr.answers.parse_interval``.
+
+Presets: one per perturbation (that perturbation alone; VIUBench's grounding subtypes) and ``train`` (the four
+training perturbations mixed; the default).
+
 Usage::
 
-    from videossr.tasks import grounding
-    sample = grounding.make_sample(video, numpy.random.default_rng(0), grounding.Params(), ctx)
+    from videossr.tasks import get_task
+    task = get_task("grounding")
+    sample = task.make_sample(video, numpy.random.default_rng(0), task.preset("ZoomOut"), ctx)
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from videossr import perturb
-from videossr.data_sources import GROUNDING
-from videossr.manifest import VideoRecord
+from videossr import answers, metrics, perturb
+from videossr.constants import VIDEO_PLACEHOLDER
+from videossr.manifest import TaskContext, VideoRecord
 from videossr.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
-from videossr.sample import VIDEO_PLACEHOLDER, Clip, Sample
-from videossr.tasks.base import TaskContext
+from videossr.sample import Clip, Sample
+from videossr.tasks.base import Preview, PretextTask
 
-__all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "make_sample", "question_for", "answer_for"]
+__all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]
 
 # Every perturbation (StutterHold in particular) needs at least this many frames in its segment.
 MIN_SEGMENT = 4
@@ -100,41 +112,86 @@ def question_for(perturbation: str) -> str:
     return text
 
 
-def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-    """One grounding sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
-    n = video.num_frames
-    if n < params.max_len:
-        raise ValueError(
-            f"{video.video_id!r} has {n} frames, fewer than the longest segment max_len={params.max_len}"
+# The truth as the generator writes it: "14.5-26.2" (spaces around the dash tolerated in hand-edited files).
+_GOLD_RE = re.compile(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)", re.ASCII)
+SEGMENT_OUTLINE = (230, 30, 30)
+
+
+class GroundingTask(PretextTask):
+    """Anomaly Grounding (see the module docstring)."""
+
+    name = "grounding"
+    data_source = "videossr_grounding"
+    aliases = ("grounding",)
+    task_id = 0
+    Params = Params
+    default_preset = "train"
+
+    @property
+    def presets(self) -> Mapping[str, Params]:
+        presets = {p: Params(perturbations=(p,)) for p in PERTURBATIONS}
+        presets["train"] = Params(perturbations=tuple(TRAINING_PERTURBATIONS))
+        return MappingProxyType(presets)
+
+    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
+        """One grounding sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
+        n = video.num_frames
+        if n < params.max_len:
+            raise ValueError(
+                f"{video.video_id!r} has {n} frames, fewer than the longest segment max_len={params.max_len}"
+            )
+        fps = float(video.sample_fps)
+        lo, hi = params.length_range(fps)
+        if lo > hi:
+            raise ValueError(
+                f"{video.video_id!r}: at {fps:.3g} frames per second even max_len={hi} frames last less than "
+                f"min_seconds={params.min_seconds} s, too short for an answerable segment"
+            )
+        name = params.perturbations[int(rng.integers(len(params.perturbations)))]
+        length = int(rng.integers(lo, hi + 1))
+        start = int(rng.integers(0, n - length + 1))
+        frames, drawn = perturb.perturb_video(name, video, ctx, start, length, rng)
+        audit = {
+            "perturbation": name,
+            "perturbation_params": drawn,
+            "start": start,
+            "length": length,
+            "end": start + length,
+            "fps": fps,
+            "num_frames": n,
+            "min_len": params.min_len,
+            "max_len": params.max_len,
+            "min_seconds": params.min_seconds,
+        }
+        return self.sample(
+            video_id=video.video_id,
+            question=question_for(name),
+            answer=answer_for(start, length, fps),
+            clips=(Clip(frames=frames, sample_fps=fps),),
+            params=audit,
         )
-    fps = float(video.sample_fps)
-    lo, hi = params.length_range(fps)
-    if lo > hi:
-        raise ValueError(
-            f"{video.video_id!r}: at {fps:.3g} frames per second even max_len={hi} frames last less than "
-            f"min_seconds={params.min_seconds} s, too short for an answerable segment"
+
+    def format_answer(self, truth: tuple[float, float]) -> str:
+        return f"{truth[0]:.1f}-{truth[1]:.1f}"
+
+    def _parse_gold(self, gold: str) -> tuple[float, float]:
+        m = _GOLD_RE.fullmatch(gold.strip())
+        if m is None or not float(m.group(2)) > float(m.group(1)):
+            raise ValueError(f"grounding ground truth must look like '14.5-26.2' with end > start, got {gold!r}")
+        return float(m.group(1)), float(m.group(2))
+
+    def parse_answer(self, text: str, truth: Any) -> tuple[float, float] | None:
+        return answers.parse_interval(text)
+
+    def score(self, pred: tuple[float, float], truth: tuple[float, float], mode: str) -> float:
+        return metrics.temporal_iou(pred, truth)  # the same in both modes
+
+    def preview(self, params: Mapping[str, Any]) -> Preview:
+        if "start" not in params or "length" not in params:
+            return Preview()
+        start, length = int(params["start"]), int(params["length"])
+        header = (
+            f"{params.get('perturbation', '?')} on frames {start}..{start + length - 1} (red) | "
+            f"fps {float(params.get('fps', 0)):.3f}"
         )
-    name = params.perturbations[int(rng.integers(len(params.perturbations)))]
-    length = int(rng.integers(lo, hi + 1))
-    start = int(rng.integers(0, n - length + 1))
-    frames, drawn = perturb.perturb_video(name, video, ctx, start, length, rng)
-    audit = {
-        "perturbation": name,
-        "perturbation_params": drawn,
-        "start": start,
-        "length": length,
-        "end": start + length,
-        "fps": fps,
-        "num_frames": n,
-        "min_len": params.min_len,
-        "max_len": params.max_len,
-        "min_seconds": params.min_seconds,
-    }
-    return Sample(
-        task=GROUNDING,
-        video_id=video.video_id,
-        question=question_for(name),
-        answer=answer_for(start, length, fps),
-        clips=(Clip(frames=frames, sample_fps=fps),),
-        params=audit,
-    )
+        return Preview(header=header, marks={(0, i): (SEGMENT_OUTLINE, "") for i in range(start, start + length)})

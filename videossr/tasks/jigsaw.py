@@ -10,19 +10,27 @@ original ``k``-th clip, i.e. the order in which to play the shown clips to resto
 ``order[p]`` = the original (0-based) clip shown at position ``p``, the answer is the inverse permutation of
 ``order``, plus one. Example: ``order = [2, 5, 0, 1, 3, 4]`` gives ``341562`` (the original first clip is shown
 third, the original second clip fourth, ...).
+
+Scoring: smooth = ``1 - E / floor(n^2 / 2)`` with the paper's displacement E (``videossr.metrics.jigsaw_score``),
+strict = 1 if the whole order is exact. The truth must be a permutation of 1..n written as n digits. Presets:
+``easy`` (6 clips; the default and the training mix's) and ``hard`` (8 clips).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
-from videossr.data_sources import JIGSAW
-from videossr.manifest import VideoRecord
+from videossr import answers, metrics
+from videossr.constants import VIDEO_PLACEHOLDER
+from videossr.manifest import TaskContext, VideoRecord, frame_path
 from videossr.sample import Clip, Sample
-from videossr.tasks.base import TaskContext, frame_path
+from videossr.tasks.base import Preview, PretextTask
 
 MAX_CLIPS = 9  # one digit per clip
 
@@ -81,7 +89,7 @@ def draw_order(rng: np.random.Generator, num_clips: int) -> list[int]:
 
 def question(num_clips: int) -> str:
     """The user turn: one labelled ``<video>`` per shown clip, then what to answer."""
-    clips = "\n".join(f"Clip {k}: <video>" for k in range(1, num_clips + 1))
+    clips = "\n".join(f"Clip {k}: {VIDEO_PLACEHOLDER}" for k in range(1, num_clips + 1))
     example = "".join(str(d) for d in (2, 3, 1))
     return (
         f"A video was cut into {num_clips} consecutive pieces of equal length, and the pieces are shown below "
@@ -92,23 +100,65 @@ def question(num_clips: int) -> str:
     )
 
 
-def make_sample(video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-    """One jigsaw question on ``video``; raises ValueError if its frames do not split into ``num_clips`` clips."""
-    n = params.num_clips
-    m = frames_per_clip(video.num_frames, n)
-    order = draw_order(rng, n)
-    clips = tuple(
-        Clip(
-            frames=tuple(frame_path(ctx, video, i) for i in range(original * m, (original + 1) * m)),
-            sample_fps=video.sample_fps,
+_GOLD_RE = re.compile(r"[1-9]{1,9}", re.ASCII)
+CLIP_LABEL = (30, 90, 200)
+
+
+class JigsawTask(PretextTask):
+    """Temporal Jigsaw (see the module docstring)."""
+
+    name = "jigsaw"
+    data_source = "videossr_jigsaw"
+    aliases = ("jigsaw", "shuffled")  # the reference generator tags its jigsaw rows "shuffled"
+    task_id = 2
+    Params = Params
+    default_preset = "easy"
+
+    @property
+    def presets(self) -> Mapping[str, Params]:
+        return MappingProxyType({"easy": Params(num_clips=6), "hard": Params(num_clips=8)})
+
+    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
+        """One jigsaw question on ``video``; raises ValueError if its frames do not split into ``num_clips`` clips."""
+        n = params.num_clips
+        m = frames_per_clip(video.num_frames, n)
+        order = draw_order(rng, n)
+        clips = tuple(
+            Clip(
+                frames=tuple(frame_path(ctx, video, i) for i in range(original * m, (original + 1) * m)),
+                sample_fps=video.sample_fps,
+            )
+            for original in order
         )
-        for original in order
-    )
-    return Sample(
-        task=JIGSAW,
-        video_id=video.video_id,
-        question=question(n),
-        answer=answer_from_order(order),
-        clips=clips,
-        params={"num_clips": n, "frames_per_clip": m, "order": order},
-    )
+        return self.sample(
+            video_id=video.video_id,
+            question=question(n),
+            answer=answer_from_order(order),
+            clips=clips,
+            params={"num_clips": n, "frames_per_clip": m, "order": order},
+        )
+
+    def format_answer(self, truth: Sequence[int]) -> str:
+        return "".join(str(int(d)) for d in truth)
+
+    def _parse_gold(self, gold: str) -> tuple[int, ...]:
+        g = gold.strip()
+        if _GOLD_RE.fullmatch(g) is None or sorted(g) != [str(k) for k in range(1, len(g) + 1)]:
+            raise ValueError(f"jigsaw ground truth must be a permutation of 1..n written as digits, got {gold!r}")
+        return tuple(int(ch) for ch in g)
+
+    def parse_answer(self, text: str, truth: Sequence[int]) -> tuple[int, ...] | None:
+        return answers.parse_order(text, len(truth))
+
+    def score(self, pred: Sequence[int], truth: Sequence[int], mode: str) -> float:
+        if mode == "strict":
+            return metrics.jigsaw_strict(pred, truth)
+        return metrics.jigsaw_score(pred, truth)
+
+    def preview(self, params: Mapping[str, Any]) -> Preview:
+        order = params.get("order")
+        if order is None:
+            return Preview(one_row_per_clip=True)
+        header = f"shown order of original clips (1-based): {[int(o) + 1 for o in order]}"
+        labels = {p: f"= true {int(o) + 1}" for p, o in enumerate(order)}
+        return Preview(header=header, clip_labels=labels, one_row_per_clip=True)
