@@ -23,9 +23,10 @@ from videossr.manifest import TaskContext, VideoRecord, frame_path
 from videossr.planning import Variant
 from videossr.preview import render_parquet
 from videossr.rewards import compute_score
-from videossr.sample import Clip, Sample
+from videossr.sample import Clip
 from videossr.tasks import TASKS, PretextTask, get_task, register, task_for_source
 from videossr.tasks import unregister
+from videossr.tasks.base import Draft
 from videossr.testing.frames import make_frame_store
 from videossr.validate import validate_files
 
@@ -115,23 +116,21 @@ class ReverseTask(PretextTask):
     def presets(self) -> Mapping[str, ReverseParams]:
         return MappingProxyType({"default": ReverseParams()})
 
-    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: ReverseParams,
-                    ctx: TaskContext) -> Sample:
+    def draw(self, video: VideoRecord, rng: np.random.Generator, params: ReverseParams, ctx: TaskContext) -> Draft:
         if video.num_frames < params.length:
             raise ValueError(f"{video.video_id!r} has fewer than {params.length} frames")
         start = int(rng.integers(0, video.num_frames - params.length + 1))
         backwards = bool(rng.integers(2))
+        question = f"{VIDEO_PLACEHOLDER}\nIs any part of this video played backwards? Answer yes or no."
+        audit = {"start": start, "length": params.length, "backwards": backwards}
+        return Draft(video.video_id, question, self.format_answer(backwards), audit)
+
+    def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
         order = list(range(video.num_frames))
-        if backwards:
-            order[start:start + params.length] = order[start:start + params.length][::-1]
-        frames = tuple(frame_path(ctx, video, i) for i in order)
-        return self.sample(
-            video_id=video.video_id,
-            question=f"{VIDEO_PLACEHOLDER}\nIs any part of this video played backwards? Answer yes or no.",
-            answer=self.format_answer(backwards),
-            clips=(Clip(frames, video.sample_fps),),
-            params={"start": start, "length": params.length, "backwards": backwards},
-        )
+        start, length = audit["start"], audit["length"]
+        if audit["backwards"]:
+            order[start:start + length] = order[start:start + length][::-1]
+        return (Clip(tuple(frame_path(ctx, video, i) for i in order), video.sample_fps),)
 
     def format_answer(self, truth: bool) -> str:
         return "yes" if truth else "no"

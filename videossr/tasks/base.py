@@ -8,8 +8,11 @@ A task owns everything about itself, and the rest of the project looks it up in 
   reward and used to keep the random streams of different tasks apart);
 * difficulty: its frozen ``Params`` dataclass (validated in ``__post_init__``) and named ``presets`` (what the
   build's mix and VIUBench's subtypes refer to);
-* generation: ``make_sample(video, rng, params, ctx) -> Sample``, pure: it reads the frame store through ``ctx``,
-  draws all randomness from ``rng``, writes nothing, and derives the answer from what it produced;
+* generation, in two steps: ``draw(video, rng, params, ctx) -> Draft`` makes every random choice and derives the
+  question, the answer and the audit info without reading a pixel; ``clips(video, ctx, audit)`` renders the frames
+  the model sees from the audit info alone (pure: it reads the frame store through ``ctx`` and writes nothing).
+  ``make_sample`` is the two together. The split is what lets a dataset keep only recipes on disk and make the
+  pixels when the trainer loads an item (``videossr.onthefly``);
 * the answer: ``format_answer`` (truth -> the exact answer string), ``parse_gold`` (an answer string -> the truth,
   strict: ValueError naming the bad value), ``parse_answer`` (free model output -> a prediction or None, tolerant)
   and ``score(pred, truth, mode)`` for ``"smooth"`` (training) and ``"strict"`` (VIUBench, the ablation);
@@ -34,7 +37,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from videossr.manifest import TaskContext, VideoRecord
-from videossr.sample import Sample
+from videossr.sample import Clip, Sample
 
 MODES = ("smooth", "strict")
 RGB = tuple[int, int, int]
@@ -66,6 +69,16 @@ class Preview:
     marks: Mapping[tuple[int, int], tuple[RGB, str]] = field(default_factory=dict)  # (clip, frame) -> colour, label
     clip_labels: Mapping[int, str] = field(default_factory=dict)  # shown clip position -> text after "shown k"
     one_row_per_clip: bool = False  # lay clips out one per grid row (multi-clip tasks)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A sample before its pixels: the question, the answer, and the audit info the frames are rendered from."""
+
+    video_id: str
+    question: str
+    answer: str
+    params: Mapping[str, Any]  # JSON-serialisable; everything ``PretextTask.clips`` needs
 
 
 def check_mode(mode: str) -> str:
@@ -124,13 +137,22 @@ class PretextTask(ABC):
     # --- generation ------------------------------------------------------------------------------------------
 
     @abstractmethod
-    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Any, ctx: TaskContext) -> Sample:
-        """One sample of this task on ``video`` (pure; see the module docstring)."""
+    def draw(self, video: VideoRecord, rng: np.random.Generator, params: Any, ctx: TaskContext) -> Draft:
+        """Every random choice of one sample on ``video``, from ``rng`` alone; reads no pixels."""
 
-    def sample(self, *, video_id: str, question: str, answer: str, clips: tuple, params: Mapping[str, Any]) -> Sample:
-        """A ``Sample`` of this task (fills in the task's name and data_source)."""
-        return Sample(task=self.name, data_source=self.data_source, video_id=video_id, question=question,
-                      answer=answer, clips=clips, params=params)
+    @abstractmethod
+    def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
+        """The clips the model sees, rendered from a draft's audit info (pure; reads frames, writes nothing)."""
+
+    def render(self, draft: Draft, video: VideoRecord, ctx: TaskContext) -> Sample:
+        """The sample a draft describes, with its pixels."""
+        return Sample(task=self.name, data_source=self.data_source, video_id=draft.video_id,
+                      question=draft.question, answer=draft.answer, clips=self.clips(video, ctx, draft.params),
+                      params=draft.params)
+
+    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Any, ctx: TaskContext) -> Sample:
+        """One sample of this task on ``video``: ``draw`` then ``render`` (see the module docstring)."""
+        return self.render(self.draw(video, rng, params, ctx), video, ctx)
 
     # --- the answer ------------------------------------------------------------------------------------------
 

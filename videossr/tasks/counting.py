@@ -42,7 +42,7 @@ from videossr import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.manifest import TaskContext, VideoRecord, frame_path, load_frame
 from videossr.sample import Clip, Frame, Sample
-from videossr.tasks.base import Preview, PretextTask
+from videossr.tasks.base import Draft, Preview, PretextTask
 
 __all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]
 
@@ -212,8 +212,8 @@ class CountingTask(PretextTask):
     def presets(self) -> Mapping[str, Params]:
         return DIFFICULTIES
 
-    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-        """One counting sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
+    def draw(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Draft:
+        """Which frames carry which class and every shape's placement, from ``rng`` and the frame size alone."""
         n = video.num_frames
         if n < params.min_frames():
             raise ValueError(f"{video.video_id!r} has {n} frames; {params} needs at least {params.min_frames()}")
@@ -225,15 +225,12 @@ class CountingTask(PretextTask):
                 frame_class[i] = cls
                 taken.add(i)
 
-        frames: list[Frame] = [frame_path(ctx, video, i) for i in range(n)]
         records = []
         counts = dict.fromkeys(CLASSES, 0)
         for i in sorted(frame_class):
             cls = frame_class[i]
             requested = int(rng.integers(1, params.max_instances + 1))
-            img = load_frame(ctx, video, i)
-            shapes = _place_shapes(rng, cls, requested, img.shape[0], img.shape[1])
-            frames[i] = render_frame(img, cls, shapes)
+            shapes = _place_shapes(rng, cls, requested, video.height, video.width)
             counts[cls] += len(shapes)
             records.append({"frame": i, "class": cls, "requested": requested, "shapes": shapes})
 
@@ -245,13 +242,20 @@ class CountingTask(PretextTask):
             "min_gap": params.min_gap,
             "num_frames": n,
         }
-        return self.sample(
-            video_id=video.video_id,
-            question=QUESTION,
-            answer=answer_for(counts),
-            clips=(Clip(frames=tuple(frames), sample_fps=float(video.sample_fps)),),
-            params=audit,
-        )
+        return Draft(video.video_id, QUESTION, answer_for(counts), audit)
+
+    def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
+        frames: list[Frame] = [frame_path(ctx, video, i) for i in range(video.num_frames)]
+        for rec in audit["frames"]:
+            i = int(rec["frame"])
+            img = load_frame(ctx, video, i)
+            if img.shape[:2] != (video.height, video.width):
+                raise ValueError(
+                    f"{video.video_id!r} frame {i} is {img.shape[1]}x{img.shape[0]}, but the manifest says "
+                    f"{video.width}x{video.height}: the frame store does not match its manifest"
+                )
+            frames[i] = render_frame(img, rec["class"], rec["shapes"])
+        return (Clip(frames=tuple(frames), sample_fps=float(video.sample_fps)),)
 
     def format_answer(self, truth: tuple[int, int, int]) -> str:
         return ",".join(str(int(c)) for c in truth)

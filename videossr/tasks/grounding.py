@@ -49,7 +49,7 @@ from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.manifest import TaskContext, VideoRecord
 from videossr.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
 from videossr.sample import Clip, Sample
-from videossr.tasks.base import Preview, PretextTask
+from videossr.tasks.base import Draft, Preview, PretextTask
 
 __all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]
 
@@ -133,8 +133,8 @@ class GroundingTask(PretextTask):
         presets["train"] = Params(perturbations=tuple(TRAINING_PERTURBATIONS))
         return MappingProxyType(presets)
 
-    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-        """One grounding sample for ``video``; all randomness from ``rng``; reads frames, writes nothing."""
+    def draw(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Draft:
+        """Perturbation, segment and the perturbation's parameters for ``video``, all from ``rng``."""
         n = video.num_frames
         if n < params.max_len:
             raise ValueError(
@@ -150,7 +150,7 @@ class GroundingTask(PretextTask):
         name = params.perturbations[int(rng.integers(len(params.perturbations)))]
         length = int(rng.integers(lo, hi + 1))
         start = int(rng.integers(0, n - length + 1))
-        frames, drawn = perturb.perturb_video(name, video, ctx, start, length, rng)
+        drawn = perturb.get(name).draw(rng, video, ctx, start, length)
         audit = {
             "perturbation": name,
             "perturbation_params": drawn,
@@ -163,13 +163,12 @@ class GroundingTask(PretextTask):
             "max_len": params.max_len,
             "min_seconds": params.min_seconds,
         }
-        return self.sample(
-            video_id=video.video_id,
-            question=question_for(name),
-            answer=answer_for(start, length, fps),
-            clips=(Clip(frames=frames, sample_fps=fps),),
-            params=audit,
-        )
+        return Draft(video.video_id, question_for(name), answer_for(start, length, fps), audit)
+
+    def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
+        frames = perturb.apply_to_video(audit["perturbation"], video, ctx, int(audit["start"]), int(audit["length"]),
+                                        audit["perturbation_params"])
+        return (Clip(frames=frames, sample_fps=float(video.sample_fps)),)
 
     def format_answer(self, truth: tuple[float, float]) -> str:
         return f"{truth[0]:.1f}-{truth[1]:.1f}"

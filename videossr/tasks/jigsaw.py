@@ -30,7 +30,7 @@ from videossr import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.manifest import TaskContext, VideoRecord, frame_path
 from videossr.sample import Clip, Sample
-from videossr.tasks.base import Preview, PretextTask
+from videossr.tasks.base import Draft, Preview, PretextTask
 
 MAX_CLIPS = 9  # one digit per clip
 
@@ -118,24 +118,22 @@ class JigsawTask(PretextTask):
     def presets(self) -> Mapping[str, Params]:
         return MappingProxyType({"easy": Params(num_clips=6), "hard": Params(num_clips=8)})
 
-    def make_sample(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Sample:
-        """One jigsaw question on ``video``; raises ValueError if its frames do not split into ``num_clips`` clips."""
+    def draw(self, video: VideoRecord, rng: np.random.Generator, params: Params, ctx: TaskContext) -> Draft:
+        """The shown order of ``video``'s clips; raises ValueError if its frames do not split into equal clips."""
         n = params.num_clips
         m = frames_per_clip(video.num_frames, n)
         order = draw_order(rng, n)
-        clips = tuple(
+        audit = {"num_clips": n, "frames_per_clip": m, "order": order}
+        return Draft(video.video_id, question(n), answer_from_order(order), audit)
+
+    def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
+        m = int(audit["frames_per_clip"])
+        return tuple(
             Clip(
-                frames=tuple(frame_path(ctx, video, i) for i in range(original * m, (original + 1) * m)),
+                frames=tuple(frame_path(ctx, video, i) for i in range(int(original) * m, (int(original) + 1) * m)),
                 sample_fps=video.sample_fps,
             )
-            for original in order
-        )
-        return self.sample(
-            video_id=video.video_id,
-            question=question(n),
-            answer=answer_from_order(order),
-            clips=clips,
-            params={"num_clips": n, "frames_per_clip": m, "order": order},
+            for original in audit["order"]
         )
 
     def format_answer(self, truth: Sequence[int]) -> str:
