@@ -1,8 +1,18 @@
-"""Reward throughput: scores per second of ``videossr.rewards.compute_score`` on a realistic mix of model outputs.
+"""Reward throughput: scores per second of ``videossr.rewards.compute_score`` on a realistic mix of model outputs,
+side by side with the reference implementation's scoring, in one process on the same mix.
 
 The mix covers the three tasks (grounding, counting, jigsaw-6 and jigsaw-8) and, per task, well-formed answers,
-near misses (wrapped in tags or prose, slightly wrong, reversed, wrong digit count) and garbage (empty, long
-rambling text, binary-ish bytes). Nothing is printed per score; the figure is printed at the end.
+near misses (wrapped in tags or prose, labelled counts, slightly wrong, reversed, wrong digit count) and garbage
+(empty, long rambling text, binary-ish bytes). Nothing is printed per score; the figures are printed at the end.
+
+The yardstick is the reference's scoring written inline here (``reference_score``): its formulas and its parsing
+(an anchored ``start-end`` match; every integer of the output for counts; the whole stripped output as the jigsaw
+string), and, as it does, about 200 bytes printed per score, here into a temporary file (where a training worker's
+output goes). It is timed with and without those prints, so the ratio is shown both ways.
+
+Two mixes: the GRPO mix (questions of the three tasks, each answered 8 times, as GRPO's rollouts are: mostly bare
+answers, some tagged, some sentences and labelled counts, a tenth unusable) and an adversarial one (a fresh ground
+truth per answer, a third of the answers garbage: long rambling text, random unicode).
 
 Usage::
 
@@ -13,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
+import tempfile
 import time
 
 from videossr.rewards import compute_score
@@ -49,6 +61,8 @@ def _counting(rng: random.Random) -> tuple[str, str, str]:
             gt,
             ",".join(map(str, near)),
             "The answer is " + ", ".join(map(str, near)) + ".",
+            f"circles: {near[0]}, squares: {near[1]}, triangles: {near[2]}",
+            f"{near[0]} circles, {near[1]} squares and {near[2]} triangles",
             "<answer>" + ",".join(map(str, near)) + "</answer>",
             ",".join(map(str, near[:2])),
             "There are several circles and squares.",
@@ -85,9 +99,112 @@ def _jigsaw(rng: random.Random) -> tuple[str, str, str]:
 
 
 def make_mix(n: int, seed: int) -> list[tuple[str, str, str]]:
+    """The adversarial mix: a fresh ground truth per answer, every answer form equally likely (a third garbage)."""
     rng = random.Random(seed)
     makers = [_grounding, _counting, _jigsaw]
     return [rng.choice(makers)(rng) for _ in range(n)]
+
+
+def _forms(task: str, gold: str, rng: random.Random) -> str:
+    """One answer of a model asked to answer directly: mostly bare, some tagged, some sentences, a few unusable."""
+    if task == "videossr_grounding":
+        s, e = (float(x) for x in gold.split("-"))
+        a, b = round(s + rng.uniform(-1.5, 1.5), 1), round(e + rng.uniform(-1.5, 1.5), 1)
+        forms = [f"{a}-{b}", f"{a} - {b}", f"<answer>{a}-{b}</answer>", f"The segment is from {a} to {b} seconds.",
+                 "I cannot tell."]
+    elif task == "videossr_counting":
+        c = [max(0, int(x) + rng.randint(-1, 1)) for x in gold.split(",")]
+        forms = [f"{c[0]},{c[1]},{c[2]}", f"{c[0]}, {c[1]}, {c[2]}", f"<answer>{c[0]},{c[1]},{c[2]}</answer>",
+                 f"{c[0]} circles, {c[1]} squares and {c[2]} triangles", "There are some shapes."]
+    else:
+        digits = list(gold)
+        if rng.random() < 0.5:
+            i = rng.randrange(len(digits) - 1)
+            digits[i], digits[i + 1] = digits[i + 1], digits[i]
+        order = "".join(digits)
+        forms = [order, order, f"<answer>{order}</answer>", f"The correct order is {','.join(order)}.",
+                 "The clips are in order."]
+    return rng.choices(forms, weights=[45, 15, 15, 15, 10])[0]
+
+
+def make_grpo_mix(n: int, seed: int, group: int = 8) -> list[tuple[str, str, str]]:
+    """The training mix: questions of the three tasks, each answered ``group`` times (GRPO's n rollouts)."""
+    rng = random.Random(seed)
+    out: list[tuple[str, str, str]] = []
+    while len(out) < n:
+        source, _, gold = rng.choice([_grounding, _counting, _jigsaw])(rng)
+        task = "videossr_jigsaw" if source == "shuffled" else source
+        out += [(source, _forms(task, gold, rng), gold) for _ in range(group)]
+    return out[:n]
+
+
+# --- the reference implementation's scoring, written inline as the yardstick --------------------------------------
+
+_REF_INTERVAL = re.compile(r"^\s*([\d\.]+)\s*-\s*([\d\.]+)\s*$")
+_REF_INT = re.compile(r"\d+")
+
+
+def _ref_interval(s):
+    m = _REF_INTERVAL.match(s.strip()) if isinstance(s, str) else None
+    if not m:
+        return None
+    try:
+        a, b = float(m.group(1)), float(m.group(2))
+    except ValueError:
+        return None
+    return None if a > b else (a, b)
+
+
+def _ref_grounding(pred: str, gt: str, out) -> float:
+    print(f"Prediction: {pred[:60]}\nGround Truth: {gt}", file=out)
+    p, g = _ref_interval(pred), _ref_interval(gt)
+    if p is None or g is None:
+        print("Failed to parse prediction or ground truth. Score: 0.0", file=out)
+        return 0.0
+    inter = max(0.0, min(p[1], g[1]) - max(p[0], g[0]))
+    union = (p[1] - p[0]) + (g[1] - g[0]) - inter
+    score = (1.0 if inter > 0 else 0.0) if union < 1e-9 else inter / union
+    print(f"mIoU Score: {score:.4f}", file=out)
+    return score
+
+
+def _ref_counting(pred: str, gt: str, out) -> float:
+    print(f"Model Prediction: '{pred[:60]}'\nGround Truth:     '{gt}'", file=out)
+    g = [float(x) for x in gt.split(",")]
+    p = [float(x) for x in _REF_INT.findall(pred)]
+    if len(p) != len(g):
+        print("Final Score: 0.0", file=out)
+        return 0.0
+    scores = [1.0 if a == b else max(0.0, 1.0 - abs(a - b) / (abs(b) + 1e-9)) for a, b in zip(p, g)]
+    score = sum(scores) / len(scores)
+    print(f"Final Score: {score:.4f}", file=out)
+    return score
+
+
+def _ref_jigsaw(pred: str, gt: str, out) -> float:
+    print(f"{pred[:60]}\nground_truth: {gt}", file=out)
+    a, g = pred.strip(), gt.strip()
+    if not a or sorted(a) != sorted(g):
+        return 0.0
+    n = len(g)
+    error = sum(abs(a.find(c) - g.find(c)) for c in g)
+    return 1.0 - error / (n * n // 2)
+
+
+_REF = {"videossr_grounding": _ref_grounding, "videossr_counting": _ref_counting, "videossr_jigsaw": _ref_jigsaw,
+        "shuffled": _ref_jigsaw}
+
+
+def reference_score(source: str, pred: str, gt: str, out) -> float:
+    """The reference implementation's reward for one answer (its formulas, its parsing, its prints to ``out``)."""
+    return _REF[source](pred, gt, out)
+
+
+def _time(fn, mix) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    for source, answer, gt in mix:
+        fn(source, answer, gt)
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def main() -> None:
@@ -97,20 +214,43 @@ def main() -> None:
     parser.add_argument("--mode", choices=("smooth", "strict"), default="smooth")
     args = parser.parse_args()
 
-    mix = make_mix(args.n, args.seed)
-    total = 0.0
-    parsed = 0.0
-    t0, c0 = time.perf_counter(), time.process_time()
-    for source, answer, gt in mix:
-        r = compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=args.mode)
-        total += r["score"]
-        parsed += r["format_ok"]
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    print(
-        f"compute_score ({args.mode}): {args.n} scores in {dt:.2f} s wall = {args.n / dt:,.0f} scores/s; "
-        f"{cpu:.2f} s CPU = {args.n / cpu:,.0f} scores per CPU-second "
-        f"(one process; mean score {total / args.n:.3f}, parsed {parsed / args.n:.1%})"
-    )
+    for name, mix in (("GRPO mix (8 answers per question)", make_grpo_mix(args.n, args.seed)),
+                      ("adversarial mix (one answer per question, a third garbage)", make_mix(args.n, args.seed))):
+        _report(name, mix, args.mode)
+
+
+def _report(name: str, mix: list[tuple[str, str, str]], mode: str) -> None:
+    sample = [compute_score(data_source=s, solution_str=a, ground_truth=g, mode=mode) for s, a, g in mix[:20000]]
+    parsed = sum(r["format_ok"] for r in sample) / len(sample)
+
+    def videossr(source, answer, gt):
+        return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
+
+    with tempfile.TemporaryFile("w") as log:  # where a training worker's prints go: a log file
+        runs = {
+            "videossr compute_score": _time(videossr, mix),
+            "reference, printing to a file": _time(lambda s, a, g: reference_score(s, a, g, log), mix),
+            "reference, prints removed": _time(lambda s, a, g: reference_score(s, a, g, _NullOut), mix),
+        }
+    base = runs["videossr compute_score"]
+    print(f"{name}: {len(mix)} scores ({mode}); videossr parses {parsed:.1%} of the answers")
+    for label, (wall, cpu) in runs.items():
+        print(f"  {label:<32} {len(mix) / wall:>10,.0f} scores/s wall  {len(mix) / cpu:>10,.0f} per CPU-second")
+    for label in list(runs)[1:]:
+        wall, cpu = runs[label]
+        print(f"  videossr vs {label}: {wall / base[0]:.2f}x the scores per second (wall), {cpu / base[1]:.2f}x (CPU)")
+
+
+class _NullOut:
+    """A stream that drops what is written, without the cost of a file write."""
+
+    @staticmethod
+    def write(_text: str) -> int:
+        return 0
+
+    @staticmethod
+    def flush() -> None:
+        pass
 
 
 if __name__ == "__main__":

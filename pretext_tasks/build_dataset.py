@@ -1,7 +1,9 @@
 """Build the VideoSSR training mix in one command: sample frames from videos, then write the paper's pretext mix.
 
 40% Anomaly Grounding (ChannelSwap, Rotate180, ZoomOut, Mirror, exactly balanced), 40% Temporal Jigsaw (6 clips),
-20% Object Counting (easy setting; --counting-hard-fraction moves a share to the hard one). Writes
+20% Object Counting (easy setting; --counting-hard-fraction moves a share to the hard one). By default the rows are
+recipes that the trainer turns into pixels when it loads them (--on-the-fly; nothing but the frame store and small
+parquet files on disk); --materialize writes every new frame instead. Writes
 OUT/train.parquet (shuffled), OUT/<task>.parquet, optional OUT/val.parquet and OUT/metadata.json; see
 videossr/build.py for the layout. Resumable: rerun the same command after an interrupt. With no arguments it samples
 the demo clips in data/demo into data/videossr (30000 samples; for a quick look at the demo pass e.g.
@@ -11,7 +13,7 @@ Usage (from the repository root)::
 
     python pretext_tasks/build_dataset.py [--video-dir DIR ... | --frames-dir STORE] [--output-dir data/videossr]
         [--num-samples 30000] [--val-fraction 0] [--seed 0] [--workers W] [--executor local|ray]
-        [--counting-hard-fraction 0] [--quiet | --log-level LEVEL]
+        [--counting-hard-fraction 0] [--on-the-fly | --materialize] [--quiet | --log-level LEVEL]
 
 Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
 """
@@ -52,6 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counting-hard-fraction", type=float, default=0.0,
                         help="share of counting samples in the hard setting (4 frames x 4 shapes); the reference "
                              "builds all of them easy (default 0)")
+    rows = parser.add_mutually_exclusive_group()
+    rows.add_argument("--on-the-fly", dest="materialize", action="store_false",
+                      help="recipe rows: the trainer makes each sample's pixels when it loads it (default)")
+    rows.add_argument("--materialize", dest="materialize", action="store_true",
+                      help="write every new frame as a JPEG (for sharing, previews, tools other than verl)")
+    parser.set_defaults(materialize=False)
     add_logging_args(parser)
     args = parser.parse_args(argv)
     progress = setup_logging(args)
@@ -68,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
         counting_hard_fraction=args.counting_hard_fraction,
+        materialize=args.materialize,
     )
     start = time.perf_counter()
     summary = build(config, progress=progress)

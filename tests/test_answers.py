@@ -182,3 +182,63 @@ def test_interval_round_trip(a, b, template):
 @given(st.permutations(list(range(1, 9))), st.sampled_from(["{}", "<answer>{}</answer>", "The answer is {}."]))
 def test_order_round_trip(perm, template):
     assert parse_order(template.format("".join(map(str, perm))), 8) == tuple(perm)
+
+
+# --- labelled counts ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "circles: 3, squares: 1, triangles: 4",
+        "3 circles, 1 square and 4 triangles",
+        "Circles=3; Squares=1; Triangles=4",
+        "triangles: 4, circles: 3, squares: 1",
+        "The answer is 3 circles, 1 square and 4 triangles.",
+        "<answer>Circles: 3, Squares: 1, Triangles: 4</answer>",
+        "circles 3 squares 1 triangles 4",
+        "3 circles 1 squares 4 triangles",
+        "3,1,4 (3 circles, 1 square, 4 triangles)",
+        "There are 4 triangles, 3 circles and 1 square.",
+        "circles are 3, squares is 1, triangles = 4",
+    ],
+)
+def test_labelled_counts(text):
+    assert parse_counts(text) == (3, 1, 4)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "3 circles, 2 circles, 1 square, 4 triangles",  # a class given two numbers
+        "3 circles and 1 square",  # a class left out
+        "3,1,4 (2 circles, 1 square, 4 triangles)",  # the labels contradict the triple
+        "circles: 3, squares: 1.5, triangles: 4",
+        "circles: -3, squares: 1, triangles: 4",
+    ],
+)
+def test_ambiguous_labelled_counts_are_refused(text):
+    assert parse_counts(text) is None
+
+
+# --- fast paths give what the general parser gives ------------------------------------------------------------
+
+from videossr import answers as _answers  # noqa: E402
+
+_near_bare = st.one_of(
+    st.from_regex(r"\s{0,2}(<answer>)?\s?\d{1,3}(\.\d{1,3})? ?-? ?\d{1,3}(\.\d{1,3})?\.?\s?(</answer>)?\s{0,2}",
+                  fullmatch=True),
+    st.from_regex(r"[\s.*_`'\"\[(]{0,2}(<answer>)?\d{1,3}, ?\d{1,3}, ?\d{1,3}(</answer>)?[\s.;:!)\]]{0,2}",
+                  fullmatch=True),
+    st.from_regex(r"[\s.*(]{0,2}(<answer>)?[0-9]{1,10}(</answer>)?[\s.!)]{0,2}", fullmatch=True),
+    st.text(alphabet="0123456789.,- <>answer/\t\n", max_size=24),
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_near_bare)
+def test_fast_paths_agree_with_the_general_parser(text):
+    assert parse_interval(text) == _answers._parse_interval_general(text)
+    assert parse_counts(text) == _answers._parse_counts_general(text)
+    for n in (6, 8):
+        assert parse_order(text, n) == _answers._parse_order_general(text, n)

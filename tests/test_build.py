@@ -50,14 +50,14 @@ def store(tmp_path_factory) -> Path:
 def reference(store, tmp_path_factory):
     """A clean local build of 40 samples (what the other builds must reproduce)."""
     out = tmp_path_factory.mktemp("ref") / "out"
-    summary = build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7), progress=False)
+    summary = build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=7), progress=False)
     return out, summary, mix_digest(out)
 
 
 def test_mix_proportions_files_and_metadata(store, tmp_path):
     outside_before = tree_digest(store.parent)
     out = tmp_path / "out"
-    summary = build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, val_fraction=0.25, seed=1),
+    summary = build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, val_fraction=0.25, seed=1),
                     progress=False)
     assert tree_digest(store.parent) == outside_before  # inputs and frame store untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing next to the output either
@@ -102,7 +102,7 @@ def test_mix_proportions_files_and_metadata(store, tmp_path):
     assert meta["versions"]["pyarrow"] and meta["versions"]["numpy"]
 
     # a rerun without a held-out split removes val.parquet and re-marks those rows as train
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=1), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=1), progress=False)
     assert not (out / "val.parquet").exists()
     assert pq.read_metadata(out / "train.parquet").num_rows == 40
 
@@ -112,14 +112,14 @@ def test_rebuild_is_byte_identical_and_other_seed_differs(store, reference, tmp_
     assert any(k.startswith("frames/grounding/") for k in digest)
     units = sorted((out / "units").rglob("*.json"))
     stamps = [p.stat().st_mtime_ns for p in units]
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7), progress=False)  # nothing to redo
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=7), progress=False)  # nothing to redo
     assert mix_digest(out) == digest
     assert [p.stat().st_mtime_ns for p in units] == stamps
     shutil.rmtree(out)
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7, workers=2), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=7, workers=2), progress=False)
     assert mix_digest(out) == digest  # fresh, with 2 worker processes
     other = tmp_path / "other"
-    build(BuildConfig(output_dir=other, frames_dir=store, num_samples=40, seed=8), progress=False)
+    build(BuildConfig(materialize=True, output_dir=other, frames_dir=store, num_samples=40, seed=8), progress=False)
     assert mix_digest(other)["train.parquet"] != digest["train.parquet"]
 
 
@@ -129,7 +129,7 @@ def test_resume_after_crash(store, reference, tmp_path, monkeypatch):
     shutil.rmtree(out)
     calls = {"n": 0}
     task = get_task("jigsaw")
-    real = task.make_sample
+    real = task.draw
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
@@ -137,8 +137,8 @@ def test_resume_after_crash(store, reference, tmp_path, monkeypatch):
             raise RuntimeError("simulated crash in a worker")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(task, "make_sample", crashing)
-    config = BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7, workers=1)
+    monkeypatch.setattr(task, "draw", crashing)
+    config = BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=7, workers=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
         build(config, progress=False)
     committed = sorted((out / "units" / "jigsaw").glob("*.json"))
@@ -159,14 +159,14 @@ def test_fewer_samples_prunes_and_matches_a_fresh_build(store, tmp_path):
     for p in foreign:  # files the build did not write: pruning must leave them alone
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("not ours")
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=20, seed=3), progress=False)
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=10, seed=3), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=20, seed=3), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=10, seed=3), progress=False)
     shrunk = {k: v for k, v in mix_digest(out).items() if out / k not in foreign}
     units = sorted((out / "units").rglob("*.json"))
     assert len(units) == 10 + 1  # the foreign file stays
     assert all(p.read_text() == "not ours" for p in foreign)
     shutil.rmtree(out)
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=10, seed=3), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=10, seed=3), progress=False)
     assert mix_digest(out) == shrunk
 
 
@@ -178,7 +178,7 @@ def test_ray_executor_matches_local(store, reference):
     shutil.rmtree(out)
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=7, executor="ray"), progress=False)
+        build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=7, executor="ray"), progress=False)
     finally:
         ray.shutdown()
     assert mix_digest(out) == digest
@@ -218,15 +218,15 @@ def test_build_cli_from_videos(tmp_path):
 
 def test_config_validation(store, tmp_path):
     with pytest.raises(ValueError, match="either video_dirs or frames_dir"):
-        BuildConfig(output_dir=tmp_path, video_dirs=(tmp_path,), frames_dir=store)
+        BuildConfig(materialize=True, output_dir=tmp_path, video_dirs=(tmp_path,), frames_dir=store)
     with pytest.raises(ValueError, match="either video_dirs or frames_dir"):
-        BuildConfig(output_dir=tmp_path)
+        BuildConfig(materialize=True, output_dir=tmp_path)
     with pytest.raises(ValueError, match="executor"):
-        BuildConfig(output_dir=tmp_path, frames_dir=store, executor="dask")
+        BuildConfig(materialize=True, output_dir=tmp_path, frames_dir=store, executor="dask")
     with pytest.raises(ValueError, match="-1"):
-        BuildConfig(output_dir=tmp_path, frames_dir=store, num_samples=-1)
+        BuildConfig(materialize=True, output_dir=tmp_path, frames_dir=store, num_samples=-1)
     with pytest.raises(ValueError, match="1.0"):
-        BuildConfig(output_dir=tmp_path, frames_dir=store, val_fraction=1.0)
+        BuildConfig(materialize=True, output_dir=tmp_path, frames_dir=store, val_fraction=1.0)
 
 
 def test_rows_through_verl_rlhf_dataset(tiny_qwen3vl, tmp_path):
@@ -239,7 +239,7 @@ def test_rows_through_verl_rlhf_dataset(tiny_qwen3vl, tmp_path):
     store = tmp_path / "store"
     make_frame_store(store, num_videos=2, num_frames=48, width=128, height=96)
     out = tmp_path / "out"
-    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=5, seed=0), progress=False)
+    build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=5, seed=0), progress=False)
 
     tokenizer = hf_tokenizer(str(tiny_qwen3vl))
     processor = hf_processor(str(tiny_qwen3vl))
@@ -274,7 +274,7 @@ def test_rows_through_verl_rlhf_dataset(tiny_qwen3vl, tmp_path):
 
 def test_counting_hard_fraction_is_an_explicit_option(store, tmp_path):
     out = tmp_path / "out"
-    summary = build(BuildConfig(output_dir=out, frames_dir=store, num_samples=40, seed=1, counting_hard_fraction=0.25),
+    summary = build(BuildConfig(materialize=True, output_dir=out, frames_dir=store, num_samples=40, seed=1, counting_hard_fraction=0.25),
                     progress=False)
     assert summary.counts["per_variant"]["counting"] == {"easy": 6, "hard": 2}
     meta = json.loads((out / "metadata.json").read_text())
@@ -283,4 +283,4 @@ def test_counting_hard_fraction_is_an_explicit_option(store, tmp_path):
     hard = [json.loads(r["extra_info"]["params"]) for r in pq.read_table(out / "counting.parquet").to_pylist()]
     assert sorted(p["max_instances"] for p in hard) == [3] * 6 + [4] * 2
     with pytest.raises(ValueError, match="counting_hard_fraction must be in"):
-        BuildConfig(output_dir=out, frames_dir=store, counting_hard_fraction=1.5)
+        BuildConfig(materialize=True, output_dir=out, frames_dir=store, counting_hard_fraction=1.5)

@@ -59,7 +59,7 @@ def store(tmp_path_factory):
 def test_training_build_bytes(store, tmp_path):
     out = tmp_path / "out"
     build(BuildConfig(output_dir=out, frames_dir=store, num_samples=24, seed=5, val_fraction=0.25,
-                      counting_hard_fraction=0.5), progress=False)
+                      counting_hard_fraction=0.5, materialize=True), progress=False)
     roots = {str(out.resolve()): "OUT", str(store.resolve()): "STORE"}
     parquets = ["train.parquet", "val.parquet", "grounding.parquet", "jigsaw.parquet", "counting.parquet"]
     assert _digest(out, roots, parquets, ["frames"]) == TRAIN_BUILD

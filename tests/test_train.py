@@ -213,3 +213,35 @@ def test_a_math_parquet_whose_true_answers_score_zero_fails(tiny_qwen3vl, data_d
     pd.DataFrame(rows).to_parquet(math_file)
     with pytest.raises(DryRunError, match=r"true answer '42' of data_source 'openai/gsm8k' scores 0"):
         dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(math_file)))
+
+
+# --- recipe rows (the build's default): the launcher picks the dataset class that makes them --------------------
+
+
+@pytest.fixture(scope="module")
+def recipe_dir(tmp_path_factory):
+    from videossr.build import BuildConfig, build
+
+    root = tmp_path_factory.mktemp("recipes")
+    make_frame_store(root / "store", num_videos=2, num_frames=48, width=64, height=48, duration=12.0)
+    build(BuildConfig(output_dir=root / "out", frames_dir=root / "store", num_samples=6, seed=2), progress=False)
+    return root / "out"
+
+
+def test_dry_run_on_recipe_rows_uses_the_onthefly_class_and_worker_processes(env, recipe_dir):
+    p = _run({**env, "DATA_DIR": str(recipe_dir), "N_GPUS_PER_NODE": "4", "DRY_RUN_ROWS": "3"}, "--dry-run",
+             "data.dataloader_num_workers=2", "data.filter_overlong_prompts=false")
+    assert p.returncode == 0, p.stderr + p.stdout
+    s = _settings(p.stdout)
+    assert s["dataset class"] == "VideoSSRDataset" and s["dataloader_num_workers"] == "2"
+    assert "training rows loaded through verl's RLHFDataset: 3" in p.stdout
+    assert "reward(ground truth)=1" in p.stdout
+    p = _run({**env, "DATA_DIR": str(recipe_dir), "N_GPUS_PER_NODE": "4", "FRESH_EACH_EPOCH": "1"}, "--cfg", "job")
+    assert p.returncode == 0, p.stderr
+    assert "name: VideoSSRDataset" in p.stdout and "fresh_each_epoch: true" in p.stdout
+
+
+def test_recipe_rows_without_their_class_are_refused(tiny_qwen3vl, recipe_dir):
+    files = str(recipe_dir / "train.parquet")
+    with pytest.raises(DryRunError, match=r"holds recipe rows, but the dataset class is .*RLHFDataset"):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, files))

@@ -20,6 +20,7 @@
 #   EXPERIMENT_NAME  tracker run name                           videossr_qwen3vl8b_grpo
 #   LOGGER           comma-separated verl loggers               console,tensorboard
 #   REWARD_MODE      smooth (paper) | strict (ablation)         smooth
+#   FRESH_EACH_EPOCH 1: recipe rows are drawn afresh each time they are loaded again (multi-epoch runs)   0
 #   PYTHON           interpreter                                .venv/bin/python if present, else python3
 #   DRY_RUN          1: run videossr.launch's CPU dry run instead of training
 #   DRY_RUN_ROWS     training rows the dry run loads            2
@@ -109,6 +110,12 @@ case "$REWARD_MODE" in smooth | strict) ;; *) die "REWARD_MODE must be smooth or
 
 LOGGER_ARG="[$(printf '%s' "$LOGGER" | sed 's/[[:space:]]//g')]"
 
+export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+
+# Recipe rows (the build's default) are made by VideoSSR's dataset class; the parquet's metadata says which kind.
+ROWS_KIND="$(IFS=','; "$PYTHON" -m videossr.onthefly kind $TRAIN_FILES $VAL_FILES)" ||
+  die "cannot read the data files' metadata with $PYTHON"
+
 # --- the one override list, shared by the real run and the dry run ---------------------------------------------
 OVERRIDES=(
   "actor_rollout_ref.model.path=$MODEL_PATH"
@@ -125,13 +132,18 @@ OVERRIDES=(
   # vLLM's multimodal preprocessor cache off (the 0.5-era disable_mm_preprocessor_cache key is gone in 0.9)
   "+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb=0"
 )
+if [[ "$ROWS_KIND" != frames ]]; then
+  OVERRIDES+=("data.custom_cls.path=pkg://videossr.onthefly" "data.custom_cls.name=VideoSSRDataset")
+fi
+if [[ "${FRESH_EACH_EPOCH:-0}" == 1 ]]; then
+  OVERRIDES+=("data.videossr.fresh_each_epoch=true")
+fi
 if [[ "$HAVE_VAL" == 0 ]]; then
   OVERRIDES+=("trainer.test_freq=-1" "trainer.val_before_train=False")
 fi
 
 mkdir -p "$OUTPUT_DIR/logs"
 export TENSORBOARD_DIR="${TENSORBOARD_DIR:-$OUTPUT_DIR/tensorboard}"
-export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 
 if [[ "$DRY_RUN" == 1 ]]; then

@@ -22,7 +22,10 @@ Decisions (the scorers in ``videossr.metrics`` rely on them):
     ``start: 3.0, end: 4.5``. A signed number (``-1.0-2.0``) is not an interval.
 ``parse_counts``
     Exactly three non-negative integers (at most 9 digits each) separated by commas, optional spaces after the
-    commas: ``3,1,4`` or ``3, 1, 4``. Two or four numbers, decimals or signs give ``None``.
+    commas: ``3,1,4`` or ``3, 1, 4``; or the three counts written with their class names, in any order of the
+    classes: ``circles: 3, squares: 1, triangles: 4``, ``3 circles, 1 square and 4 triangles``,
+    ``Circles=3; Squares=1; Triangles=4``. Two or four numbers, decimals, signs, a class left out or given two
+    different numbers, or a labelled reading that disagrees with a bare triple give ``None``.
 ``parse_order``
     A permutation of ``1..n`` written as ``n`` digits, either contiguous (``341562``) or separated by commas/spaces
     (``3,4,1,5,6,2``, ``3 4 1 5 6 2``). A wrong digit count, a repeated digit, a ``0`` or a digit above ``n`` give
@@ -146,8 +149,34 @@ def _intervals_in(text: str) -> set[tuple[float, float]]:
     return found
 
 
+# Fast paths. Most answers are bare (``12.5-20.0``, ``3,1,4``, ``341562``): these read them without the general
+# machinery, and give exactly what it gives (the tests check that both agree on every input a fast path accepts).
+# Text that is ASCII and holds no digit answers nothing in any of the three forms.
+_ASCII_DIGIT_RE = re.compile(r"[0-9]")
+_FAST_INTERVAL_RE = re.compile(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)\.?", re.ASCII)
+
+
+def _bare(text: str) -> str:
+    """``text`` without one enclosing ``<answer>...</answer>`` pair (when it is the only markup), for the fast paths."""
+    if text.startswith("<answer>") and text.endswith("</answer>") and text.count("<") == 2:
+        return text[8:-9]
+    return text
+
+
 def parse_interval(text: str) -> tuple[float, float] | None:
     """The one interval (start, end) in seconds that ``text`` answers, as written; ``None`` if none or ambiguous."""
+    if not isinstance(text, str):
+        return None
+    if text.isascii():
+        m = _FAST_INTERVAL_RE.fullmatch(_bare(text).strip())
+        if m is not None:
+            return float(m.group(1)), float(m.group(2))
+        if _ASCII_DIGIT_RE.search(text) is None:
+            return None
+    return _parse_interval_general(text)
+
+
+def _parse_interval_general(text: str) -> tuple[float, float] | None:
     norm = normalize(text)
     if not norm:
         return None
@@ -179,6 +208,18 @@ def _strip_wrappers(region: str) -> str:
 
 def parse_counts(text: str) -> tuple[int, int, int] | None:
     """The (circles, squares, triangles) triple that ``text`` answers; ``None`` if absent, malformed or ambiguous."""
+    if not isinstance(text, str):
+        return None
+    if text.isascii():
+        m = _COUNTS_FULL_RE.fullmatch(_bare(text).strip(_WRAP_CHARS))
+        if m is not None:
+            return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        if _ASCII_DIGIT_RE.search(text) is None:
+            return None
+    return _parse_counts_general(text)
+
+
+def _parse_counts_general(text: str) -> tuple[int, int, int] | None:
     norm = normalize(text)
     if not norm:
         return None
@@ -187,10 +228,46 @@ def parse_counts(text: str) -> tuple[int, int, int] | None:
     if m:
         return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
     found = {tuple(int(g) for g in m.groups()) for m in _COUNTS_SEARCH_RE.finditer(region)}
+    labelled = _labelled_counts(region)
+    if labelled is not None:
+        found.add(labelled)
     if len(found) != 1:
         return None
     c, s, t = found.pop()
     return (c, s, t)
+
+
+# Labelled counts: "circles: 3, squares: 1, triangles: 4", "3 circles, 1 square and 4 triangles",
+# "Circles=3; Squares=1; Triangles=4", in any order of the labels.
+_CLASS_ORDER = ("circle", "square", "triangle")
+_LABEL = r"(circle|square|triangle)s?\b"
+_LABEL_THEN_NUMBER_RE = re.compile(r"\b" + _LABEL + r" ?(?::|=|-|\bis\b|\bare\b)? ?(\d{1,9})(?![\d.])",
+                                   re.IGNORECASE | re.ASCII)
+_NUMBER_THEN_LABEL_RE = re.compile(r"(?<![\d.])(\d{1,9}) ?" + _LABEL, re.IGNORECASE | re.ASCII)
+
+
+def _complete(pairs: list[tuple[str, int]]) -> tuple[int, int, int] | None:
+    """The triple if every class is named once (or always with the same number), else None."""
+    counts: dict[str, int] = {}
+    for label, n in pairs:
+        label = label.lower()
+        if counts.setdefault(label, n) != n:
+            return None  # one class given two different numbers
+    if len(counts) != len(_CLASS_ORDER):
+        return None
+    return tuple(counts[c] for c in _CLASS_ORDER)  # type: ignore[return-value]
+
+
+def _labelled_counts(region: str) -> tuple[int, int, int] | None:
+    """Counts written with their class names, in either word order; None unless exactly one reading is complete."""
+    low = region.lower()
+    if "circle" not in low and "square" not in low and "triangle" not in low:
+        return None
+    readings = {
+        _complete([(m.group(1), int(m.group(2))) for m in _LABEL_THEN_NUMBER_RE.finditer(region)]),
+        _complete([(m.group(2), int(m.group(1))) for m in _NUMBER_THEN_LABEL_RE.finditer(region)]),
+    } - {None}
+    return readings.pop() if len(readings) == 1 else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -201,7 +278,14 @@ _ORDER_FULL_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
 _DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits a permutation of 1..n uses
 
 
+_INT_OF = {str(d): d for d in range(10)}
+
+
 def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
+    if token.isdigit():  # contiguous digits: the common case
+        if len(token) != n or set(token) != _DIGITS_OF[n]:
+            return None
+        return tuple(_INT_OF[ch] for ch in token)
     digits = [ch for ch in token if "0" <= ch <= "9"]
     if len(digits) != n or set(digits) != _DIGITS_OF[n]:
         return None
@@ -221,6 +305,18 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
         raise ValueError(f"n must be an int in 1..9, got {n!r}")
+    if not isinstance(text, str):
+        return None
+    if text.isascii():
+        stripped = _bare(text).strip(_WRAP_CHARS)
+        if stripped.isdigit():
+            return _as_permutation(stripped, n)
+        if _ASCII_DIGIT_RE.search(text) is None:
+            return None
+    return _parse_order_general(text, n)
+
+
+def _parse_order_general(text: str, n: int) -> tuple[int, ...] | None:
     norm = normalize(text)
     if not norm:
         return None
@@ -228,9 +324,12 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
     stripped = _strip_wrappers(region)
     if _ORDER_FULL_RE.fullmatch(stripped):
         return _as_permutation(stripped, n)
-    candidates = {m.group(1) for m in _ORDER_TOKEN_RE.finditer(region)}
-    perms = {p for p in (_as_permutation(c, n) for c in candidates) if p is not None}
-    # any other multi-digit token in the answer region makes it ambiguous (e.g. "341562 or 123456")
-    if len(perms) != 1 or any(_as_permutation(c, n) is None and len(c) > 1 for c in candidates):
-        return None
-    return perms.pop()
+    perms = set()
+    for m in _ORDER_TOKEN_RE.finditer(region):
+        token = m.group(1)
+        perm = _as_permutation(token, n)
+        if perm is not None:
+            perms.add(perm)
+        elif len(token) > 1:  # another multi-digit token makes it ambiguous (e.g. "341562 or 123456")
+            return None
+    return perms.pop() if len(perms) == 1 else None

@@ -3,7 +3,7 @@
 Output folder ``OUT`` (everything the build writes is inside it)::
 
     OUT/frames_store/     the sampled frames + manifest (skipped when reusing a finished store with frames_dir)
-    OUT/frames/<task>/    new pixels of each sample (perturbed / shape-bearing frames)
+    OUT/frames/<task>/    new pixels of each sample (perturbed / shape-bearing frames; materialised builds only)
     OUT/units/<task>/     one committed JSON per sample (what makes the build resumable)
     OUT/train.parquet     every train row, shuffled (seeded)
     OUT/grounding.parquet, OUT/jigsaw.parquet, OUT/counting.parquet   each task's train rows, in plan order
@@ -22,6 +22,12 @@ other totals each share is within one of its exact value. Held-out rows
 A rerun with the same arguments skips finished samples and rewrites the parquet files byte-identically; a rerun
 with other arguments regenerates only the samples whose plan changed and removes the ones no longer planned.
 Frame sampling always runs locally; ``executor="ray"`` distributes the per-sample work.
+
+Two kinds of rows. By default the build writes recipe rows (``materialize=False``): each row holds what determines
+its sample and the trainer makes the new pixels when it loads the item (``videossr.onthefly``), so the disk holds
+only the frame store and small parquet files. ``materialize=True`` writes every new frame as a JPEG under
+``OUT/frames`` and rows that list them: for sharing a dataset, for previews and for tools other than verl. The
+same seed gives the same samples either way (pixel-identical frames).
 
 The mix is a recipe (``paper_mix``): for each task its share and its variants, each a preset of the task
 (``videossr.tasks``) with a weight. A different recipe is a different list of ``MixEntry``s, not a code change.
@@ -50,7 +56,7 @@ from videossr.executors import EXECUTORS, generate
 from videossr.io import json_ready, params_to_json, write_json_atomic
 from videossr.manifest import read_failures, read_manifest
 from videossr.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
-from videossr.sample import write_parquet
+from videossr.sample import FRAME_ROWS, RECIPE_ROWS, write_parquet
 from videossr.tasks import get_task
 from videossr.units import count_outcomes, prune
 
@@ -112,6 +118,7 @@ class BuildConfig:
     min_pixels: int = TRAIN_MIN_PIXELS  # what the rows ask the processor for
     max_pixels: int = TRAIN_MAX_PIXELS
     counting_hard_fraction: float = 0.0  # share of the counting samples in the hard setting (reference: 0)
+    materialize: bool = False  # False: recipe rows the trainer renders (videossr.onthefly); True: frames on disk
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
@@ -214,6 +221,7 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
             first_row_index=len(units),
             min_pixels=config.min_pixels,
             max_pixels=config.max_pixels,
+            materialize=config.materialize,
         )
     units = assign_splits(units, config.val_fraction, config.seed)
     prune(out, units)
@@ -238,6 +246,7 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     counts = count_outcomes(outcomes)
     metadata = {
         "arguments": config.to_json(),
+        "rows": FRAME_ROWS if config.materialize else RECIPE_ROWS,
         "seed": config.seed,
         "versions": package_versions(),
         "mix": {

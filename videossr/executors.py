@@ -34,14 +34,17 @@ def _load_store(frames_root: str, _stamp: tuple[int, int]) -> tuple[TaskContext,
     return TaskContext(frames_root=Path(frames_root), pool=tuple(records)), {r.video_id: r for r in records}
 
 
-def _store(frames_root: str) -> tuple[TaskContext, dict[str, VideoRecord]]:
+def store_context(frames_root: str | os.PathLike) -> tuple[TaskContext, dict[str, VideoRecord]]:
+    """The frame store's task context and its records by video id, read once per process (and again if the
+    manifest changes)."""
+    frames_root = str(frames_root)
     st = os.stat(Path(frames_root) / MANIFEST_NAME)
     return _load_store(frames_root, (st.st_mtime_ns, st.st_size))
 
 
 def run_chunk(units: Sequence[Unit], root: str, frames_root: str) -> list[tuple[str, bool]]:
     """Do a list of units (the work of one process-pool or Ray task); returns (key, ok) per unit."""
-    ctx, videos = _store(frames_root)
+    ctx, videos = store_context(frames_root)
     return [(u.key, run_unit(u, Path(root), ctx, videos).ok) for u in units]
 
 

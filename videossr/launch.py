@@ -10,8 +10,10 @@ real run does first, and stops before anything needs a GPU:
 3. loads the reward function through verl's own loader (``reward.custom_reward_function``) and checks that it is
    wired (the verl 0.9 key, not the ignored top-level one);
 4. builds the tokenizer and processor from the model path as the trainer does (``HFModelConfig``), loads the first
-   training rows through verl's ``RLHFDataset`` (``create_rl_dataset``), expands each prompt with the processor as the
-   rollout does, and reports prompt lengths and video tokens;
+   training rows through verl's dataset class (``create_rl_dataset``: ``RLHFDataset``, or
+   ``videossr.onthefly.VideoSSRDataset`` for recipe rows, which must then be configured) and verl's data loader with
+   its worker processes (``data.dataloader_num_workers``), expands each prompt with the processor as the rollout
+   does, and reports prompt lengths and video tokens;
 5. scores each loaded row's own ground truth with the loaded reward function (must be 1.0 for VideoSSR rows);
 6. validates EVERY row of the training and validation files (``videossr.validate``): row shape, every frame file
    present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
@@ -68,6 +70,9 @@ KEY_SETTINGS = (
     ("max_prompt_length", "data.max_prompt_length"),
     ("max_response_length", "data.max_response_length"),
     ("image_patch_size", "data.image_patch_size"),
+    ("dataset class", "data.custom_cls.name"),
+    ("dataloader_num_workers", "data.dataloader_num_workers"),
+    ("fresh_each_epoch", "data.videossr.fresh_each_epoch"),
     ("total_epochs", "trainer.total_epochs"),
     ("reward.path", "reward.custom_reward_function.path"),
     ("reward.name", "reward.custom_reward_function.name"),
@@ -213,6 +218,24 @@ def _check_values(cfg) -> None:
         )
 
 
+def _check_dataset_class(cfg) -> None:
+    """Recipe rows need the dataset class that makes their frames; verl's plain one would show unedited videos."""
+    from verl.utils.dataset.rl_dataset import get_dataset_class
+
+    from videossr.onthefly import VideoSSRDataset
+    from videossr.sample import RECIPE_ROWS, rows_kind
+
+    files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
+    recipes = [f for f in files if rows_kind(os.path.expanduser(f)) == RECIPE_ROWS]
+    cls = get_dataset_class(cfg.data)
+    if recipes and not issubclass(cls, VideoSSRDataset):
+        raise DryRunError(
+            f"{recipes[0]} holds recipe rows, but the dataset class is {cls.__module__}.{cls.__name__}: set "
+            "data.custom_cls.path=pkg://videossr.onthefly data.custom_cls.name=VideoSSRDataset "
+            "(train/train.sh does it when it sees such files)"
+        )
+
+
 def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
     """Every row of the training and validation files (``videossr.validate``); (rows, frame files) checked."""
     from videossr.validate import validate_files
@@ -284,10 +307,12 @@ def dry_run(
     if processor is None:
         raise DryRunError(f"{cfg.actor_rollout_ref.model.path}: no multimodal processor; VideoSSR needs a VL model")
 
+    _check_dataset_class(cfg)
     data_config = cfg.data.copy()
     with open_dict(data_config):
         data_config.shuffle = False  # the first rows, not a random pick
-        data_config.filter_overlong_prompts_workers = 1
+        # verl's length filter in this process: a forked pool after torch has started its threads can hang
+        data_config.filter_overlong_prompts_workers = None
     dataset = create_rl_dataset(
         cfg.data.train_files, data_config, tokenizer, processor, is_train=True, max_samples=num_rows
     )
@@ -300,9 +325,20 @@ def dry_run(
     if len(dataset) < num_rows:
         notes.append(f"verl's dataset kept {len(dataset)} of {num_rows} rows (overlong or unreadable prompts dropped)")
 
+    # Through verl's data loader, with its worker processes, exactly as the trainer loads items (recipe rows are
+    # made here, in the workers).
+    from torchdata.stateful_dataloader import StatefulDataLoader
+    from verl.utils.dataset.rl_dataset import collate_fn
+
+    workers = int(cfg.data.get("dataloader_num_workers", 0) or 0)
+    loader = StatefulDataLoader(dataset, batch_size=len(dataset), num_workers=workers, collate_fn=collate_fn,
+                                shuffle=False)
+    batch = next(iter(loader))
+    keys = ("raw_prompt", "reward_model", "data_source", "extra_info")
+    loaded = [{k: batch[k][i] for k in keys} for i in range(len(dataset))]
+
     reports = []
-    for i in range(len(dataset)):
-        row = dataset[i]
+    for i, row in enumerate(loaded):
         prompt_tokens, video_tokens, grid, num_videos = _expand_row(dataset, processor, row, cfg.data)
         gt = row["reward_model"]["ground_truth"]
         result = reward_fn(

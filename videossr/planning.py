@@ -44,6 +44,15 @@ def task_id(task: str) -> int:
     return get_task(task).task_id
 
 
+def sample_rng(seed: int, task: str, index: int, attempt: int = 0, epoch: int = 0) -> np.random.Generator:
+    """The random stream of sample ``index`` of ``task``: its first draw, its redraws (``attempt`` > 0) and, for
+    datasets made fresh every epoch, its draws of later epochs (``epoch`` > 0). All streams are distinct."""
+    key = [seed, SAMPLE_STREAM, task_id(task), index]
+    if epoch:
+        return np.random.default_rng([*key, attempt, epoch])
+    return np.random.default_rng(key if attempt == 0 else [*key, attempt])
+
+
 def _check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -79,6 +88,7 @@ class Unit:
     split: str = "train"
     min_pixels: int = TRAIN_MIN_PIXELS
     max_pixels: int = TRAIN_MAX_PIXELS
+    materialize: bool = True  # write the new pixels (True) or only the recipe the trainer renders (False)
 
     def __post_init__(self) -> None:
         task_id(self.task)
@@ -96,8 +106,7 @@ class Unit:
 
     def rng(self, attempt: int = 0) -> np.random.Generator:
         """The sample's random stream; ``attempt`` > 0 gives the streams of its redraws (see ``run_unit``)."""
-        key = [self.seed, SAMPLE_STREAM, task_id(self.task), self.index]
-        return np.random.default_rng(key if attempt == 0 else [*key, attempt])
+        return sample_rng(self.seed, self.task, self.index, attempt)
 
     def fingerprint(self) -> dict:
         """The unit as JSON: a committed unit file is reused only if its fingerprint is equal."""
@@ -113,6 +122,7 @@ class Unit:
             "split": self.split,
             "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
+            **({} if self.materialize else {"rows": "recipes"}),
         }
 
 
@@ -180,6 +190,7 @@ def plan_task(
     first_row_index: int = 0,
     min_pixels: int = TRAIN_MIN_PIXELS,
     max_pixels: int = TRAIN_MAX_PIXELS,
+    materialize: bool = True,
 ) -> list[Unit]:
     """The ``count`` units of one task, numbered from 0, rows numbered from ``first_row_index``."""
     _check_seed(seed)
@@ -196,6 +207,7 @@ def plan_task(
             seed=seed,
             min_pixels=min_pixels,
             max_pixels=max_pixels,
+            materialize=materialize,
         )
         for i, (video, variant) in enumerate(zip(chosen_videos, chosen_variants))
     ]

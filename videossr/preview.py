@@ -8,7 +8,8 @@ What is marked comes from the row's task (``PretextTask.preview``): for groundin
 in red; for counting the shape-bearing frames are outlined in orange and labelled with their class and count; for
 jigsaw each shown clip gets its own grid row, labelled with its shown and true position.
 
-Rows from other producers (no ``extra_info.params``, or a data_source no task owns) are drawn without outlines. Output is deterministic: the same
+Recipe rows (the build's default) are made in memory first, exactly as the trainer makes them. Rows from other
+producers (no ``extra_info.params``, or a data_source no task owns) are drawn without outlines. Output is deterministic: the same
 rows give the same PNG bytes.
 
 Usage::
@@ -19,6 +20,8 @@ Usage::
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import logging
 import os
@@ -32,6 +35,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 
 from videossr.io import atomic_path
+from videossr.onthefly import make_row, recipe_of
 from videossr.tasks import Preview, get_task, task_for_source
 
 logger = logging.getLogger(__name__)
@@ -121,17 +125,22 @@ def _wrap(text: str, font, width: int) -> list[str]:
     return lines
 
 
-def _load_thumb(path: str, size: tuple[int, int]) -> Image.Image:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"frame file of the row does not exist: {path}")
-    with Image.open(path) as im:
+def _open(frame: str) -> Image.Image:
+    """A frame of a row: a file, or in-memory JPEG data of a row made on the fly."""
+    if frame.startswith("data:image"):
+        return Image.open(io.BytesIO(base64.b64decode(frame.split("base64,", 1)[1])))
+    if not Path(frame).is_file():
+        raise FileNotFoundError(f"frame file of the row does not exist: {frame}")
+    return Image.open(frame)
+
+
+def _load_thumb(frame: str, size: tuple[int, int]) -> Image.Image:
+    with _open(frame) as im:
         return im.convert("RGB").resize(size, Image.Resampling.BILINEAR)
 
 
 def _thumb_size(first_frame: str, thumb_width: int) -> tuple[int, int]:
-    if not Path(first_frame).is_file():
-        raise FileNotFoundError(f"frame file of the row does not exist: {first_frame}")
-    with Image.open(first_frame) as im:
+    with _open(first_frame) as im:
         w, h = im.size
     return thumb_width, max(1, round(thumb_width * h / w))
 
@@ -269,6 +278,7 @@ def render_parquet(
     if output.suffix.lower() != ".png":
         raise ValueError(f"output must be a .png file, got {output}")
     chosen, rows = read_rows(parquet, indices=indices, num_rows=num_rows, task=task)
+    rows = [make_row(r) if recipe_of(r) is not None else r for r in rows]  # recipe rows: made as the trainer does
     sheet = render_rows(rows, indices=chosen, thumb_width=thumb_width)
     with atomic_path(output) as tmp:
         sheet.image.save(tmp, format="PNG", optimize=False)

@@ -15,6 +15,13 @@ some rows lack with None and verl's loader then fails; ``ROW_SCHEMA`` fixes them
     ability       "video_understanding"
     reward_model  {"style": "rule", "ground_truth": answer}
     extra_info    {"index": i, "split": S, "task": T, "video_id": V, "params": JSON string of the audit info}
+
+Recipe rows (made by the trainer on the fly, ``videossr.onthefly``) have the same columns, plus
+``extra_info.recipe``: a JSON string with the frame store, the task's difficulty parameters, the seed and the
+sample's number, from which the dataset class renders the new pixels when verl loads the item. Their ``videos``
+hold the source frames of the sample's layout (existing files of the frame store, the same count and size as the
+rendered frames), so prompt lengths and frame checks work without rendering. A parquet file says which kind of rows
+it holds in its schema metadata (``ROWS_METADATA_KEY``: ``frames`` or ``recipes``).
 """
 
 from __future__ import annotations
@@ -95,8 +102,13 @@ def to_verl_row(
     split: str = "train",
     min_pixels: int = TRAIN_MIN_PIXELS,
     max_pixels: int = TRAIN_MAX_PIXELS,
+    recipe: Mapping[str, Any] | None = None,
 ) -> dict:
-    """The verl row of ``sample`` once every frame has a file (``clip_frame_paths[k]`` for clip k, absolute)."""
+    """The verl row of ``sample`` once every frame has a file (``clip_frame_paths[k]`` for clip k, absolute).
+
+    With ``recipe`` the row is a recipe row (see the module docstring): ``clip_frame_paths`` are then the source
+    frames of the sample's layout, and ``extra_info.recipe`` holds the recipe as JSON.
+    """
     if len(clip_frame_paths) != len(sample.clips):
         raise ValueError(f"{len(clip_frame_paths)} frame lists for {len(sample.clips)} clips")
     videos = []
@@ -111,6 +123,15 @@ def to_verl_row(
                 "max_pixels": int(max_pixels),
             }
         )
+    extra_info = {
+        "index": int(index),
+        "split": split,
+        "task": sample.task,
+        "video_id": sample.video_id,
+        "params": json.dumps(dict(sample.params), sort_keys=True),
+    }
+    if recipe is not None:
+        extra_info["recipe"] = json.dumps(dict(recipe), sort_keys=True)
     return {
         "data_source": sample.data_source,
         "prompt": [
@@ -120,13 +141,7 @@ def to_verl_row(
         "videos": videos,
         "ability": ABILITY,
         "reward_model": {"style": "rule", "ground_truth": sample.answer},
-        "extra_info": {
-            "index": int(index),
-            "split": split,
-            "task": sample.task,
-            "video_id": sample.video_id,
-            "params": json.dumps(dict(sample.params), sort_keys=True),
-        },
+        "extra_info": extra_info,
     }
 
 
@@ -166,8 +181,47 @@ ROW_SCHEMA = pa.schema(
 )
 
 
+def _with_recipe(schema: pa.Schema) -> pa.Schema:
+    k = schema.get_field_index("extra_info")
+    extra = schema.field(k)
+    return schema.set(k, pa.field("extra_info", pa.struct([*extra.type, pa.field("recipe", pa.string())])))
+
+
+# Recipe rows: the same, with extra_info.recipe.
+RECIPE_SCHEMA = _with_recipe(ROW_SCHEMA)
+ROWS_METADATA_KEY = b"videossr.rows"
+FRAME_ROWS, RECIPE_ROWS = "frames", "recipes"
+
+
 def write_parquet(rows: Sequence[dict], path: str | os.PathLike, schema: pa.Schema = ROW_SCHEMA) -> None:
-    """Write verl rows to ``path`` atomically with a fixed schema (``ROW_SCHEMA`` unless given)."""
-    table = pa.Table.from_pylist(list(rows), schema=schema)
+    """Write verl rows to ``path`` atomically with a fixed schema (``ROW_SCHEMA`` unless given).
+
+    Recipe rows (with ``extra_info.recipe``) get the schema extended by that field and ``recipes`` in the file's
+    metadata; a file never mixes the two kinds (ValueError).
+    """
+    rows = list(rows)
+    recipes = {"recipe" in (r.get("extra_info") or {}) for r in rows}
+    if len(recipes) > 1:
+        raise ValueError(f"{path}: recipe rows and rows with frames cannot share one file")
+    kind = RECIPE_ROWS if recipes == {True} else FRAME_ROWS
+    if kind == RECIPE_ROWS:
+        schema = _with_recipe(schema)
+    if kind == RECIPE_ROWS or schema.metadata:
+        schema = schema.with_metadata({**(schema.metadata or {}), ROWS_METADATA_KEY: kind.encode()})
+    table = pa.Table.from_pylist(rows, schema=schema)
     with atomic_path(path) as tmp:
         pq.write_table(table, tmp)
+
+
+MADE_KEY = "made"  # set in extra_info of every recipe row videossr.onthefly made
+
+
+def made_without_dataset(extra_info: Any) -> bool:
+    """Whether a row reached the reward with a recipe but without its frames made (loaded by a plain dataset)."""
+    return isinstance(extra_info, Mapping) and bool(extra_info.get("recipe")) and not extra_info.get(MADE_KEY)
+
+
+def rows_kind(path: str | os.PathLike) -> str:
+    """``recipes`` if the parquet file holds recipe rows (its metadata says so), else ``frames``."""
+    metadata = pq.read_schema(path).metadata or {}
+    return metadata.get(ROWS_METADATA_KEY, FRAME_ROWS.encode()).decode()

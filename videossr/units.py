@@ -29,16 +29,18 @@ import numpy as np
 from PIL import Image
 
 from videossr.constants import JPEG_OPTIONS
-from videossr.io import atomic_dir, json_ready, write_json_atomic
+from videossr.io import atomic_dir, json_ready, params_to_json, write_json_atomic
 from videossr.manifest import TaskContext, VideoRecord
-from videossr.planning import Unit
-from videossr.sample import Sample, to_verl_row
+from videossr.planning import Unit, sample_rng
+from videossr.sample import Clip, Sample, to_verl_row
 from videossr.tasks import get_task, task_names
+from videossr.tasks.base import Draft
 
 logger = logging.getLogger(__name__)
 
 UNITS_DIR = "units"
 FRAMES_DIR = "frames"
+RECIPE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -117,37 +119,65 @@ def read_outcome(root: Path, unit: Unit) -> Outcome | None:
 MAX_DRAWS = 4
 
 
-def draw_sample(unit: Unit, video: VideoRecord, ctx: TaskContext) -> tuple[Sample, int]:
-    """The unit's sample and the number of discarded draws; ValueError if no draw gives a scorable answer.
+def draw_unit(unit: Unit, video: VideoRecord, ctx: TaskContext, epoch: int = 0) -> tuple[Draft, int]:
+    """The unit's draft and the number of discarded draws; ValueError if no draw gives a scorable answer.
 
-    Every answer written must parse with the reward's own ground-truth parser and score 1.0 against itself in both
-    modes (``PretextTask.check_gold``). The first draw uses the unit's stream, so a valid first draw is what it
-    always was.
+    Every answer written must parse with the task's own gold parser and score 1.0 against itself in both modes
+    (``PretextTask.check_gold``). The first draw uses the unit's stream, so a valid first draw is what it always
+    was; ``epoch`` > 0 gives the draws of a dataset made fresh every epoch (``videossr.onthefly``).
     """
     task = get_task(unit.task)
     problems = []
     for attempt in range(MAX_DRAWS):
-        sample = task.make_sample(video, unit.rng(attempt), unit.params, ctx)
+        rng = sample_rng(unit.seed, unit.task, unit.index, attempt, epoch)
+        draft = task.draw(video, rng, unit.params, ctx)
         try:
-            task.check_gold(sample.answer)
+            task.check_gold(draft.answer)
         except ValueError as e:
             problems.append(str(e))
             logger.warning("%s on %s: draw %d has an unscorable answer (%s); drawing again",
                            unit.key, unit.video_id, attempt, e)
             continue
-        return sample, attempt
+        return draft, attempt
     raise ValueError(f"no scorable answer in {MAX_DRAWS} draws: {problems[-1]}")
 
 
+def recipe_of(unit: Unit, ctx: TaskContext, attempt: int) -> dict:
+    """What a recipe row carries to re-make (or re-draw) its sample: see ``videossr.onthefly``."""
+    return {
+        "format": RECIPE_FORMAT,
+        "frames_root": str(Path(ctx.frames_root).resolve()),
+        "params": params_to_json(unit.params),
+        "seed": unit.seed,
+        "index": unit.index,
+        "attempt": attempt,
+    }
+
+
+def recipe_row(unit: Unit, draft: Draft, video: VideoRecord, ctx: TaskContext, attempt: int) -> dict:
+    """The recipe row of a drafted unit: its answer and question, its source-frame layout, its recipe."""
+    task = get_task(unit.task)
+    layout = task.layout(video, ctx, draft.params)
+    sample = Sample(task=task.name, data_source=task.data_source, video_id=draft.video_id, question=draft.question,
+                    answer=draft.answer, clips=tuple(Clip(frames, video.sample_fps) for frames in layout),
+                    params=draft.params)
+    return to_verl_row(sample, layout, index=unit.row_index, split=unit.split, min_pixels=unit.min_pixels,
+                       max_pixels=unit.max_pixels, recipe=recipe_of(unit, ctx, attempt))
+
+
 def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRecord]) -> Outcome:
-    """Make, save and commit one sample (or commit its failure)."""
+    """Make, save and commit one sample or its recipe (or commit its failure)."""
     try:
         video = videos[unit.video_id]
     except KeyError:
         raise ValueError(f"{unit.key}: video {unit.video_id!r} is not in the frame store {ctx.frames_root}") from None
     row, error, written, redraws = None, None, 0, 0
     try:
-        sample, redraws = draw_sample(unit, video, ctx)
+        draft, redraws = draw_unit(unit, video, ctx)
+        if unit.materialize:
+            row, written = save_sample(get_task(unit.task).render(draft, video, ctx), unit, root)
+        else:
+            row = recipe_row(unit, draft, video, ctx, redraws)
     except (ValueError, OSError) as e:
         error = f"{type(e).__name__}: {e}"
         logger.warning("%s on %s failed: %s", unit.key, unit.video_id, error)
@@ -155,7 +185,10 @@ def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRe
         if stale.exists():
             shutil.rmtree(stale)
     else:
-        row, written = save_sample(sample, unit, root)
+        if not unit.materialize:
+            stale = unit_frames_dir(root, unit)
+            if stale.exists():  # left by a materialised build of this key
+                shutil.rmtree(stale)
     record = {"unit": unit.fingerprint(), "row": row, "error": error, "new_frames": written, "redraws": redraws}
     write_json_atomic(unit_file(root, unit), json_ready(record))
     return Outcome(unit=unit, row=row, error=error, new_frames=written, redraws=redraws)

@@ -10,6 +10,8 @@ For each row:
   and ``0 < min_pixels <= max_pixels``;
 * frames: every frame file exists, is not empty and decodes (each distinct file once, JPEGs decoded at 1/8 scale,
   which still reads the whole compressed stream, so a truncated or corrupt file is caught);
+* recipe rows (made by the trainer, ``videossr.onthefly``): the recipe reads, its frame store and video exist, its
+  parameters are valid for the task (the frames listed are the sample's source frames, checked like any others);
 * ground truth: for a VideoSSR data source it parses with the reward's own parser and the true answer scores 1.0
   against itself in both smooth and strict mode (the task's ``check_gold``); for any other data source, the configured reward function scores
   the true answer above 0 (a data source nobody can score, or one whose true answers score 0 under this reward,
@@ -227,6 +229,30 @@ def ground_truth_problem(
     return None
 
 
+def recipe_problem(row: Mapping[str, Any]) -> str | None:
+    """Why a recipe row cannot be made (None if it can, or if it is not a recipe row)."""
+    from videossr.executors import store_context
+    from videossr.onthefly import recipe_of
+    from videossr.tasks import get_task
+
+    try:
+        recipe = recipe_of(row)
+        if recipe is None:
+            return None
+        task = get_task((row.get("extra_info") or {}).get("task"))
+        task.params_from_json(recipe["params"])
+        _, videos = store_context(recipe["frames_root"])
+        video_id = row["extra_info"]["video_id"]
+        if video_id not in videos:
+            return f"video {video_id!r} is not in the frame store {recipe['frames_root']}"
+        for key in ("seed", "index"):
+            if not isinstance(recipe.get(key), int) or recipe[key] < 0:
+                return f"recipe {key} must be an integer >= 0, got {recipe.get(key)!r}"
+    except (ValueError, KeyError, TypeError, OSError) as e:
+        return f"the recipe cannot be made: {type(e).__name__}: {e}"
+    return None
+
+
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -260,6 +286,9 @@ def validate_rows(
         if shape:
             continue
         report.per_source[str(row["data_source"])] += 1
+        recipe = recipe_problem(row)
+        if recipe is not None:
+            report.problems.append(Problem(file, i, "recipe", recipe))
         gt = ground_truth_problem(row, reward_fn, allow_sources)
         if gt is not None:
             report.problems.append(Problem(file, i, "ground_truth", gt))

@@ -285,7 +285,8 @@ def score_output(task: str, output: str, gold: str) -> tuple[Any, float]:
     ``REWARD_MODE=strict``. Raises ValueError if ``gold`` is not a valid answer of the task (a broken benchmark).
     """
     score = get_task(task).score_text(output, gold, "strict")
-    return score.parsed, score.value
+    parsed = list(score.parsed) if isinstance(score.parsed, tuple) else score.parsed
+    return parsed, score.value
 
 
 def score_answer(subtype: str, output: str, gold: str) -> tuple[Any, float]:

@@ -15,7 +15,8 @@ different keys would crash it):
     strict      the strict (0/1-style) score of the same answer, logged even when training on the smooth one
     task_id     the task's task_id (0 grounding, 1 counting, 2 jigsaw), -1 a data source VideoSSR does not own
     gold_ok     1.0 if the row itself could be scored; 0.0 for a broken row (a ground truth that does not parse,
-                a data_source neither VideoSSR nor verl knows), which then scores 0
+                a data_source neither VideoSSR nor verl knows, a recipe row whose frames were never made because
+                it was loaded without ``videossr.onthefly.VideoSSRDataset``), which then scores 0
 
 Inside training the reward never raises on a row: one bad row must not end a multi-hour run. A broken row scores 0
 with ``gold_ok`` 0 and is logged once per distinct value (its mean below 1 in the logged metrics says that some
@@ -36,6 +37,7 @@ import logging
 import math
 from typing import Any
 
+from videossr.sample import MADE_KEY, made_without_dataset
 from videossr.tasks import MODES, task_for_source
 
 __all__ = ["compute_score", "MODES", "RESULT_KEYS", "OTHER_TASK_ID"]
@@ -58,13 +60,7 @@ def _report_once(what: str, value: object, error: BaseException) -> None:
 
 
 def _result(score: float, format_ok: float, strict: float, task_id: int, gold_ok: float = 1.0) -> dict[str, float]:
-    return {
-        "score": float(score),
-        "format_ok": float(format_ok),
-        "strict": float(strict),
-        "task_id": float(task_id),
-        "gold_ok": float(gold_ok),
-    }
+    return {"score": score, "format_ok": format_ok, "strict": strict, "task_id": task_id, "gold_ok": gold_ok}
 
 
 def _fallback(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any, kwargs: dict) -> dict:
@@ -75,11 +71,11 @@ def _fallback(data_source: Any, solution_str: str, ground_truth: Any, extra_info
         value = float(raw["score"] if isinstance(raw, dict) else raw)
     except Exception as e:  # noqa: BLE001 - any failure of verl's scorer on one row is that row's 0, never a crash
         _report_once("data_source", data_source, e)
-        return _result(0.0, 0.0, 0.0, OTHER_TASK_ID, gold_ok=0.0)
+        return _result(0.0, 0.0, 0.0, float(OTHER_TASK_ID), gold_ok=0.0)
     if not math.isfinite(value):
         value = 0.0
     ok = 1.0 if value > 0 else 0.0
-    return _result(value, ok, ok, OTHER_TASK_ID)
+    return _result(value, ok, ok, float(OTHER_TASK_ID))
 
 
 def compute_score(
@@ -91,18 +87,23 @@ def compute_score(
     **kwargs: Any,
 ) -> dict[str, float]:
     """Reward of one decoded response, in verl's custom reward function signature (see the module docstring)."""
-    if mode not in MODES:
+    if mode != "smooth" and mode != "strict":
         raise ValueError(f"reward mode must be one of {MODES}, got {mode!r}")
     task = task_for_source(data_source)
     if task is None:
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
+    task_id = float(task.task_id)
+    if extra_info and not extra_info.get(MADE_KEY) and made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
+        _report_once(f"{task.name} recipe row (load it with data.custom_cls=videossr.onthefly.VideoSSRDataset)",
+                     (extra_info or {}).get("index"), ValueError("its frames were never made"))
+        return _result(0.0, 0.0, 0.0, task_id, 0.0)
     try:
-        score = task.score_text(solution_str, ground_truth, mode)
+        value, format_ok, strict, _ = task.score_text(solution_str, ground_truth, mode)
     except ValueError as e:  # the row's ground truth does not parse: a data bug, reported, never a crash
         _report_once(f"{task.name} ground truth", ground_truth, e)
-        return _result(0.0, 0.0, 0.0, task.task_id, gold_ok=0.0)
+        return _result(0.0, 0.0, 0.0, task_id, 0.0)
     except Exception as e:  # noqa: BLE001 - a scorer bug must not end a training run either; logged with its trace
         _report_once(f"{task.name} answer", str(solution_str)[:200], e)
         logger.debug("reward scorer failure", exc_info=True)
-        return _result(0.0, 0.0, 0.0, task.task_id, gold_ok=0.0)
-    return _result(score.value, 1.0 if score.format_ok else 0.0, score.strict, task.task_id)
+        return _result(0.0, 0.0, 0.0, task_id, 0.0)
+    return _result(float(value), 1.0 if format_ok else 0.0, float(strict), task_id)

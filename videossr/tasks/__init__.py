@@ -92,8 +92,14 @@ def get_task(name: str) -> PretextTask:
 
 def task_for_source(data_source: object) -> PretextTask | None:
     """The task a data_source belongs to (ours or a reference alias, any case), or None for a foreign one."""
-    key = normalise_source(data_source)
-    return None if key is None else _BY_SOURCE.get(key)
+    try:
+        task = _BY_SOURCE.get(data_source)  # the exact name: nearly every call
+    except TypeError:  # unhashable
+        return None
+    if task is None:
+        key = normalise_source(data_source)
+        task = None if key is None else _BY_SOURCE.get(key)
+    return task
 
 
 def task_names() -> tuple[str, ...]:

@@ -32,30 +32,26 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from videossr.manifest import TaskContext, VideoRecord
+from videossr.manifest import TaskContext, VideoRecord, frame_path
 from videossr.sample import Clip, Sample
 
 MODES = ("smooth", "strict")
 RGB = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class Score:
+class Score(NamedTuple):
     """The score of one answer: ``value`` in [0, 1] (in the mode asked for), whether it parsed, its strict score,
-    and the prediction read from it (None when it did not parse; as JSON-ready lists/numbers)."""
+    and the prediction read from it (None when it did not parse). A named tuple: the reward makes one per call."""
 
     value: float
     format_ok: bool
     strict: float
-    parsed: Any = field(default=None, compare=False)
-
-    def __post_init__(self) -> None:
-        if not (0.0 <= self.value <= 1.0 and 0.0 <= self.strict <= 1.0):
-            raise ValueError(f"scores must be in [0, 1], got value={self.value!r} strict={self.strict!r}")
+    parsed: Any = None
 
 
 UNPARSED = Score(0.0, False, 0.0)
@@ -144,6 +140,14 @@ class PretextTask(ABC):
     def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
         """The clips the model sees, rendered from a draft's audit info (pure; reads frames, writes nothing)."""
 
+    def layout(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[tuple[Path, ...], ...]:
+        """The source frames in the shape of the rendered clips (same count and size), without rendering.
+
+        What a recipe row lists as its videos (see ``videossr.sample``). The default is one clip of every frame of
+        the video, the shape of a task that changes frames in place; multi-clip tasks override it.
+        """
+        return (tuple(frame_path(ctx, video, i) for i in range(video.num_frames)),)
+
     def render(self, draft: Draft, video: VideoRecord, ctx: TaskContext) -> Sample:
         """The sample a draft describes, with its pixels."""
         return Sample(task=self.name, data_source=self.data_source, video_id=draft.video_id,
@@ -184,20 +188,26 @@ class PretextTask(ABC):
             self._gold_cache[gold] = cached
         return cached
 
+    def scores(self, pred: Any, truth: Any) -> tuple[float, float]:
+        """(smooth, strict) of a parsed prediction; override when one computation gives both."""
+        return float(self.score(pred, truth, "smooth")), float(self.score(pred, truth, "strict"))
+
     def score_text(self, text: object, gold: object, mode: str = "smooth") -> Score:
         """Score a model output against an answer string: what the verl reward and VIUBench both call.
 
         An output that states no prediction scores 0 (``format_ok`` False). Raises ValueError for an invalid
         ``gold`` or ``mode``.
         """
-        check_mode(mode)
-        truth = self.parse_gold(gold)
+        if mode != "smooth" and mode != "strict":
+            check_mode(mode)
+        truth = self._gold_cache.get(gold) if isinstance(gold, str) else None
+        if truth is None:
+            truth = self.parse_gold(gold)
         pred = self.parse_answer(text if isinstance(text, str) else "", truth)
         if pred is None:
             return UNPARSED
-        strict = float(self.score(pred, truth, "strict"))
-        value = strict if mode == "strict" else float(self.score(pred, truth, "smooth"))
-        return Score(value, True, strict, list(pred) if isinstance(pred, tuple) else pred)
+        smooth, strict = self.scores(pred, truth)
+        return Score(strict if mode == "strict" else smooth, True, strict, pred)
 
     def check_gold(self, gold: object) -> None:
         """Raise ValueError naming ``gold`` unless it parses and scores 1.0 against itself in both modes.

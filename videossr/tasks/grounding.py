@@ -185,6 +185,16 @@ class GroundingTask(PretextTask):
     def score(self, pred: tuple[float, float], truth: tuple[float, float], mode: str) -> float:
         return metrics.temporal_iou(pred, truth)  # the same in both modes
 
+    def scores(self, pred: tuple[float, float], truth: tuple[float, float]) -> tuple[float, float]:
+        # metrics.temporal_iou, for what the parsers give: finite floats, a truth with end > start
+        p0, p1 = pred
+        g0, g1 = truth
+        inter = min(p1, g1) - max(p0, g0)
+        if p1 <= p0 or inter <= 0:
+            return 0.0, 0.0
+        iou = inter / (max(p1, g1) - min(p0, g0))
+        return iou, iou
+
     def preview(self, params: Mapping[str, Any]) -> Preview:
         if "start" not in params or "length" not in params:
             return Preview()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -136,6 +137,9 @@ class JigsawTask(PretextTask):
             for original in audit["order"]
         )
 
+    def layout(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[tuple[Path, ...], ...]:
+        return tuple(tuple(clip.frames) for clip in self.clips(video, ctx, audit))  # references only, no pixels
+
     def format_answer(self, truth: Sequence[int]) -> str:
         return "".join(str(int(d)) for d in truth)
 
@@ -152,6 +156,15 @@ class JigsawTask(PretextTask):
         if mode == "strict":
             return metrics.jigsaw_strict(pred, truth)
         return metrics.jigsaw_score(pred, truth)
+
+    def scores(self, pred: Sequence[int], truth: Sequence[int]) -> tuple[float, float]:
+        # metrics.jigsaw_score / jigsaw_strict, for what the parsers give: two permutations of 1..n, n >= 1
+        if pred == truth:
+            return 1.0, 1.0
+        n = len(truth)
+        where = {label: i for i, label in enumerate(pred)}
+        moved = sum(abs(where[label] - i) for i, label in enumerate(truth))
+        return max(0.0, 1.0 - moved / (n * n // 2)), 0.0
 
     def preview(self, params: Mapping[str, Any]) -> Preview:
         order = params.get("order")
