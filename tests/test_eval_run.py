@@ -22,11 +22,11 @@ from PIL import Image
 from videossr.answers import parse_interval
 from videossr.evaluation import cli
 from videossr.evaluation.backends import HFBackend, OpenAIBackend, chat_messages
+from videossr.evaluation.benchmarks import build_request
 from videossr.evaluation.choice import extract_choice
 from videossr.evaluation.inputs import Request, eval_sample_times, frames_from_list, load_eval_video, resized_size
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resolve_video
 from videossr.evaluation.metrics import RECALL_THRESHOLDS, accuracy_summary, grounding_summary
-from videossr.evaluation.benchmarks import build_request
 from videossr.evaluation.runner import EvalSettings, run_eval
 from videossr.io import read_jsonl
 from videossr.metrics import temporal_iou

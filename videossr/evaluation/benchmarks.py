@@ -36,7 +36,6 @@ Usage::
 
 from __future__ import annotations
 
-import logging
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
@@ -57,8 +56,6 @@ from videossr.evaluation.metrics import (
 )
 from videossr.evaluation.prompts import DEFAULT_PRESET
 from videossr.evaluation.settings import EvalSettings
-
-logger = logging.getLogger(__name__)
 
 # Error kinds of an item that got no answer. All score 0 and stay in the denominator.
 UNSAFE_ID = "unsafe_id"  # the video id would escape the video folder (never opened)
@@ -278,6 +275,13 @@ def format_table(summary: Mapping[str, Any]) -> str:
 # VIUBench
 
 
+def _viubench():
+    """``videossr.viubench``, imported when first needed (it imports this package for ``EvalSettings``)."""
+    from videossr import viubench
+
+    return viubench
+
+
 @dataclass(frozen=True)
 class Question:
     """One VIUBench question: its id (``subtype_index``), subtype, task and verl row."""
@@ -304,8 +308,7 @@ class VIUBench(Benchmark):
 
     def load_items(self, path: str | os.PathLike | None = None) -> list[Question]:
         """The questions of a VIUBench parquet (default: the one this benchmark was made with), in file order."""
-        from videossr import viubench
-
+        viubench = _viubench()
         if path is not None:
             self.data = Path(path)
         if self.data is None:
@@ -319,10 +322,8 @@ class VIUBench(Benchmark):
         return questions
 
     def check_gold(self, item: Question) -> None:
-        from videossr import viubench
-
         try:
-            viubench.score_output(item.task, item.gold, item.gold)
+            _viubench().score_output(item.task, item.gold, item.gold)
         except ValueError as e:
             raise ValueError(f"question {item.id}: {e}") from None
 
@@ -360,25 +361,19 @@ class VIUBench(Benchmark):
         return Request(messages, tuple(videos))
 
     def score(self, item: Question, output: str) -> tuple[Any, float]:
-        from videossr import viubench
-
-        return viubench.score_output(item.task, output, item.gold)
+        return _viubench().score_output(item.task, output, item.gold)
 
     def labels(self, item: Question) -> dict[str, Any]:
         return {"subtype": item.subtype, "video_id": item.row["extra_info"]["video_id"], "answer": item.gold}
 
     def summarize(self, records: Sequence[Mapping[str, Any]], settings: EvalSettings) -> dict[str, Any]:
-        from videossr import viubench
-
-        summary = viubench.summarize(records)
+        summary = _viubench().summarize(records)
         summary["settings"] = self.settings_json(settings)
         summary["data"] = None if self.data is None else str(self.data.resolve())
         return summary
 
     def format(self, summary: Mapping[str, Any]) -> str:
-        from videossr import viubench
-
-        return viubench.format_summary(summary)
+        return _viubench().format_summary(summary)
 
 
 def select_per_subtype(questions: Sequence[Question], limit: int) -> list[Question]:

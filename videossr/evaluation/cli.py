@@ -262,8 +262,7 @@ def viubench_main(argv: Sequence[str] | None = None) -> int:
     if args.limit_per_subtype is not None:
         run_only = [q.id for q in select_per_subtype(questions, args.limit_per_subtype)]
     clips = max((len(q.row["videos"]) for q in questions), default=1)  # jigsaw hard: 8 videos in one prompt
-    code = _run(bench, questions, settings, args, run_only, progress, max_videos_per_prompt=clips)
-    return code
+    return _run(bench, questions, settings, args, run_only, progress, max_videos_per_prompt=clips)
 
 
 # ----------------------------------------------------------------------------------------------------------------
