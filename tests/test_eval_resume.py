@@ -6,7 +6,8 @@ demo clips, the tiny random Qwen3-VL through the HF backend and the eval CLIs' m
 * items whose input failed (missing video, wrong --video-dir, undecodable file) are tried again on the next run;
 * a model that fails to load records nothing;
 * gold answers that cannot be read are refused before anything is loaded or written;
-* --limit limits what a run generates; the summary always covers exactly the lines of results.jsonl;
+* --limit limits what a run generates; the summary always covers exactly the lines of results.jsonl, also after
+  an interrupt;
 * the CLI conventions (importable mains, case-insensitive choices, logging flags, exit 2 for bad flags).
 """
 
@@ -367,3 +368,37 @@ def test_flags_follow_the_cli_conventions(videos, tmp_path, capsys):
     flags = [backend_flags(p) for p in (cli.build_parser("vqa"), cli.build_parser("vtg"), cli.build_viubench_parser())]
     assert flags[0] == flags[1] == flags[2] and flags[0]["batch_size"][1] is None
     assert [cli.default_batch_size(b, 2) for b in ("hf", "openai", "vllm")] == [4, 8, 32]
+
+
+class _Interrupted:
+    """A stand-in model that answers the first batch and is interrupted (Ctrl-C) during the second."""
+
+    name = "interrupted"
+
+    def __init__(self):
+        self.calls = 0
+
+    def generate(self, requests):
+        self.calls += 1
+        if self.calls > 1:
+            raise KeyboardInterrupt
+        return ["A"] * len(requests)
+
+    def close(self):
+        pass
+
+
+def test_an_interrupted_run_leaves_results_and_summary_in_agreement(videos, tmp_path):
+    from videossr.evaluation import EvalSettings, load_items, run_eval
+
+    data, out = _write(tmp_path / "vqa.json", ITEMS), tmp_path / "out"
+    settings = EvalSettings(model="stand-in", backend="table", max_frames=4, min_pixels=1024, max_pixels=4096)
+    with pytest.raises(KeyboardInterrupt):
+        run_eval("vqa", load_items(data), settings, out, video_dir=videos, backend=_Interrupted(), batch_size=2,
+                 progress=False)
+    recs, summary = _agree(out)
+    assert [r["id"] for r in recs] == ["q1", "q2"]
+    assert summary["incomplete"] == {"n_items": 3, "n_results": 2, "n_not_run": 1}
+    s = run_eval("vqa", load_items(data), settings, out, video_dir=videos, backend=_Fixed("A"), progress=False)
+    assert s["run"]["generated"] == 1 and "incomplete" not in s
+    _agree(out)
