@@ -21,7 +21,8 @@ from pathlib import Path
 from videossr.evaluation.backends import HFBackend, VLLMBackend
 from videossr.evaluation.inputs import load_eval_video
 from videossr.evaluation.items import load_items
-from videossr.evaluation.runner import EvalSettings, build_request, run_eval
+from videossr.evaluation.benchmarks import build_request
+from videossr.evaluation.runner import EvalSettings, run_eval
 from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
@@ -74,12 +75,12 @@ def main() -> None:
                 t0 = time.perf_counter()
                 backend.generate(requests)
                 gen = max(gen, len(requests) / (time.perf_counter() - t0))
-            settings = EvalSettings("vqa", str(model), "hf", max_frames=args.frames, min_pixels=min_pixels,
+            settings = EvalSettings(task="vqa", model=str(model), backend="hf", max_frames=args.frames, min_pixels=min_pixels,
                                     max_pixels=args.max_pixels, max_new_tokens=args.max_new_tokens)
             e2e = 0.0
             for r in range(args.repeats):
                 summary = run_eval("vqa", items, settings, tmp / f"out_hf_{bs}_{r}", video_dir=DEMO, backend=backend,
-                                   batch_size=bs)
+                                   batch_size=bs, progress=False)
                 e2e = max(e2e, summary["run"]["items_per_s"])
             print(f"{'hf':8} {bs:>5} {gen:>17.2f} {e2e:>19.2f}")
         if torch.cuda.is_available() and importlib.util.find_spec("vllm") is not None:

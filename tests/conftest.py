@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 
 import pytest
 
@@ -35,3 +36,14 @@ def tiny_qwen3vl(tmp_path_factory):
     from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny_qwen3vl") / "model")
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Scripts' mains configure the root logger (videossr.cli.setup_logging) with the stream of the moment, which
+    pytest closes after the test; put the root logger back as it was so later tests do not log to a closed stream."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

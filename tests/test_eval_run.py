@@ -22,11 +22,12 @@ from PIL import Image
 from videossr.answers import parse_interval
 from videossr.evaluation import cli
 from videossr.evaluation.backends import HFBackend, OpenAIBackend, chat_messages
+from videossr.evaluation.benchmarks import build_request
 from videossr.evaluation.choice import extract_choice
 from videossr.evaluation.inputs import Request, eval_sample_times, frames_from_list, load_eval_video, resized_size
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resolve_video
 from videossr.evaluation.metrics import RECALL_THRESHOLDS, accuracy_summary, grounding_summary
-from videossr.evaluation.runner import EvalSettings, build_request, run_eval
+from videossr.evaluation.runner import EvalSettings, run_eval
 from videossr.io import read_jsonl
 from videossr.metrics import temporal_iou
 
@@ -66,10 +67,10 @@ VQA_ITEMS = [
 ]
 
 
-def _run_cli(task, capsys, model, data, video_dir, out, *extra):
+def _run_cli(task, capsys, model, data, video_dir, out, *extra, code=0):
     argv = ["--model", str(model), "--data", str(data), "--video-dir", str(video_dir), "--output-dir", str(out),
             "--backend", "hf", *SMALL, *extra]
-    assert cli.main(task, argv) == 0
+    assert cli.main(task, argv) == code
     return capsys.readouterr().out
 
 
@@ -82,7 +83,7 @@ def _printed(out: str, label: str) -> float:
 def test_vqa_cli_end_to_end_and_resume(tiny_qwen3vl, video_dir, tmp_path, capsys):
     data = _write_json(tmp_path / "vqa.json", VQA_ITEMS)
     out = tmp_path / "out_vqa"
-    printed = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out)
+    printed = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out, code=1)  # 1: some items failed
 
     recs = read_jsonl(out / "results.jsonl")
     assert sorted(r["id"] for r in recs) == ["q1", "q2", "q3", "q4", "q5", "q6"]
@@ -120,7 +121,7 @@ def test_vqa_cli_end_to_end_and_resume(tiny_qwen3vl, video_dir, tmp_path, capsys
 
     # Resume: nothing is generated again; the file is unchanged.
     before = (out / "results.jsonl").read_bytes()
-    printed2 = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out)
+    printed2 = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out, code=1)
     assert "generated 0 items" in printed2
     assert (out / "results.jsonl").read_bytes() == before
     assert json.loads((out / "summary.json").read_text())["metrics"] == m
@@ -129,7 +130,7 @@ def test_vqa_cli_end_to_end_and_resume(tiny_qwen3vl, video_dir, tmp_path, capsys
     lines = before.decode().splitlines(keepends=True)
     last = json.loads(lines[-1])
     (out / "results.jsonl").write_text("".join(lines[:-1]) + '{"id": "q', encoding="utf-8")
-    printed3 = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out)
+    printed3 = _run_cli("vqa", capsys, tiny_qwen3vl, data, video_dir, out, code=1)
     recs3 = read_jsonl(out / "results.jsonl")
     assert len(recs3) == 6 and all(line.startswith("{") for line in (out / "results.jsonl").read_text().splitlines())
     redone = next(r for r in recs3 if r["id"] == last["id"])
@@ -160,7 +161,7 @@ def test_vtg_cli_end_to_end(tiny_qwen3vl, video_dir, tmp_path):
          str(video_dir), "--output-dir", str(out), "--backend", "hf", *SMALL, "--batch-size", "2"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 1, proc.stderr[-3000:]  # 1: two items have no usable video
     printed = proc.stdout
     assert "generated 2 items" in printed
     recs = {r["id"]: r for r in read_jsonl(out / "results.jsonl")}
@@ -207,7 +208,7 @@ def test_load_items_ids_and_errors(tmp_path):
 def test_bad_gold_fails_before_generation(tmp_path):
     item = EvalItem("1", "v", "q", "not an interval")
     with pytest.raises(ValueError, match="item 1"):
-        run_eval("vtg", [item], EvalSettings("vtg", "m", "hf"), tmp_path / "o", video_dir=tmp_path,
+        run_eval("vtg", [item], EvalSettings(model="m", backend="hf"), tmp_path / "o", video_dir=tmp_path,
                  backend_factory=lambda: pytest.fail("no backend may be built"))
 
 
@@ -309,7 +310,7 @@ class _Server:
 
 def test_openai_backend_over_http(video_dir, tmp_path):
     items = load_items(_write_json(tmp_path / "vqa.json", VQA_ITEMS[:3]))
-    settings = EvalSettings("vqa", "remote-model", "openai", max_frames=4, min_pixels=1024, max_pixels=4096)
+    settings = EvalSettings(task="vqa", model="remote-model", backend="openai", max_frames=4, min_pixels=1024, max_pixels=4096)
     with _Server("The answer is (B).") as server:
         backend = OpenAIBackend("remote-model", base_url=server.url, api_key="k", max_new_tokens=8, concurrency=2)
         summary = run_eval("vqa", items, settings, tmp_path / "o", video_dir=video_dir, backend=backend)

@@ -16,7 +16,7 @@ from videossr.evaluation import cli
 from videossr.evaluation.backends import HFBackend, VLLMBackend, chat_messages, vllm_prompt
 from videossr.evaluation.inputs import load_eval_video
 from videossr.evaluation.items import EvalItem
-from videossr.evaluation.runner import build_request
+from videossr.evaluation.benchmarks import build_request
 from videossr.io import read_jsonl
 
 pytestmark = pytest.mark.vllm
@@ -75,12 +75,12 @@ def test_vllm_cli_end_to_end(tiny64, tmp_path, capsys):
     ]))
     argv = ["--model", str(tiny64), "--data", str(data), "--video-dir", str(DEMO), "--output-dir", str(tmp_path / "o"),
             "--backend", "vllm", "--max-model-len", "4096", "--gpu-memory-utilization", "0.3", *SMALL]
-    assert cli.main("vtg", argv) == 0
+    assert cli.main("vtg", argv) == 1  # one item has no video
     assert "generated 2 items" in capsys.readouterr().out
     recs = read_jsonl(tmp_path / "o" / "results.jsonl")
     assert len(recs) == 3 and sum(r["error_kind"] == "missing_video" for r in recs) == 1
     assert all(isinstance(r["raw_output"], str) for r in recs if not r["error"])
-    assert cli.main("vtg", argv) == 0
+    assert cli.main("vtg", argv) == 1
     assert "generated 0 items" in capsys.readouterr().out
 
 

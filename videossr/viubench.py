@@ -30,14 +30,16 @@ atomic per-sample commits, resume) and the task presets of ``videossr.tasks.regi
 Use a frame store of videos that the training data does not use. The default seed differs from the training
 build's default (0), so that even on a shared frame store the questions are not copies of training samples.
 
-Evaluating (``evaluate``) writes ``OUTPUT_DIR/results.jsonl`` (one line per question, appended as it finishes:
-id, subtype, gold, raw output, parsed answer, score, error) and ``OUTPUT_DIR/summary.json``; a rerun resumes.
-``summarize`` turns result records into the per-subtype and overall figures, and works on any results JSONL.
+Evaluating (``evaluate``) runs the ``VIUBench`` benchmark object of ``videossr.evaluation.benchmarks`` through the
+one evaluation runner (``videossr.evaluation.runner``: results log with fingerprints and resume, batches, retries),
+writing ``OUTPUT_DIR/results.jsonl`` (one line per question: id, subtype, gold, raw output, parsed answer, score,
+error) and ``OUTPUT_DIR/summary.json``. Scoring goes through ``score_output`` (the task table) only. ``summarize``
+turns result records into the per-subtype and overall figures, and works on any results JSONL.
 
 Usage::
 
-    from videossr.evaluation import make_backend
-    from videossr.viubench import EvalSettings, build_viubench, evaluate, format_summary
+    from videossr.evaluation import EvalSettings, make_backend
+    from videossr.viubench import build_viubench, evaluate, format_summary
     build_viubench("data/frames_heldout", "data/viubench")                        # 2700 questions
     settings = EvalSettings(model="MODEL_DIR", backend="vllm")
     summary = evaluate("data/viubench/viubench.parquet", "out/viubench", settings,
@@ -47,13 +49,12 @@ Usage::
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from videossr.constants import NUM_FRAMES, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
-from videossr.evaluation.backends import generate_texts
-from videossr.evaluation.inputs import Request, request_from_verl_row
+from videossr.evaluation.settings import EvalSettings
 from videossr.executors import generate
-from videossr.io import append_jsonl, params_to_json, read_jsonl, write_json_atomic, write_jsonl_atomic
+from videossr.io import params_to_json, read_jsonl, write_json_atomic
 from videossr.manifest import read_manifest
 from videossr.planning import Variant, plan_task
 from videossr.sample import ROW_SCHEMA, write_parquet
@@ -80,13 +80,7 @@ DEFAULT_SEED = 7
 PARQUET_NAME = "viubench.parquet"
 FILES_DIR = "files"
 METADATA_NAME = "metadata.json"
-RESULTS_NAME = "results.jsonl"
-SUMMARY_NAME = "summary.json"
 SUBTYPE_KEY = "viubench_subtype"  # the key added to extra_info.params
-
-# Error kinds of a question that never got an answer (all score 0 and stay in the denominator).
-LOAD_ERROR = "load_error"
-GENERATION_ERROR = "generation_error"
 
 
 @dataclass(frozen=True)
@@ -360,59 +354,12 @@ def format_summary(summary: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Evaluating
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """What changes a model's answers; stored with every result line and checked on resume."""
-
-    model: str
-    backend: str
-    max_new_tokens: int = 32
-    max_pixels: int | None = None  # None: each video's own max_pixels from the parquet (512*512 for VIUBench)
-
-    def __post_init__(self) -> None:
-        if not self.model or not self.backend:
-            raise ValueError(f"model and backend must be non-empty, got {self.model!r}, {self.backend!r}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens!r}")
-        if self.max_pixels is not None and self.max_pixels < 32 * 32:
-            raise ValueError(f"max_pixels must be >= {32 * 32}, got {self.max_pixels!r}")
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+# Evaluating (the runner and the benchmark object live in videossr.evaluation)
 
 
 def question_id(row: Mapping[str, Any]) -> str:
+    """A question's id: ``<subtype>_<extra_info.index, 5 digits>``."""
     return f"{subtype_of(row)}_{int(row['extra_info']['index']):05d}"
-
-
-def _request(row: Mapping[str, Any], settings: EvalSettings) -> Request:
-    """The backend request of a row: its messages and its frame lists, resized to the row's (or the override) budget."""
-    if settings.max_pixels is None:
-        return request_from_verl_row(row)
-    videos = []
-    for v in row["videos"]:
-        v = dict(v)
-        v["max_pixels"] = settings.max_pixels
-        v["min_pixels"] = min(int(v.get("min_pixels") or TRAIN_MIN_PIXELS), settings.max_pixels)
-        videos.append(v)
-    return request_from_verl_row({**row, "videos": videos})
-
-
-def _load_previous(path: Path, settings: EvalSettings) -> dict[str, dict]:
-    records = read_jsonl(path)
-    want = settings.to_json()
-    for r in records:
-        if r.get("settings") != want:
-            raise ValueError(
-                f"{path} holds results made with other settings {r.get('settings')} (now {want}); "
-                "use another output directory"
-            )
-    if records:
-        write_jsonl_atomic(path, records)  # drops a torn last line so appends start on a clean line
-    return {str(r["id"]): r for r in records}
 
 
 def evaluate(
@@ -420,124 +367,18 @@ def evaluate(
     output_dir: str | os.PathLike,
     settings: EvalSettings,
     *,
-    backend: Any = None,
-    backend_factory: Callable[[], Any] | None = None,
-    batch_size: int = 4,
     limit_per_subtype: int | None = None,
-    retry_errors: bool = False,
+    **kwargs: Any,
 ) -> dict[str, Any]:
-    """Answer every question of a VIUBench parquet with a ``videossr.evaluation`` backend and score it strictly.
-
-    Pass exactly one of ``backend`` and ``backend_factory`` (the factory is called only if something is left to
-    generate, so a finished run resumes without loading a model). Returns the summary (``summarize``) with the
-    settings and run counters; also writes it to ``output_dir/summary.json``.
+    """Answer the questions of a VIUBench parquet and score them strictly: ``videossr.evaluation.run_benchmark`` with
+    the ``VIUBench`` benchmark. ``limit_per_subtype`` runs only the first N questions of each subtype; the other
+    keyword arguments (``backend`` or ``backend_factory``, ``batch_size``, ``retry_errors``, ``overwrite``, ...) are
+    the runner's. Returns the summary (``summarize`` plus settings and data) with run counters under ``"run"``.
     """
-    if (backend is None) == (backend_factory is None):
-        raise ValueError("pass exactly one of backend and backend_factory")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    rows = read_rows(parquet)
-    if limit_per_subtype is not None:
-        seen: dict[str, int] = {}
-        kept = []
-        for row in rows:
-            name = subtype_of(row)
-            seen[name] = seen.get(name, 0) + 1
-            if seen[name] <= limit_per_subtype:
-                kept.append(row)
-        rows = kept
-    ids = [question_id(r) for r in rows]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{parquet}: question ids repeat (extra_info.index must be unique)")
-    for row in rows:  # a broken gold answer is a broken benchmark: fail before any generation
-        score_output(row["extra_info"]["task"], row["reward_model"]["ground_truth"], row["reward_model"]["ground_truth"])
+    from videossr.evaluation.benchmarks import VIUBench, select_per_subtype
+    from videossr.evaluation.runner import run_benchmark
 
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / RESULTS_NAME
-    done = _load_previous(results_path, settings)
-    if retry_errors:
-        done = {k: r for k, r in done.items() if not r.get("error")}
-        write_jsonl_atomic(results_path, list(done.values()))
-    todo = [(qid, row) for qid, row in zip(ids, rows) if qid not in done]
-    logger.info("VIUBench: %d questions, %d already done, %d to run", len(rows), len(rows) - len(todo), len(todo))
-
-    def record(qid: str, row: Mapping[str, Any], *, output: str | None, error: str | None, kind: str | None) -> None:
-        subtype = subtype_of(row)
-        gold = row["reward_model"]["ground_truth"]
-        parsed, score = (None, 0.0) if output is None else score_output(row["extra_info"]["task"], output, gold)
-        rec = {
-            "id": qid,
-            "subtype": subtype,
-            "video_id": row["extra_info"]["video_id"],
-            "answer": gold,
-            "settings": settings.to_json(),
-            "raw_output": output,
-            "parsed": parsed,
-            "score": float(score),
-            "error": error,
-            "error_kind": kind,
-        }
-        append_jsonl(results_path, rec)
-        done[qid] = rec
-
-    generated = 0
-    started = time.perf_counter()
-    if todo:
-        own = backend is None
-        be = backend if backend is not None else backend_factory()  # type: ignore[misc]
-        try:
-            for k in range(0, len(todo), batch_size):
-                generated += _run_batch(todo[k : k + batch_size], settings, be, record)
-                logger.info("VIUBench: %d / %d questions answered", min(k + batch_size, len(todo)), len(todo))
-        finally:
-            if own:
-                be.close()
-    elapsed = time.perf_counter() - started
-
-    summary = summarize([done[q] for q in ids if q in done])
-    summary["settings"] = settings.to_json()
-    summary["data"] = str(Path(parquet).resolve())
-    write_json_atomic(out / SUMMARY_NAME, summary)
-    summary["run"] = {"generated": generated, "seconds": elapsed}
-    return summary
-
-
-def _run_batch(
-    batch: Sequence[tuple[str, Mapping[str, Any]]],
-    settings: EvalSettings,
-    backend: Any,
-    record: Callable[..., None],
-) -> int:
-    """Load, generate and record one batch; a failing batch is retried question by question."""
-    ready = []
-    for qid, row in batch:
-        try:
-            ready.append((qid, row, _request(row, settings)))
-        except (OSError, ValueError) as e:  # unreadable frame, bad row: this question's result
-            logger.warning("question %s: cannot load its frames: %s", qid, e)
-            record(qid, row, output=None, error=f"{type(e).__name__}: {e}", kind=LOAD_ERROR)
-    if not ready:
-        return 0
-    try:
-        outputs: list[Any] = list(generate_texts(backend, [req for _, _, req in ready]))
-    except Exception as e:  # noqa: BLE001 - retried one by one below; each failure is recorded and counted
-        if len(ready) == 1:
-            outputs = [e]
-        else:
-            logger.warning("batch of %d failed (%s); retrying question by question", len(ready), e)
-            outputs = []
-            for _, _, req in ready:
-                try:
-                    outputs.append(generate_texts(backend, [req])[0])
-                except Exception as e1:  # noqa: BLE001 - recorded as this question's generation error
-                    outputs.append(e1)
-    n = 0
-    for (qid, row, _), output in zip(ready, outputs):
-        if isinstance(output, Exception):
-            logger.warning("question %s: generation failed: %s", qid, output)
-            record(qid, row, output=None, error=f"{type(output).__name__}: {output}", kind=GENERATION_ERROR)
-        else:
-            record(qid, row, output=output, error=None, kind=None)
-            n += 1
-    return n
+    bench = VIUBench(parquet)
+    questions = bench.load_items()
+    run_only = None if limit_per_subtype is None else [q.id for q in select_per_subtype(questions, limit_per_subtype)]
+    return run_benchmark(bench, questions, settings, output_dir, run_only=run_only, **kwargs)

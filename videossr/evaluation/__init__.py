@@ -1,11 +1,18 @@
-"""Evaluation of video models: video QA (accuracy) and temporal grounding (mIoU, R@IoU), with vLLM / HF / HTTP backends.
+"""Evaluation of video models: video QA, temporal grounding and VIUBench through one runner, with vLLM / HF / HTTP
+backends.
 
 Public API:
 
+* ``EvalSettings`` (settings): what changes a model's answers, one class for every benchmark
+* ``VideoQA``, ``TemporalGrounding``, ``VIUBench`` (benchmarks): items, prompt, gold, score, summary, table
+* ``run_benchmark`` (runner): results log with fingerprints and resume, batches, retries, summary; ``run_eval`` is
+  its shorthand for video QA / grounding items, ``videossr.viubench.evaluate`` for VIUBench
 * ``Request``, ``VideoFrames``, ``frames_from_list``, ``load_eval_video``, ``request_from_verl_row`` (inputs)
 * ``make_backend``, ``generate_texts``, ``HFBackend``, ``VLLMBackend``, ``OpenAIBackend`` (backends)
 * ``extract_choice``, ``parse_options`` (answer letters; intervals come from ``videossr.answers.parse_interval``)
-* ``load_items``, ``resolve_video``, ``EvalItem`` (benchmark items), ``EvalSettings``, ``run_eval`` (the runner)
+* ``load_items``, ``resolve_video``, ``EvalItem`` (benchmark items on video files)
+
+The command lines (``eval/vqa.py``, ``eval/vtg.py``, ``eval/viubench.py``) are ``videossr.evaluation.cli``.
 
 Generic use by another evaluator (frame lists + chat messages -> texts)::
 
@@ -26,6 +33,17 @@ from videossr.evaluation.backends import (
     generate_texts,
     make_backend,
 )
+from videossr.evaluation.benchmarks import (
+    BENCHMARKS,
+    INPUT_ERROR_KINDS,
+    Benchmark,
+    InputError,
+    TemporalGrounding,
+    VideoQA,
+    VIUBench,
+    build_request,
+    format_table,
+)
 from videossr.evaluation.choice import extract_choice, parse_options
 from videossr.evaluation.inputs import (
     Request,
@@ -36,19 +54,29 @@ from videossr.evaluation.inputs import (
     resized_size,
 )
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resolve_video
-from videossr.evaluation.runner import EvalSettings, format_table, run_eval
+from videossr.evaluation.runner import ModelLoadError, run_benchmark, run_eval
+from videossr.evaluation.settings import EvalSettings
 
 __all__ = [
     "BACKENDS",
+    "BENCHMARKS",
+    "INPUT_ERROR_KINDS",
     "Backend",
+    "Benchmark",
     "EvalItem",
     "EvalSettings",
     "HFBackend",
+    "InputError",
+    "ModelLoadError",
     "OpenAIBackend",
     "Request",
+    "TemporalGrounding",
     "UnsafeVideoId",
+    "VIUBench",
     "VLLMBackend",
     "VideoFrames",
+    "VideoQA",
+    "build_request",
     "extract_choice",
     "format_table",
     "frames_from_list",
@@ -60,5 +88,6 @@ __all__ = [
     "request_from_verl_row",
     "resized_size",
     "resolve_video",
+    "run_benchmark",
     "run_eval",
 ]

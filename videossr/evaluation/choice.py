@@ -173,7 +173,18 @@ _AFTER_LETTER = {"or", "and", "is", "was", "seems", "looks", "would", "should", 
 
 
 def normalise_gold_letter(answer: object, options: Mapping[str, str] | None = None) -> str:
-    """The gold letter of an item: accepts "C", "(C)", "C. text", or an option index 0.. ; raises on anything else."""
+    """The gold letter of an item: accepts "C", "(C)", "C. text", the text of an option, or an option index 0.. .
+
+    Raises ValueError naming the answer when it is none of these, or, given ``options``, names a letter that is not
+    one of them ("E" with options A and B).
+    """
+    letter = _gold_letter(answer, options)
+    if options and letter not in options:
+        raise ValueError(f"gold answer {answer!r} is not one of the options {', '.join(sorted(options))}")
+    return letter
+
+
+def _gold_letter(answer: object, options: Mapping[str, str] | None) -> str:
     if isinstance(answer, bool):
         raise ValueError(f"gold answer must be a letter or an option index, got {answer!r}")
     if isinstance(answer, int):

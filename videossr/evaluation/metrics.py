@@ -11,6 +11,8 @@ Interval parsing and IoU are the ones training rewards use (``videossr.answers.p
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -21,22 +23,27 @@ RECALL_THRESHOLDS = (0.3, 0.5, 0.7)
 NO_CATEGORY = "(none)"
 
 
-def gold_interval(answer: Any) -> tuple[float, float]:
-    """The gold interval of a grounding item: ``"start-end"`` text or a ``[start, end]`` pair; raises if invalid."""
-    from videossr.answers import parse_interval
+_GOLD_INTERVAL = re.compile(r"\s*(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\s*")
 
+
+def gold_interval(answer: Any) -> tuple[float, float]:
+    """The gold interval of a grounding item: ``"start-end"`` seconds or a ``[start, end]`` pair of numbers.
+
+    Strict (a gold answer is data, not model output): ``"1.0-2.0-3.0"``, ``"about 3-5"`` or ``[1, 2, 3]`` raise
+    ValueError naming the value, as does an interval without ``end > start >= 0``.
+    """
+    iv = None
     if isinstance(answer, str):
-        iv = parse_interval(answer)
+        m = _GOLD_INTERVAL.fullmatch(answer)
+        if m:
+            iv = (float(m.group(1)), float(m.group(2)))
     elif isinstance(answer, Sequence) and len(answer) == 2:
-        try:
+        if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in answer):
             iv = (float(answer[0]), float(answer[1]))
-        except (TypeError, ValueError):
-            iv = None
-    else:
-        iv = None
-    if iv is None or not iv[1] > iv[0] or iv[0] < 0:
-        raise ValueError(f"gold interval must be 'start-end' seconds with end > start >= 0, got {answer!r}")
-    return float(iv[0]), float(iv[1])
+    if iv is None or not iv[1] > iv[0] >= 0 or not all(math.isfinite(x) for x in iv):
+        raise ValueError(f"gold interval must be 'start-end' seconds or [start, end] with end > start >= 0, "
+                         f"got {answer!r}")
+    return iv
 
 
 def score_choice(output: str, gold: Any, options: Mapping[str, str] | None) -> tuple[str | None, float]:

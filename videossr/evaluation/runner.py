@@ -1,284 +1,346 @@
-"""Run a benchmark: items -> safe video lookup -> decode -> shared prompt -> backend -> score -> results, resumable.
+"""The one evaluation runner: items of any benchmark -> inputs -> backend -> scores -> a results log and a summary.
 
-``run_eval(task, items, settings, output_dir, video_dir=..., backend=... or backend_factory=...)`` writes
+``run_benchmark(benchmark, items, settings, output_dir, backend=... or backend_factory=...)`` writes
 
-    OUTPUT_DIR/results.jsonl   one line per item, appended and flushed as it finishes: id, video, category, gold
-                               answer, settings, raw output, parsed answer, score (1/0 or IoU), error and its kind
-    OUTPUT_DIR/summary.json    settings + metrics (see ``videossr.evaluation.metrics``), written atomically
+    OUTPUT_DIR/results.jsonl   one line per item: id, the benchmark's labels (gold answer, category, ...), settings,
+                               fingerprint, raw output, parsed answer, score, error and its kind; appended and flushed
+                               as items finish, rewritten in item order when the run ends
+    OUTPUT_DIR/summary.json    the benchmark's summary of every line of results.jsonl, written atomically
 
-Resume: a rerun with the same output directory keeps every finished line (a torn last line from an interrupt is
-dropped and the file rewritten cleanly before appending) and generates only the items not there yet; with
-``retry_errors=True`` items that ended with an error (missing video, decode or generation failure) are tried again.
-Lines written under other settings (model, backend, frames, pixels, ...) make it refuse, naming the difference.
+and returns the summary with run counters under ``"run"`` (not written). ``run_eval`` (video QA / grounding) and
+``videossr.viubench.evaluate`` are shorthands that build the benchmark object.
 
-Error kinds: ``unsafe_id`` (the id would escape the video directory; never opened), ``missing_video``,
-``decode_error``, ``generation_error``. All score 0 and stay in the denominator (see metrics).
+Results belong to what was asked. Each line carries a fingerprint: digests of the settings the benchmark records and
+of what the model is asked for the item (``Benchmark.asked``: the prompt and the video's identity). On a rerun:
 
-Decoding runs in a thread pool one batch ahead of generation; a video shared by several items of a batch (or of
-two consecutive batches, as when a benchmark lists a video's questions together) is decoded once. The backend is built only when some item needs generating, so a finished run resumes without loading a model.
+* lines made under other settings, lines of items the data no longer has, and lines of items now asked differently
+  (edited question, options or video id; a rebuilt VIUBench) make the run refuse, naming them, before anything is
+  loaded or written; ``overwrite=True`` (``--overwrite``) discards them and starts over;
+* every kept line is rebuilt from the current item and re-scored from its stored output, so an edited gold answer or
+  category is reflected without asking the model again;
+* items whose inputs failed (``INPUT_ERROR_KINDS``: unsafe id, missing video, decode or load error) are tried again;
+  generation errors are kept unless ``retry_errors=True``; everything else finished is not generated again.
+
+Nothing is written before the backend is up: a model that fails to load (``ModelLoadError``) leaves both files as
+they were. A finished run resumes without loading a model.
+
+``run_only`` (ids; the CLIs' ``--limit``) restricts what this run generates; the summary always covers every line of
+results.jsonl, so summary and results agree. When they cover fewer items than the data has, the summary says so
+under ``"incomplete"``.
+
+Decoding runs in a thread pool one batch ahead of generation (the first batch decodes while the model loads); a
+video shared by items of a batch or of two consecutive batches is decoded once. A batch whose generation fails is
+retried item by item, so one bad item cannot sink the others.
+
+Usage::
+
+    from videossr.evaluation import EvalSettings, VideoQA, make_backend, run_benchmark
+    bench = VideoQA("bench/videomme")
+    summary = run_benchmark(bench, bench.load_items("bench/videomme.json"), EvalSettings(model=M, backend="hf"),
+                            "out/videomme", backend_factory=lambda: make_backend("hf", M))
 """
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 from videossr.evaluation.backends import Backend, generate_texts
-from videossr.evaluation.inputs import Request, VideoFrames, load_eval_video
-from videossr.evaluation.items import EvalItem, UnsafeVideoId, resolve_video, vqa_prompt, vtg_prompt
-from videossr.evaluation.prompts import DEFAULT_PRESET, get_preset
-from videossr.evaluation.metrics import (
-    accuracy_summary,
-    gold_interval,
-    grounding_summary,
-    score_choice,
-    score_interval,
+from videossr.evaluation.benchmarks import (
+    BENCHMARKS,
+    GENERATION_ERROR,
+    INPUT_ERROR_KINDS,
+    Benchmark,
+    InputError,
+    build_request,
+    format_table,
 )
+from videossr.evaluation.inputs import Request, VideoFrames
+from videossr.evaluation.items import EvalItem
+from videossr.evaluation.settings import EvalSettings
 from videossr.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
+
+__all__ = ["RESULTS_NAME", "SUMMARY_NAME", "ModelLoadError", "EvalSettings", "run_benchmark", "run_eval",
+           "fingerprint", "build_request", "format_table"]
 
 logger = logging.getLogger(__name__)
 
 RESULTS_NAME = "results.jsonl"
 SUMMARY_NAME = "summary.json"
-TASKS = ("vqa", "vtg")
+_SHOWN = 5  # items named in a refusal
 
 
-@dataclass(frozen=True)
-class EvalSettings:
-    """Everything that changes a model's answers; stored with every result line and checked on resume."""
-
-    task: str
-    model: str
-    backend: str
-    fps: float = 2.0
-    max_frames: int = 32
-    min_pixels: int = 128 * 128
-    max_pixels: int = 512 * 512
-    max_new_tokens: int = 32
-    prompt_preset: str = DEFAULT_PRESET  # see videossr.evaluation.prompts
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "prompt_preset", get_preset(self.prompt_preset).name)
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
-        if not self.fps > 0:
-            raise ValueError(f"fps must be > 0, got {self.fps!r}")
-        if self.max_frames < 2:
-            raise ValueError(f"max_frames must be >= 2, got {self.max_frames!r}")
-        if not 0 < self.min_pixels <= self.max_pixels:
-            raise ValueError(f"need 0 < min_pixels <= max_pixels, got {self.min_pixels} and {self.max_pixels}")
-        if self.max_new_tokens < 1:
-            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens!r}")
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+class ModelLoadError(ValueError):
+    """The backend could not be built (a bad model folder, an engine that does not start); nothing was recorded."""
 
 
-def build_request(task: str, item: EvalItem, video: VideoFrames, preset: str = DEFAULT_PRESET) -> Request:
-    """The request every backend gets for ``item`` with the instructions of prompt preset ``preset``."""
-    text = vqa_prompt(item, preset) if task == "vqa" else vtg_prompt(item, preset)
-    return Request(({"role": "user", "content": text},), (video,))
+def _digest(obj: Any) -> str:
+    text = json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _score(task: str, item: EvalItem, output: str) -> tuple[Any, float]:
-    if task == "vqa":
-        return score_choice(output, item.answer, item.options())
-    return score_interval(output, gold_interval(item.answer))
+def fingerprint(benchmark: Benchmark, item: Any, settings: EvalSettings) -> dict[str, str]:
+    """Digests of what ``item`` is asked under ``settings``: {"settings": ..., and one per part of ``asked``}."""
+    parts = {"settings": benchmark.settings_json(settings), **benchmark.asked(item, settings)}
+    return {name: _digest(value) for name, value in parts.items()}
 
 
-def _check_gold(task: str, items: Sequence[EvalItem]) -> None:
-    """Fail fast, before any generation, on a gold answer that cannot be read."""
-    from videossr.evaluation.choice import extract_choice, normalise_gold_letter
-
-    for item in items:
-        try:
-            if task == "vqa":
-                extract_choice("", item.options() or None)  # validates the option letters
-                normalise_gold_letter(item.answer, item.options() or None)
-            else:
-                gold_interval(item.answer)
-        except ValueError as e:
-            raise ValueError(f"item {item.id}: {e}") from None
+def _read_results(path: Path) -> dict[str, dict]:
+    """The lines of a results file by item id (a later line of an id replaces an earlier one)."""
+    out: dict[str, dict] = {}
+    for n, rec in enumerate(read_jsonl(path), 1):
+        if not isinstance(rec, dict) or "id" not in rec:
+            raise ValueError(f"{path}: line {n} is not a result line (no 'id'): {str(rec)[:80]}")
+        out[str(rec["id"])] = rec
+    return out
 
 
-def _load_previous(path: Path, settings: EvalSettings) -> dict[str, dict]:
-    records = read_jsonl(path)
-    want = settings.to_json()
-    for r in records:
-        got = r.get("settings")
+def _check_stored(path: Path, stored: dict[str, dict], items: dict[str, Any], want: dict[str, Any],
+                  prints: dict[str, dict[str, str]]) -> None:
+    """Refuse (ValueError) results that do not belong to these items and settings."""
+    start_over = "start over with --overwrite, or use another output directory"
+    for rec in stored.values():
+        got = rec.get("settings")
         if got != want:
             diff = {k: (got or {}).get(k) for k in want if (got or {}).get(k) != want[k]}
-            raise ValueError(
-                f"{path} holds results made with other settings {diff} (now {want}); use another output directory"
-            )
-    if records:
-        write_jsonl_atomic(path, records)  # drops a torn last line so appends start on a clean line
-    return {str(r["id"]): r for r in records}
+            raise ValueError(f"{path} holds results made with other settings {diff} (now {want}); {start_over}")
+    legacy = [i for i, r in stored.items() if not isinstance(r.get("fingerprint"), dict)]
+    if legacy:
+        raise ValueError(f"{path} holds results without a fingerprint (written by an older version), e.g. item "
+                         f"{legacy[0]!r}; {start_over}")
+    problems = []
+    for i, rec in stored.items():
+        if i not in items:
+            problems.append(f"item {i!r} is not in the data")
+            continue
+        now, then = prints[i], rec["fingerprint"]
+        changed = sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k))
+        if changed:
+            problems.append(f"item {i!r} is now asked differently ({', '.join(changed)} changed)")
+    if problems:
+        shown = "; ".join(problems[:_SHOWN]) + (f"; and {len(problems) - _SHOWN} more" if len(problems) > _SHOWN else "")
+        raise ValueError(f"{path} holds {len(problems)} results that were made from other data: {shown}. "
+                         f"To discard them, {start_over}")
 
 
-def _decode_batch(
-    paths: Sequence[Path],
+def _load_batch(
+    benchmark: Benchmark,
+    sources: Sequence[Hashable],
     settings: EvalSettings,
     pool: ThreadPoolExecutor,
-    decoder: str,
-    previous: dict[Path, VideoFrames | Exception] | None = None,
-) -> dict[Path, VideoFrames | Exception]:
-    """Decoded videos of a batch, each once; videos the previous batch already decoded are reused."""
+    previous: dict[Hashable, VideoFrames | Exception] | None = None,
+) -> dict[Hashable, VideoFrames | Exception]:
+    """The videos of a batch, each loaded once; those the previous batch already loaded are reused."""
     previous = previous or {}
-    unique = [p for p in dict.fromkeys(paths) if p not in previous]
+    unique = [s for s in dict.fromkeys(sources) if s not in previous]
 
-    def load(p: Path) -> VideoFrames | Exception:
+    def load(source: Hashable) -> VideoFrames | Exception:
         try:
-            return load_eval_video(
-                p,
-                fps=settings.fps,
-                max_frames=settings.max_frames,
-                min_pixels=settings.min_pixels,
-                max_pixels=settings.max_pixels,
-                backend=decoder,
-            )
+            return benchmark.load_source(source, settings)
         except Exception as e:  # any decoder failure is this item's result, recorded and counted
             return e
 
-    out = {p: previous[p] for p in paths if p in previous}
+    out = {s: previous[s] for s in sources if s in previous}
     out.update(zip(unique, pool.map(load, unique)))
     return out
 
 
-def summarize(task: str, records: Sequence[dict], settings: EvalSettings, category_key: str | None) -> dict[str, Any]:
-    metrics = accuracy_summary(records, category_key) if task == "vqa" else grounding_summary(records, category_key)
-    return {
-        "settings": settings.to_json(),
-        "prompt_preset": settings.prompt_preset,
-        "category_key": category_key,
-        "metrics": metrics,
-    }
-
-
-def run_eval(
-    task: str,
-    items: Sequence[EvalItem],
+def run_benchmark(
+    benchmark: Benchmark,
+    items: Sequence[Any],
     settings: EvalSettings,
     output_dir: str | os.PathLike,
     *,
-    video_dir: str | os.PathLike,
     backend: Backend | None = None,
     backend_factory: Callable[[], Backend] | None = None,
     batch_size: int = 4,
-    category_key: str | None = "category",
+    run_only: Collection[str] | None = None,
     retry_errors: bool = False,
+    overwrite: bool = False,
     decode_workers: int = 4,
-    decoder: str = "auto",
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate ``items``; append results, write the summary; return the summary dict (plus run counters)."""
-    if task != settings.task:
-        raise ValueError(f"task {task!r} does not match settings.task {settings.task!r}")
+    """Evaluate ``items`` (all items of the data) with one backend; see the module docstring.
+
+    Pass exactly one of ``backend`` and ``backend_factory`` (called only when something is left to generate).
+    Raises ValueError for an unreadable gold answer, refused stored results or bad arguments (before anything is
+    loaded or written) and ``ModelLoadError`` when the factory fails.
+    """
     if (backend is None) == (backend_factory is None):
         raise ValueError("pass exactly one of backend and backend_factory")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    _check_gold(task, items)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / RESULTS_NAME
-    done = _load_previous(results_path, settings)
-    if retry_errors:
-        done = {k: r for k, r in done.items() if not r.get("error")}
-        write_jsonl_atomic(results_path, list(done.values()))
-    todo = [it for it in items if it.id not in done]
-    logger.info("%s: %d items, %d already done, %d to run", task, len(items), len(items) - len(todo), len(todo))
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    settings = benchmark.resolve(settings)
+    by_id: dict[str, Any] = {}
+    for item in items:
+        if item.id in by_id:
+            raise ValueError(f"item id {item.id!r} appears twice")
+        by_id[item.id] = item
+    for item in items:  # a gold answer that cannot be read is a broken benchmark: fail before any generation
+        benchmark.check_gold(item)
+    wanted = set(by_id) if run_only is None else {str(i) for i in run_only}
+    unknown = sorted(wanted - set(by_id))
+    if unknown:
+        raise ValueError(f"run_only names items that are not in the data: {unknown[:_SHOWN]}")
 
-    def record(item: EvalItem, *, output: str | None, parsed: Any, score: float, error: str | None, kind: str | None):
-        rec = {
-            "id": item.id,
-            "video": item.video,
-            "question": item.question,
-            "answer": item.answer,
-            "category": item.category(category_key) if category_key else None,
-            "settings": settings.to_json(),
-            "raw_output": output,
-            "parsed": parsed,
-            "score": float(score),
-            "error": error,
-            "error_kind": kind,
-        }
+    out = Path(output_dir)
+    results_path = out / RESULTS_NAME
+    want = benchmark.settings_json(settings)
+    prints = {i: fingerprint(benchmark, item, settings) for i, item in by_id.items()}
+    stored = {} if overwrite else _read_results(results_path)
+    _check_stored(results_path, stored, by_id, want, prints)
+
+    def make_record(item: Any, output: str | None, error: str | None, kind: str | None) -> dict[str, Any]:
+        parsed, score = (None, 0.0) if output is None else benchmark.score(item, output)
+        return {"id": item.id, **benchmark.labels(item), "settings": want, "fingerprint": prints[item.id],
+                "raw_output": output, "parsed": parsed, "score": float(score), "error": error, "error_kind": kind}
+
+    # Every kept line is rebuilt from the current item: gold answers and labels as they are now, re-scored.
+    done: dict[str, dict] = {}
+    for i, rec in stored.items():
+        output = None if rec.get("error") else rec.get("raw_output")
+        done[i] = make_record(by_id[i], output, rec.get("error"), rec.get("error_kind"))
+    rescored = sum(1 for i in done if done[i] != stored[i])
+    if rescored:
+        logger.info("%d stored results re-scored: their gold answers or labels changed", rescored)
+    retry = {i for i, r in done.items() if i in wanted and r["error"]
+             and (r["error_kind"] in INPUT_ERROR_KINDS or retry_errors)}
+    todo = [item for item in items if item.id in wanted and (item.id not in done or item.id in retry)]
+    logger.info("%s: %d items, %d to run (%d of them failed before and are retried), %d kept",
+                benchmark.name, len(items), len(todo), len(retry), len(done) - len(retry))
+
+    # Safety and existence first: refused and missing videos never reach a decoder.
+    failed_inputs: list[tuple[Any, InputError]] = []
+    runnable: list[tuple[Any, tuple[Hashable, ...]]] = []
+    for item in todo:
+        try:
+            runnable.append((item, tuple(benchmark.sources(item, settings))))
+        except InputError as e:
+            failed_inputs.append((item, e))
+
+    started_writing = False
+    written: tuple[dict[str, Any], list[dict]] | None = None
+    generated = 0
+    elapsed = load_s = 0.0
+
+    def record(item: Any, *, output: str | None = None, error: str | None = None, kind: str | None = None) -> None:
+        rec = make_record(item, output, error, kind)
         append_jsonl(results_path, rec)
         done[item.id] = rec
 
-    # Safety and existence first: refused and missing videos never reach a decoder.
-    runnable: list[tuple[EvalItem, Path]] = []
-    for item in todo:
-        try:
-            runnable.append((item, resolve_video(video_dir, item.video)))
-        except UnsafeVideoId as e:
+    def start_writing() -> None:
+        """From here on the run writes: the kept lines first (a torn last line and retried errors dropped)."""
+        nonlocal started_writing
+        for i in retry:
+            done.pop(i, None)
+        write_jsonl_atomic(results_path, [done[it.id] for it in items if it.id in done])
+        started_writing = True
+        for item, e in failed_inputs:
             logger.warning("item %s: %s", item.id, e)
-            record(item, output=None, parsed=None, score=0.0, error=str(e), kind="unsafe_id")
-        except FileNotFoundError as e:
-            logger.warning("item %s: %s", item.id, e)
-            record(item, output=None, parsed=None, score=0.0, error=str(e), kind="missing_video")
+            record(item, error=str(e), kind=e.kind)
 
-    generated = 0
-    elapsed = load_s = 0.0
-    if runnable:
-        batches = [runnable[i : i + batch_size] for i in range(0, len(runnable), batch_size)]
-        pool = ThreadPoolExecutor(max_workers=max(1, decode_workers))
-        ahead = ThreadPoolExecutor(max_workers=1)
-        be: Backend | None = None
-        try:
-            # The first batch decodes while the model loads.
-            prefetch: Future | None = ahead.submit(_decode_batch, [p for _, p in batches[0]], settings, pool, decoder)
+    batches = [runnable[k : k + batch_size] for k in range(0, len(runnable), batch_size)]
+    pool = ThreadPoolExecutor(max_workers=max(1, decode_workers)) if batches else None
+    ahead = ThreadPoolExecutor(max_workers=1) if batches else None
+    be: Backend | None = None
+    try:
+        if not batches:
+            start_writing()
+        else:
+            assert pool is not None and ahead is not None
+
+            def submit(k: int, previous: dict | None = None) -> Future:
+                return ahead.submit(_load_batch, benchmark, [s for _, ss in batches[k] for s in ss], settings, pool,
+                                    previous)
+
+            prefetch: Future | None = submit(0)  # the first batch loads while the model does
             t0 = time.perf_counter()
-            be = backend if backend is not None else backend_factory()  # type: ignore[misc]
+            if backend is not None:
+                be = backend
+            else:
+                try:
+                    be = backend_factory()  # type: ignore[misc]
+                except Exception as e:
+                    raise ModelLoadError(f"cannot load the model {settings.model!r} with the {settings.backend} "
+                                         f"backend: {type(e).__name__}: {e}") from e
             load_s = time.perf_counter() - t0
+            start_writing()
             started = time.perf_counter()
-            with tqdm(total=len(runnable), unit="item", desc=f"{task} [{settings.backend}]") as bar:
+            with tqdm(total=len(runnable), unit="item", desc=f"{benchmark.name} [{settings.backend}]",
+                      disable=not progress) as bar:
                 for k, batch in enumerate(batches):
-                    decoded = prefetch.result()  # type: ignore[union-attr]
-                    prefetch = (
-                        ahead.submit(_decode_batch, [p for _, p in batches[k + 1]], settings, pool, decoder, decoded)
-                        if k + 1 < len(batches)
-                        else None
-                    )
-                    generated += _run_batch(task, batch, decoded, be, record, settings)
+                    loaded = prefetch.result()  # type: ignore[union-attr]
+                    prefetch = submit(k + 1, loaded) if k + 1 < len(batches) else None
+                    generated += _run_batch(benchmark, batch, loaded, be, settings, record)
                     bar.update(len(batch))
             elapsed = time.perf_counter() - started
-        finally:
+    finally:
+        if ahead is not None:
             ahead.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-            if be is not None and backend is None:
-                be.close()
+        if be is not None and backend is None:
+            be.close()
+        if started_writing:  # even when interrupted: results in item order, and a summary that agrees with them
+            written = _write_outputs(benchmark, items, done, settings, out)
 
-    records = [done[it.id] for it in items if it.id in done]
-    summary = summarize(task, records, settings, category_key)
-    write_json_atomic(out / SUMMARY_NAME, summary)
+    assert written is not None
+    summary, records = written
+    errors = Counter(r["error_kind"] or "error" for r in records if r["error"])
     summary["run"] = {
         "generated": generated,
-        "seconds": elapsed,  # decoding + generation + scoring of this run, backend start-up excluded
+        "seconds": elapsed,  # loading + generation + scoring of this run, backend start-up excluded
         "backend_load_seconds": load_s,
         "items_per_s": generated / elapsed if elapsed else 0.0,
+        "n_items": len(items),
+        "n_results": len(records),
+        "n_rescored": rescored,
+        "n_errors": sum(errors.values()),
+        "errors_by_kind": dict(sorted(errors.items())),
     }
+    if errors:
+        logger.warning("%d items ended with an error (%s); inputs that failed are tried again on the next run",
+                       sum(errors.values()), ", ".join(f"{k} {n}" for k, n in sorted(errors.items())))
     return summary
 
 
-def _run_batch(task, batch, decoded, backend, record, settings) -> int:
+def _write_outputs(benchmark: Benchmark, items: Sequence[Any], done: dict[str, dict], settings: EvalSettings,
+                   out: Path) -> tuple[dict[str, Any], list[dict]]:
+    """results.jsonl in item order and the summary of exactly its lines (plus ``incomplete`` when items lack one)."""
+    records = [done[it.id] for it in items if it.id in done]
+    write_jsonl_atomic(out / RESULTS_NAME, records)
+    summary = benchmark.summarize(records, settings)
+    if len(records) < len(items):
+        summary["incomplete"] = {"n_items": len(items), "n_results": len(records),
+                                 "n_not_run": len(items) - len(records)}
+    write_json_atomic(out / SUMMARY_NAME, summary)
+    return summary, records
+
+
+def _run_batch(benchmark: Benchmark, batch, loaded, backend: Backend, settings: EvalSettings, record) -> int:
     """Generate and score one batch; a failing batch is retried item by item so one bad item cannot sink others."""
-    ready: list[tuple[EvalItem, Request]] = []
-    for item, path in batch:
-        video = decoded[path]
-        if isinstance(video, Exception):
-            logger.warning("item %s: cannot decode %s: %s", item.id, path, video)
-            record(item, output=None, parsed=None, score=0.0, error=f"{type(video).__name__}: {video}", kind="decode_error")
-        else:
-            ready.append((item, build_request(task, item, video, settings.prompt_preset)))
+    ready: list[tuple[Any, Request]] = []
+    for item, sources in batch:
+        videos = [loaded[s] for s in sources]
+        bad = next((v for v in videos if isinstance(v, Exception)), None)
+        if bad is None:
+            try:
+                ready.append((item, benchmark.request(item, videos, settings)))
+                continue
+            except Exception as e:  # a request that cannot be built: this item's input error
+                bad = e
+        logger.warning("item %s: cannot load its video: %s", item.id, bad)
+        record(item, error=f"{type(bad).__name__}: {bad}", kind=benchmark.load_error_kind)
     if not ready:
         return 0
     try:
@@ -298,40 +360,26 @@ def _run_batch(task, batch, decoded, backend, record, settings) -> int:
     for (item, _), output in zip(ready, outputs):
         if isinstance(output, Exception):
             logger.warning("item %s: generation failed: %s", item.id, output)
-            record(item, output=None, parsed=None, score=0.0, error=f"{type(output).__name__}: {output}", kind="generation_error")
+            record(item, error=f"{type(output).__name__}: {output}", kind=GENERATION_ERROR)
             continue
-        parsed, score = _score(task, item, output)
-        record(item, output=output, parsed=parsed, score=score, error=None, kind=None)
+        record(item, output=output)
         n += 1
     return n
 
 
-def format_table(summary: dict[str, Any]) -> str:
-    """A plain-text table of the settings and the headline metrics (what the CLIs print)."""
-    s = summary["settings"]
-    m = summary["metrics"]
-    rows = [
-        ("task", s["task"]),
-        ("model", s["model"]),
-        ("backend", s["backend"]),
-        ("frames", f"fps {s['fps']:g}, at most {s['max_frames']}"),
-        ("pixels", f"{s['min_pixels']}..{s['max_pixels']} per frame"),
-        ("prompt preset", s["prompt_preset"]),
-        ("items", str(m["n"])),
-    ]
-    if s["task"] == "vqa":
-        rows += [
-            ("accuracy", f"{100 * m['accuracy']:.2f}  ({m['n_correct']}/{m['n']})"),
-            ("accuracy excl. errors", f"{100 * m['accuracy_excluding_errors']:.2f}"),
-        ]
-    else:
-        rows += [("mIoU", f"{100 * m['miou']:.2f}")]
-        rows += [(f"R@{t}", f"{100 * m[f'r@{t}']:.2f}") for t in (0.3, 0.5, 0.7)]
-        rows += [("mIoU excl. errors", f"{100 * m['miou_excluding_errors']:.2f}")]
-    rows += [("unparsable", str(m["n_unparsable"])), ("errors", str(m["n_errors"]))]
-    rows += [(f"  {kind}", str(n)) for kind, n in m["errors_by_kind"].items()]
-    for cat, c in m["per_category"].items():
-        value = f"{100 * c['accuracy']:.2f}" if s["task"] == "vqa" else f"mIoU {100 * c['miou']:.2f}"
-        rows.append((f"[{summary['category_key']}] {cat}", f"{value}  (n={c['n']})"))
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+def run_eval(
+    task: str,
+    items: Sequence[EvalItem],
+    settings: EvalSettings,
+    output_dir: str | os.PathLike,
+    *,
+    video_dir: str | os.PathLike,
+    category_key: str | None = "category",
+    decoder: str = "auto",
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """``run_benchmark`` for video QA (``task="vqa"``) or temporal grounding (``"vtg"``) items on video files."""
+    if task not in ("vqa", "vtg"):
+        raise ValueError(f"task must be 'vqa' or 'vtg', got {task!r}")
+    benchmark = BENCHMARKS[task](video_dir, category_key=category_key, decoder=decoder)
+    return run_benchmark(benchmark, items, settings, output_dir, **kwargs)

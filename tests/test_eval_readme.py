@@ -1,0 +1,161 @@
+"""Every ``python eval/...`` command in eval/README.md runs as written.
+
+The commands are taken from the README's bash blocks (continuation lines joined) and run in-process as scripts
+(``runpy``, so ``eval/*.py`` itself is what runs), from the repository root, with only their placeholders filled in:
+``MODEL_DIR`` is the tiny random Qwen3-VL, ``out/...`` goes to a temporary folder, the VIUBench parquet is a small
+one built here, and the HTTP endpoint is a local stand-in server. Commands that need vLLM (GPUs) and the full
+benchmarks have their flags parsed and checked instead.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+import shlex
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from videossr.evaluation.cli import build_viubench_parser, parse_args
+from videossr.io import read_jsonl
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "eval" / "README.md"
+SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench"}
+ENDPOINT = "http://127.0.0.1:8000/v1"
+VIUBENCH_PARQUET = "data/viubench/viubench.parquet"
+
+
+def readme_commands() -> list[tuple[dict[str, str], str, list[str]]]:
+    """(environment assignments, script, arguments) of every ``python eval/...`` line of the README's bash blocks."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+            words = shlex.split(line, comments=True)
+            env = {}
+            while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
+                key, value = words.pop(0).split("=", 1)
+                env[key] = value
+            if len(words) >= 2 and words[0] == "python" and words[1].startswith("eval/"):
+                commands.append((env, words[1], words[2:]))
+    return commands
+
+
+def test_readme_has_the_commands():
+    cmds = readme_commands()
+    scripts = [script for _, script, _ in cmds]
+    assert set(scripts) == set(SCRIPTS), scripts  # every script is shown, and only real ones
+    assert len(cmds) >= 7
+
+
+class _Endpoint:
+    """A local OpenAI-compatible server: answers "The answer is (B)." to every authorised chat request."""
+
+    def __init__(self, key: str):
+        self.requests = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                ok = self.path == "/v1/chat/completions" and self.headers.get("Authorization") == f"Bearer {key}"
+                outer.requests += ok
+                reply = {"choices": [{"message": {"role": "assistant", "content": "The answer is (B)."}}]}
+                data = json.dumps(reply if ok and body.get("messages") else {"error": "unauthorised"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def viubench_parquet(tmp_path_factory) -> Path:
+    from videossr.testing.frames import make_frame_store
+    from videossr.viubench import build_viubench
+
+    base = tmp_path_factory.mktemp("readme_viubench")
+    make_frame_store(base / "frames", num_videos=2, num_frames=48, width=64, height=48)
+    return build_viubench(base / "frames", base / "bench", per_subtype=1, progress=False).parquet
+
+
+def _fill(args: list[str], model: Path, out: Path, parquet: Path, url: str) -> list[str]:
+    filled = []
+    for a in args:
+        if a == "MODEL_DIR":
+            a = str(model)
+        elif a.startswith("out/"):
+            a = str(out / a[len("out/"):])
+        elif a == VIUBENCH_PARQUET:
+            a = str(parquet)
+        elif a == ENDPOINT:
+            a = url
+        filled.append(a)
+    return filled
+
+
+def _run_script(script: str, argv: list[str], monkeypatch) -> int:
+    monkeypatch.setattr(sys, "argv", [script, *argv])
+    try:
+        runpy.run_path(str(REPO / script), run_name="__main__")
+    except SystemExit as e:
+        return 0 if e.code is None else int(e.code)
+    return 0
+
+
+def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    out = tmp_path / "out"
+    ran, checked = [], []
+    for env, script, args in readme_commands():
+        key = env.get("OPENAI_API_KEY")
+        server = _Endpoint(key) if key else None
+        try:
+            argv = _fill(args, tiny_qwen3vl, out, viubench_parquet, server.url if server else ENDPOINT)
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            backend = argv[argv.index("--backend") + 1] if "--backend" in argv else "vllm"  # the default
+            if backend.lower() == "vllm" and "--rescore" not in argv:
+                # GPUs and the full benchmark data: check that the flags parse and pass the checks.
+                if SCRIPTS[script] == "viubench":
+                    build_viubench_parser().parse_args(argv)
+                else:
+                    parse_args(SCRIPTS[script], argv)
+                checked.append(script)
+                continue
+            code = _run_script(script, argv, monkeypatch)
+            printed = capsys.readouterr()
+            assert code == 0, f"{script} {shlex.join(args)} exited {code}:\n{printed.err[-3000:]}"
+            ran.append((script, argv, printed.out))
+            if server:
+                assert server.requests > 0
+        finally:
+            if server:
+                server.close()
+    assert len(checked) == 3 and len(ran) >= 5
+
+    # What they wrote: the demo questions, answered and summarized.
+    vqa = json.loads((out / "demo-vqa" / "summary.json").read_text())["metrics"]
+    assert vqa["n"] == 4 and vqa["n_errors"] == 0
+    vtg = json.loads((out / "demo-vtg" / "summary.json").read_text())["metrics"]
+    assert vtg["n"] == 2 and vtg["n_errors"] == 0
+    api = json.loads((out / "demo-vqa-api" / "summary.json").read_text())["metrics"]
+    assert api["n_correct"] == 3  # the stand-in answers B; three of the four demo questions are B
+    assert len(read_jsonl(out / "viubench-cpu" / "results.jsonl")) == 9
+    rescore = next(printed for script, argv, printed in ran if "--rescore" in argv)
+    assert re.search(r"^Overall", rescore, re.M)
