@@ -4,9 +4,10 @@
 train/README.md, "CPU smoke step"). train.sh does the running; this module does what is around it:
 
 ``prepare``
-    builds what the step needs and was not given: a tiny random Qwen3-VL with a text head size vLLM supports
-    (``--model-dir``) and a small VideoSSR training mix from the demo clips (``--data-dir``). A directory that
-    already exists is reused as it is; nothing is ever deleted.
+    builds what the step needs and was not given: a tiny Qwen3-VL with a text head size vLLM supports and an
+    answer chain (``SMOKE_ANSWER_CHAIN``: its answers sometimes parse, so rewards and GRPO advantages are not all
+    zero) (``--model-dir``), and a small VideoSSR training mix from the demo clips (``--data-dir``). A directory
+    that already exists is reused as it is; nothing is ever deleted.
 ``check``
     reads what verl itself wrote for the run (the metrics of its ``file`` logger, its dumps of the training and
     validation responses, Hydra's composed config) and asserts that the step really happened: step 1 was logged;
@@ -49,6 +50,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
 DEFAULT_NUM_SAMPLES = 8
 MODEL_TEXT_HEAD_DIM = 64  # vLLM's CPU attention kernels support 64, not the tests' 16
+
+# What the smoke's tiny model answers (videossr.testing.tiny_qwen3vl's answer_chain: after the prompt's last token
+# "\n", one token after the other, "<|im_end|>" ending the answer), so that some answers parse and rewards differ
+# within a GRPO group: half the time the clip order "123456" (a valid 6-clip jigsaw answer, partly right on most
+# rows: smooth credit, strict only when exact), a tenth of the time the unparsable "23456", and four tenths of the
+# time an interval " a- b" with a in 0..3 and b in 4..9 seconds (a valid grounding answer; its IoU decides).
+# Counting answers never parse.
+_END = "<|im_end|>"
+SMOKE_ANSWER_CHAIN: dict[str, dict[str, float]] = {
+    "\n": {"1": 0.5, "2": 0.1, " 0": 0.1, " 1": 0.1, " 2": 0.1, " 3": 0.1},
+    **{str(d): {str(d + 1): 1.0} for d in range(1, 6)},
+    "6": {_END: 1.0},
+    **{f" {a}": {"-": 1.0} for a in range(4)},
+    "-": {f" {b}": 1 / 6 for b in range(4, 10)},
+    **{f" {b}": {_END: 1.0} for b in range(4, 10)},
+}
 
 # Rollout vs actor agreement on the step's responses. Both sides run the same fp32 weights once the sync happened, so
 # only kernel rounding separates them (measured: log-ppl 0.005 apart, per-token probability correlation 0.98). The
@@ -97,7 +114,7 @@ def prepare_model(model_dir: str | Path) -> Path:
         logger.info("reusing the model in %s", model_dir)
         return model_dir
     model_dir.parent.mkdir(parents=True, exist_ok=True)
-    return build_tiny_qwen3vl(model_dir, text_head_dim=MODEL_TEXT_HEAD_DIM)
+    return build_tiny_qwen3vl(model_dir, text_head_dim=MODEL_TEXT_HEAD_DIM, answer_chain=SMOKE_ANSWER_CHAIN)
 
 
 def prepare_data(data_dir: str | Path, video_dir: str | Path = DEFAULT_VIDEO_DIR,
@@ -221,7 +238,7 @@ def check_step(
                f"of step {step} (got {len(scores)})")
         bad = [s for s in scores if not (_finite(s) and 0.0 <= s <= 1.0)]
         expect(bool(scores) and not bad, f"every training response has a reward in [0, 1] (bad: {bad[:5]})")
-        if scores and _finite(score):
+        if scores and not bad and _finite(score):
             mean = sum(scores) / len(scores)
             expect(abs(mean - score) < 1e-6,
                    f"the dumped rewards average to critic/score/mean (got {mean!r} vs {score!r})")
