@@ -83,6 +83,14 @@ def test_a_bad_step_fails_naming_the_metric(changes, named):
     assert "SMOKE STEP FAILED" in format_verdict(verdict)
 
 
+def test_all_zero_advantages_pass_with_a_note():
+    flat = {"critic/advantages/mean": 0.0, "critic/advantages/max": 0.0, "critic/advantages/min": 0.0}
+    verdict = check_step(good_metrics(**flat))
+    assert verdict.ok
+    assert "only the entropy term" in format_verdict(verdict)
+    assert "only the entropy term" not in format_verdict(check_step(good_metrics()))
+
+
 def test_every_training_response_must_be_scored():
     missing = check_step(good_metrics(), rollouts=ROLLOUTS[:3], expected_responses=4)
     assert any("training responses" in f for f in missing.failures)

@@ -67,10 +67,11 @@ SMOKE_ANSWER_CHAIN: dict[str, dict[str, float]] = {
     **{f" {b}": {_END: 1.0} for b in range(4, 10)},
 }
 
-# Rollout vs actor agreement on the step's responses. Both sides run the same fp32 weights once the sync happened, so
-# only kernel rounding separates them (measured: log-ppl 0.005 apart, per-token probability correlation 0.98). The
-# tiny random model's distribution is close to uniform, which makes the log-ppl alone weak evidence (dummy weights
-# are near uniform too); the correlation of the per-token probabilities is what a rollout on other weights fails.
+# Rollout vs actor agreement on the step's responses. vLLM starts from dummy weights (verl's default
+# rollout.load_format), whose answers would be near uniform (log-ppl about log(526) = 6.27 for the tiny vocabulary).
+# Once the actor -> rollout sync happened both sides run the same fp32 weights and only kernel rounding separates
+# them (measured with the answer-chain model: log-ppl 0.4024 vs 0.4026, per-token probability correlation 0.999999;
+# with a plain random model, itself near uniform, 6.261 vs 6.258 and 0.98, where only the correlation tells).
 MAX_LOG_PPL_ABS_DIFF = 0.05
 MIN_PROBS_CORR = 0.9
 
@@ -317,6 +318,8 @@ def format_verdict(verdict: Verdict) -> str:
     lines = [f"VideoSSR CPU smoke step {verdict.step}: verl's metrics"]
     lines += [f"  {k:<{width}} = {m[k]!r}" for k in shown]
     lines += [f"  ok   {p}" for p in verdict.passed]
+    if m.get("critic/advantages/max") == 0 and m.get("critic/advantages/min") == 0:
+        lines.append("  note every GRPO group got equal rewards (advantages 0): only the entropy term moved the weights")
     lines += [f"  FAIL {f}" for f in verdict.failures]
     lines.append("SMOKE STEP OK" if verdict.ok else f"SMOKE STEP FAILED ({len(verdict.failures)} checks)")
     return "\n".join(lines)
