@@ -13,7 +13,8 @@ Usage (from the repository root)::
 
     python pretext_tasks/build_dataset.py [--video-dir DIR ... | --frames-dir STORE] [--output-dir data/videossr]
         [--num-samples 30000] [--val-fraction 0] [--seed 0] [--workers W] [--executor local|ray]
-        [--counting-hard-fraction 0] [--on-the-fly | --materialize] [--quiet | --log-level LEVEL]
+        [--counting-hard-fraction 0] [--difficulty-from calib.json] [--on-the-fly | --materialize]
+        [--quiet | --log-level LEVEL]
 
 Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
 """
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build
+from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, read_difficulty
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, default_workers
 from videossr.executors import EXECUTORS
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--counting-hard-fraction", type=float, default=0.0,
                         help="share of counting samples in the hard setting (4 frames x 4 shapes); the reference "
                              "builds all of them easy (default 0)")
+    parser.add_argument("--difficulty-from", type=Path, default=None, metavar="FILE",
+                        help="task variants from a difficulty file (eval/diagnose.py --sweep writes one) instead of "
+                             "the paper's; the task shares stay the paper's")
     rows = parser.add_mutually_exclusive_group()
     rows.add_argument("--on-the-fly", dest="materialize", action="store_false",
                       help="recipe rows: the trainer makes each sample's pixels when it loads it (default)")
@@ -77,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         max_pixels=args.max_pixels,
         counting_hard_fraction=args.counting_hard_fraction,
         materialize=args.materialize,
+        difficulty=read_difficulty(args.difficulty_from) if args.difficulty_from else None,
     )
     start = time.perf_counter()
     summary = build(config, progress=progress)

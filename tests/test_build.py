@@ -284,3 +284,35 @@ def test_counting_hard_fraction_is_an_explicit_option(store, tmp_path):
     assert sorted(p["max_instances"] for p in hard) == [3] * 6 + [4] * 2
     with pytest.raises(ValueError, match="counting_hard_fraction must be in"):
         BuildConfig(materialize=True, output_dir=out, frames_dir=store, counting_hard_fraction=1.5)
+
+
+def test_difficulty_file_sets_the_variants(store, tmp_path):
+    from videossr.build import DIFFICULTY_FORMAT, read_difficulty
+
+    calib = tmp_path / "calib.json"
+    calib.write_text(json.dumps({
+        "format": DIFFICULTY_FORMAT,
+        "tasks": {"counting": {"variants": [{"label": "F2K2", "params": {"max_frames_per_class": 2,
+                                                                           "max_instances": 2}}]},
+                  "jigsaw": {"variants": [{"label": "4clips", "params": {"num_clips": 4}}]}},
+        "source": {"model": "tiny", "target": 0.5},
+    }))
+    out = tmp_path / "out"
+    summary = build(BuildConfig(materialize=False, output_dir=out, frames_dir=store, num_samples=20, seed=1,
+                                difficulty=read_difficulty(calib)), progress=False)
+    assert summary.counts["per_variant"]["counting"] == {"F2K2": 4}
+    assert summary.counts["per_variant"]["jigsaw"] == {"4clips": 8}
+    rows = pq.read_table(out / "train.parquet").to_pylist()
+    for r in rows:
+        p = json.loads(r["extra_info"]["params"])
+        if r["extra_info"]["task"] == "counting":
+            assert (p["max_frames_per_class"], p["max_instances"]) == (2, 2)
+        if r["extra_info"]["task"] == "jigsaw":
+            assert p["num_clips"] == 4 and len(r["videos"]) == 4
+    meta = json.loads((out / "metadata.json").read_text())
+    assert [v["label"] for v in meta["mix"]["counting"]["variants"]] == ["F2K2"]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": DIFFICULTY_FORMAT, "tasks": {"jigsaw": {"variants": [
+        {"label": "x", "params": {"num_clips": 12}}]}}}))
+    with pytest.raises(ValueError, match="num_clips must be in"):
+        read_difficulty(bad)

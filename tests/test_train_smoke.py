@@ -18,7 +18,7 @@ from videossr.smoke import check_run
 
 REPO = Path(__file__).resolve().parents[1]
 # Settings a caller may have exported that would change what the smoke runs.
-_SETTINGS = ("SMOKE", "DRY_RUN", "MODEL_PATH", "DATA_DIR", "TRAIN_FILES", "VAL_FILES", "OUTPUT_DIR", "PYTHON",
+_SETTINGS = ("SMOKE", "SMOKE_ROWS", "DRY_RUN", "MODEL_PATH", "DATA_DIR", "TRAIN_FILES", "VAL_FILES", "OUTPUT_DIR", "PYTHON",
              "REWARD_MODE", "EXPERIMENT_NAME", "LOGGER", "N_GPUS_PER_NODE", "NNODES", "ROLLOUT_TP")
 
 pytestmark = [pytest.mark.slow, pytest.mark.ray, pytest.mark.timeout(3600)]
@@ -32,10 +32,12 @@ def smoke_env():
     return REPO / ".venv-train-smoke" / "bin" / "python"
 
 
-@pytest.mark.parametrize("mode", ["smooth", "strict"])
-def test_make_train_smoke(smoke_env, tmp_path, mode):
+@pytest.mark.parametrize("mode, rows", [("smooth", "recipes"), ("strict", "recipes"), ("smooth", "frames")])
+def test_make_train_smoke(smoke_env, tmp_path, mode, rows):
+    """Recipe rows (the build's default, made on the fly by videossr.onthefly inside verl) in both reward modes,
+    and rows with frames on disk (a materialised build)."""
     env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
-    env.update(REWARD_MODE=mode, OUTPUT_DIR=str(tmp_path / "out"), HF_HOME=str(tmp_path / "hf"))
+    env.update(REWARD_MODE=mode, SMOKE_ROWS=rows, OUTPUT_DIR=str(tmp_path / "out"), HF_HOME=str(tmp_path / "hf"))
     out = subprocess.run(["make", "-C", str(REPO), "train-smoke"], env=env, capture_output=True, text=True)
     log = out.stdout + out.stderr
     assert out.returncode == 0, log[-6000:]
@@ -47,4 +49,10 @@ def test_make_train_smoke(smoke_env, tmp_path, mode):
     verdict = check_run(run_dir, reward_mode=mode)
     assert verdict.ok, verdict.failures
     assert (tmp_path / "out" / "model" / "config.json").is_file()
-    assert (tmp_path / "out" / "data" / "train.parquet").is_file()
+    data = tmp_path / "out" / f"data_{rows}" / "train.parquet"
+    assert data.is_file()
+    from videossr.sample import rows_kind
+
+    assert rows_kind(data) == rows
+    # verl prints its resolved configuration: recipe rows were loaded with the class that makes their frames
+    assert ("'name': 'VideoSSRDataset'" in log) == (rows == "recipes")

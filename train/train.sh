@@ -83,8 +83,9 @@ if [[ "$SMOKE" == 1 ]]; then
     SMOKE_BUILD=()
   fi
   if [[ -z "${DATA_DIR:-}" && -z "${TRAIN_FILES:-}" ]]; then
-    DATA_DIR="$OUTPUT_DIR/data"
-    SMOKE_BUILD+=(--data-dir "$DATA_DIR")
+    SMOKE_ROWS="${SMOKE_ROWS:-recipes}"
+    DATA_DIR="$OUTPUT_DIR/data_$SMOKE_ROWS"
+    SMOKE_BUILD+=(--data-dir "$DATA_DIR" --rows "$SMOKE_ROWS")
   fi
   if [[ ${#SMOKE_BUILD[@]} -gt 0 ]]; then
     PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m videossr.smoke prepare "${SMOKE_BUILD[@]}" ||

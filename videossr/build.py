@@ -47,9 +47,10 @@ import importlib.metadata
 import logging
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
 from videossr.executors import EXECUTORS, generate
@@ -69,11 +70,15 @@ VERSIONED_PACKAGES = ("videossr", "numpy", "pillow", "pyarrow", "av", "decord", 
 
 @dataclass(frozen=True)
 class MixEntry:
-    """One task's part of a training mix: its share of the samples and its variants (label, preset, weight)."""
+    """One task's part of a training mix: its share of the samples and its variants (label, preset, weight).
+
+    A variant's preset is a preset name of the task, or a dict of the task's parameters (the fields given; the rest
+    keep the Params class's defaults), as a difficulty file gives them.
+    """
 
     task: str
     share: float
-    variants: tuple[tuple[str, str, float], ...]
+    variants: tuple[tuple[str, Any, float], ...]
 
     def __post_init__(self) -> None:
         get_task(self.task)  # ValueError naming an unknown task
@@ -85,7 +90,10 @@ class MixEntry:
     def resolved(self) -> list[Variant]:
         """The planning variants: each label with its preset's parameters and its weight."""
         task = get_task(self.task)
-        return [Variant(label, task.preset(preset), weight) for label, preset, weight in self.variants]
+        return [
+            Variant(label, task.params_from_json(preset) if isinstance(preset, Mapping) else task.preset(preset), weight)
+            for label, preset, weight in self.variants
+        ]
 
 
 def paper_mix(counting_hard_fraction: float = 0.0) -> tuple[MixEntry, ...]:
@@ -98,6 +106,61 @@ def paper_mix(counting_hard_fraction: float = 0.0) -> tuple[MixEntry, ...]:
         MixEntry("grounding", 0.4, tuple((p, p, 1.0) for p in perturbations)),
         MixEntry("jigsaw", 0.4, (("6clips", "easy", 1.0),)),
         MixEntry("counting", 0.2, tuple(v for v in counting if v[2] > 0)),
+    )
+
+
+DIFFICULTY_FORMAT = "videossr.difficulty/1"
+
+
+def read_difficulty(path: str | os.PathLike) -> dict[str, tuple[tuple[str, dict, float], ...]]:
+    """The task variants a difficulty file sets (``eval/diagnose.py --sweep`` writes one), validated.
+
+    Format (JSON)::
+
+        {"format": "videossr.difficulty/1",
+         "tasks": {"counting": {"variants": [{"label": "F2K2", "params": {"max_frames_per_class": 2,
+                                                                       "max_instances": 2}, "weight": 1.0}]},
+                   ...},
+         ...}                                     # other keys (where the settings came from) are kept as notes
+
+    Raises ValueError naming the file and what is wrong.
+    """
+    import json
+
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"cannot read the difficulty file {path}: {e}") from None
+    if not isinstance(data, dict) or data.get("format") != DIFFICULTY_FORMAT:
+        raise ValueError(f"{path}: not a difficulty file (its \"format\" must be {DIFFICULTY_FORMAT!r})")
+    out = {}
+    for task, spec in (data.get("tasks") or {}).items():
+        try:
+            t = get_task(task)
+            variants = tuple((str(v["label"]), dict(v["params"]), float(v.get("weight", 1.0))) for v in spec["variants"])
+            if not variants:
+                raise ValueError("no variants")
+            for _, params, _ in variants:
+                t.params_from_json(params)
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}: task {task!r}: {type(e).__name__}: {e}") from None
+        out[t.name] = variants
+    if not out:
+        raise ValueError(f"{path}: sets no task")
+    return out
+
+
+def with_difficulty(mix: Sequence[MixEntry], difficulty: Mapping[str, Sequence[tuple[str, Any, float]]]
+                    ) -> tuple[MixEntry, ...]:
+    """``mix`` with the variants of the tasks ``difficulty`` names replaced by its variants (shares unchanged)."""
+    known = {e.task for e in mix}
+    unknown = set(difficulty) - known
+    if unknown:
+        raise ValueError(f"the difficulty sets tasks {sorted(unknown)} that the mix does not have ({sorted(known)})")
+    return tuple(
+        MixEntry(e.task, e.share, tuple(tuple(v) for v in difficulty[e.task])) if e.task in difficulty else e
+        for e in mix
     )
 
 
@@ -119,6 +182,7 @@ class BuildConfig:
     max_pixels: int = TRAIN_MAX_PIXELS
     counting_hard_fraction: float = 0.0  # share of the counting samples in the hard setting (reference: 0)
     materialize: bool = False  # False: recipe rows the trainer renders (videossr.onthefly); True: frames on disk
+    difficulty: Mapping[str, Any] | None = None  # task -> variants, from a difficulty file (read_difficulty)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output_dir", Path(self.output_dir))
@@ -209,6 +273,8 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     logger.info("%d videos in the frame store %s", len(records), frames_root)
 
     mix = paper_mix(config.counting_hard_fraction)
+    if config.difficulty:
+        mix = with_difficulty(mix, config.difficulty)
     task_counts = dict(zip((e.task for e in mix), largest_remainder(config.num_samples, [e.share for e in mix])))
     units = []
     for entry in mix:

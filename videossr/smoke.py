@@ -119,8 +119,12 @@ def prepare_model(model_dir: str | Path) -> Path:
 
 
 def prepare_data(data_dir: str | Path, video_dir: str | Path = DEFAULT_VIDEO_DIR,
-                 num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0) -> Path:
-    """A small VideoSSR training mix at ``data_dir``/train.parquet, built from ``video_dir`` unless it exists."""
+                 num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0, materialize: bool = False) -> Path:
+    """A small VideoSSR training mix at ``data_dir``/train.parquet, built from ``video_dir`` unless it exists.
+
+    Recipe rows by default (the build's default: the trainer makes their pixels through videossr.onthefly), or
+    rows with frames on disk with ``materialize``.
+    """
     from videossr.build import BuildConfig, build
 
     data_dir, video_dir = Path(data_dir), Path(video_dir)
@@ -132,7 +136,8 @@ def prepare_data(data_dir: str | Path, video_dir: str | Path = DEFAULT_VIDEO_DIR
         raise FileNotFoundError(f"video directory not found: {video_dir}")
     if num_samples < 2:
         raise ValueError(f"num_samples must be >= 2 (one GRPO batch of 2 prompts), got {num_samples!r}")
-    config = BuildConfig(output_dir=data_dir, video_dirs=(video_dir,), num_samples=num_samples, seed=seed, workers=1)
+    config = BuildConfig(output_dir=data_dir, video_dirs=(video_dir,), num_samples=num_samples, seed=seed, workers=1,
+                         materialize=materialize)
     build(config, progress=False)
     if not train.is_file():
         raise RuntimeError(f"the dataset build finished without writing {train}")
@@ -362,6 +367,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, help="dataset directory; train.parquet built if absent")
     p.add_argument("--video-dir", type=Path, default=DEFAULT_VIDEO_DIR, help="default: data/demo")
     p.add_argument("--num-samples", type=int, default=DEFAULT_NUM_SAMPLES)
+    p.add_argument("--rows", choices=("recipes", "frames"), default="recipes",
+                   help="recipe rows made on the fly by the trainer (default) or rows with frames on disk")
     c = sub.add_parser("check", help="assert the step from verl's own outputs of the run")
     c.add_argument("--run-dir", type=Path, required=True,
                    help="the run's folder: metrics.jsonl, rollouts/, validation/, hydra/ (train.sh: OUTPUT_DIR/smoke_<time>)")
@@ -377,7 +384,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.model_dir is not None:
             print(f"model: {prepare_model(args.model_dir)}")
         if args.data_dir is not None:
-            print(f"rows: {prepare_data(args.data_dir, args.video_dir, args.num_samples)}")
+            rows = prepare_data(args.data_dir, args.video_dir, args.num_samples, materialize=args.rows == "frames")
+            print(f"rows: {rows}")
         return 0
     if args.command == "check":
         verdict = check_run(args.run_dir, step=args.step, reward_mode=args.reward_mode)
