@@ -92,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  splits: {c['per_split']}; failed samples: {len(c['failures'])}")
     for name, path in summary.files.items():
         print(f"  {name}: {path}")
-    return 1 if c["failures"] else 0
+    if c["samples"] == 0:
+        why = c["failures"][0]["error"] if c["failures"] else "nothing was planned (--num-samples 0?)"
+        print(f"no rows were made: {why}")
+    return 1 if c["failures"] or c["samples"] == 0 else 0
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def mix_digest(out: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("inputs") / "store"
-    make_frame_store(root, num_videos=3, num_frames=48, width=48, height=32)
+    make_frame_store(root, num_videos=3, num_frames=48, width=64, height=48)
     return root
 
 

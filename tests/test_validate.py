@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("validate")
-    make_frame_store(root / "store", num_videos=2, num_frames=48, width=48, height=32)
+    make_frame_store(root / "store", num_videos=2, num_frames=48, width=64, height=48)
     build(BuildConfig(output_dir=root / "out", frames_dir=root / "store", num_samples=15, seed=3), progress=False)
     return root / "out"
 

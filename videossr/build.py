@@ -262,13 +262,40 @@ def ensure_frame_store(config: BuildConfig, progress: bool = True) -> tuple[Path
     return root, info
 
 
+# A video is drawn at most this many times per task: far more samples than that cannot be told apart (a 6-clip jigsaw
+# has 719 shuffles) and would only spend time; sample more videos instead.
+MAX_SAMPLES_PER_VIDEO = 1000
+
+
+def check_output_folder(out: Path, inputs: Mapping[str, Path | None]) -> None:
+    """Refuse, before any work, an output that is a file or that shares a tree with an input (either inside the
+    other): a run writes only into its own folder, never among the inputs, and never into a frame store."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output {out} exists and is not a folder")
+    for name, path in inputs.items():
+        if path is None:
+            continue
+        path = Path(path).resolve()
+        if path == out or path in out.parents or out in path.parents:
+            raise ValueError(f"the output {out} and the {name} {path} must not be inside one another (or the same)")
+
+
+def check_sample_count(task: str, count: int, num_videos: int) -> None:
+    """Fail fast on a sample count far beyond what the videos can give (see MAX_SAMPLES_PER_VIDEO)."""
+    if num_videos and count > MAX_SAMPLES_PER_VIDEO * num_videos:
+        raise ValueError(
+            f"{count} {task} samples from {num_videos} videos would draw each video {count / num_videos:.0f} times "
+            f"(at most {MAX_SAMPLES_PER_VIDEO}): sample more videos or ask for fewer samples"
+        )
+
+
 def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     """Run the whole build (see the module docstring); returns what was written."""
     out = config.output_dir.resolve()
+    inputs = {"frame store": config.frames_dir, **{f"video folder {i + 1}": d for i, d in enumerate(config.video_dirs)}}
+    check_output_folder(out, inputs)
     out.mkdir(parents=True, exist_ok=True)
     frames_root, sampling = ensure_frame_store(config, progress=progress)
-    if frames_root == out or (out in frames_root.parents and frames_root != out / FRAME_STORE_DIR):
-        raise ValueError(f"frame store {frames_root} must be OUT/{FRAME_STORE_DIR} or outside the output {out}")
     records = read_manifest(frames_root)
     logger.info("%d videos in the frame store %s", len(records), frames_root)
 
@@ -276,6 +303,8 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     if config.difficulty:
         mix = with_difficulty(mix, config.difficulty)
     task_counts = dict(zip((e.task for e in mix), largest_remainder(config.num_samples, [e.share for e in mix])))
+    for task, count in task_counts.items():
+        check_sample_count(task, count, len(records))
     units = []
     for entry in mix:
         units += plan_task(
@@ -385,13 +414,17 @@ def write_task_dataset(
     output = Path(output).resolve()
     if output.suffix != ".parquet":
         raise ValueError(f"output must be a .parquet file, got {output}")
+    if output.is_dir():
+        raise ValueError(f"the output {output} is a folder; give the path of the .parquet file to write")
     frames_dir = Path(frames_dir).resolve()
     if frames_dir == output.parent or frames_dir in output.parents:
         raise ValueError(f"output {output} must not be inside the frame store {frames_dir}")
+    check_output_folder(files_dir_for(output), {"frame store": frames_dir})
     records = read_manifest(frames_dir)
     count = len(records) if num_samples is None else num_samples
     if count < 0:
         raise ValueError(f"num_samples must be >= 0, got {num_samples}")
+    check_sample_count(task, count, len(records))
     root = files_dir_for(output)
     units = plan_task(
         task, variants, count=count, videos=records, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels

@@ -10,6 +10,7 @@ depend on the executor or the worker count.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import functools
 import logging
 import multiprocessing
@@ -121,6 +122,8 @@ def generate(
         raise ValueError("units must have unique keys")
     root = Path(root).resolve()
     frames_root = Path(frames_root).resolve()
+    # rows hold absolute paths into the frame store: a unit committed against another store path is made again
+    units = [dataclasses.replace(u, frames_root=str(frames_root)) for u in units]
     todo = [u for u in units if read_outcome(root, u) is None]
     if len(todo) < len(units):
         logger.info("resuming: %d of %d samples already done", len(units) - len(todo), len(units))

@@ -89,6 +89,7 @@ class Unit:
     min_pixels: int = TRAIN_MIN_PIXELS
     max_pixels: int = TRAIN_MAX_PIXELS
     materialize: bool = True  # write the new pixels (True) or only the recipe the trainer renders (False)
+    frames_root: str = ""  # the frame store it reads (rows hold absolute paths into it: a moved store re-makes them)
 
     def __post_init__(self) -> None:
         task_id(self.task)
@@ -123,6 +124,7 @@ class Unit:
             "min_pixels": self.min_pixels,
             "max_pixels": self.max_pixels,
             **({} if self.materialize else {"rows": "recipes"}),
+            **({"frames_root": self.frames_root} if self.frames_root else {}),
         }
 
 

@@ -58,9 +58,12 @@ def summary_text(summary: TaskDatasetSummary) -> str:
     if c["failures"]:
         n = len(c["failures"])
         lines.append(f"  {n} samples failed and were skipped (see metadata.json), e.g. {c['failures'][0]}")
+    if c["samples"] == 0:
+        why = c["failures"][0]["error"] if c["failures"] else "nothing was planned (--num-samples 0?)"
+        lines.append(f"no rows were made: {why}")
     return "\n".join(lines)
 
 
 def exit_code(summary: TaskDatasetSummary) -> int:
-    """0 when every planned sample was made, 1 when some failed (they are reported and skipped)."""
-    return 1 if summary.counts["failures"] else 0
+    """0 when every planned sample was made, 1 when some failed (they are reported and skipped) or none was made."""
+    return 1 if summary.counts["failures"] or summary.counts["samples"] == 0 else 0

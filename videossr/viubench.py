@@ -62,6 +62,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from videossr.build import check_output_folder, check_sample_count
 from videossr.constants import NUM_FRAMES, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
 from videossr.evaluation.settings import EvalSettings
 from videossr.executors import generate
@@ -197,8 +198,7 @@ def build_viubench(
     started = time.perf_counter()
     frames_dir = Path(frames_dir).resolve()
     out = Path(output_dir).resolve()
-    if frames_dir == out or frames_dir in out.parents:
-        raise ValueError(f"output {out} must not be inside the frame store {frames_dir}")
+    check_output_folder(out, {"frame store": frames_dir})
     records = read_manifest(frames_dir)
     if not records:
         raise ValueError(f"the frame store {frames_dir} has no videos")
@@ -213,6 +213,7 @@ def build_viubench(
         if not mine:
             continue
         variants = [Variant(s.name, s.params()) for s in mine]
+        check_sample_count(task, per_subtype * len(mine), len(records))
         planned = plan_task(
             task,
             variants,

@@ -53,6 +53,9 @@ MIN_CHANNEL = 50
 SEPARATION = 2  # pixels between two shapes of one frame
 MAX_TRIES = 100  # placement attempts per instance
 MAX_FRAME_TRIES = 1000  # attempts to choose a class's frames away from the other classes' frames
+# The smallest shape worth counting, in pixels: shapes are 20-40% of the shorter side, so frames need a shorter side
+# of at least MIN_SHAPE_PIXELS / MIN_SIZE = 40 px (a 16x16 clip would get 4-6 px "triangles" nobody can tell apart).
+MIN_SHAPE_PIXELS = 8
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,13 @@ class CountingTask(PretextTask):
         n = video.num_frames
         if n < params.min_frames():
             raise ValueError(f"{video.video_id!r} has {n} frames; {params} needs at least {params.min_frames()}")
+        short = min(video.width, video.height)
+        if math.ceil(MIN_SIZE * short) < MIN_SHAPE_PIXELS:
+            raise ValueError(
+                f"{video.video_id!r}: frames of {video.width}x{video.height} are too small for recognisable shapes "
+                f"(the smallest would be {math.ceil(MIN_SIZE * short)} px; counting needs a shorter side of at least "
+                f"{math.ceil(MIN_SHAPE_PIXELS / MIN_SIZE)} px)"
+            )
         taken: set[int] = set()
         frame_class: dict[int, str] = {}
         for cls in CLASSES:

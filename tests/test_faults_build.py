@@ -1,0 +1,114 @@
+"""Faults and bad input on the data-building side: checked before work, named, and never absorbed.
+
+One test per property (issue "Faults and bad input"): outputs never share a tree with their inputs; a run that makes
+no rows says why and exits non-zero; an absurd sample count fails fast; an output path that is a folder is refused
+before any work; counting refuses frames too small for recognisable shapes; a frame store moved after a build makes
+a resumed build rewrite its rows with the new paths.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from videossr.build import BuildConfig, build, write_task_dataset
+from videossr.manifest import TaskContext
+from videossr.planning import Variant
+from videossr.tasks import get_task
+from videossr.testing.frames import make_frame_store
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def store(tmp_path):
+    root = tmp_path / "store"
+    make_frame_store(root, num_videos=2, num_frames=48, width=64, height=48, duration=12.0)
+    return root
+
+
+def _cli(script: str, *args: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, f"pretext_tasks/{script}", *map(str, args), "--quiet"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_outputs_never_share_a_tree_with_inputs(store, tmp_path):
+    before = sorted(p.name for p in store.iterdir())
+    for out in (store, store / "inside", tmp_path):
+        with pytest.raises(ValueError, match="must not be inside one another"):
+            build(BuildConfig(output_dir=out, frames_dir=store, num_samples=3), progress=False)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    with pytest.raises(ValueError, match="video folder 1"):
+        build(BuildConfig(output_dir=videos / "out", video_dirs=(videos,), num_samples=3), progress=False)
+    assert sorted(p.name for p in store.iterdir()) == before  # nothing written into the store
+    assert list(videos.iterdir()) == []
+    # the per-task CLIs and VIUBench refuse the same, before any work
+    p = _cli("jigsaw.py", "--frames-dir", store, "--output", store / "x.parquet")
+    assert p.returncode == 2 and "must not be inside the frame store" in p.stderr
+    p = _cli("build_viubench.py", "--frames-dir", store, "--output-dir", store / "bench")
+    assert p.returncode == 2 and "must not be inside one another" in p.stderr
+    assert sorted(p.name for p in store.iterdir()) == before
+
+
+def test_a_run_that_makes_no_rows_says_why_and_exits_non_zero(store, tmp_path):
+    p = _cli("jigsaw.py", "--frames-dir", store, "--output", tmp_path / "j.parquet", "--num-clips", "5")
+    assert p.returncode == 1 and "no rows were made: ValueError: 48 frames cannot be split into 5" in p.stdout
+    p = _cli("grounding.py", "--frames-dir", store, "--output", tmp_path / "g.parquet", "--max-len", "100",
+             "--min-len", "90")
+    assert p.returncode == 1 and "no rows were made" in p.stdout and "max_len=100" in p.stdout
+
+
+def test_an_absurd_sample_count_fails_fast(store, tmp_path):
+    p = _cli("build_dataset.py", "--frames-dir", store, "--output-dir", tmp_path / "out", "--num-samples",
+             "100000000")
+    assert p.returncode == 2 and "from 2 videos would draw each video" in p.stderr
+    assert not (tmp_path / "out" / "units").exists()
+
+
+def test_an_output_path_that_is_a_folder_is_refused_before_work(store, tmp_path):
+    (tmp_path / "x.parquet").mkdir()
+    p = _cli("counting.py", "--frames-dir", store, "--output", tmp_path / "x.parquet")
+    assert p.returncode == 2 and "is a folder" in p.stderr
+    (tmp_path / "file").write_text("mine")
+    p = _cli("build_dataset.py", "--frames-dir", store, "--output-dir", tmp_path / "file", "--num-samples", "3")
+    assert p.returncode == 2 and "exists and is not a folder" in p.stderr
+    assert (tmp_path / "file").read_text() == "mine"
+
+
+def test_counting_refuses_frames_too_small_for_recognisable_shapes(tmp_path):
+    records = make_frame_store(tmp_path / "tiny", num_videos=1, num_frames=48, width=16, height=16)
+    task = get_task("counting")
+    with pytest.raises(ValueError, match=r"16x16 are too small for recognisable shapes .* at least 40 px"):
+        task.make_sample(records[0], np.random.default_rng(0), task.preset("easy"), TaskContext(tmp_path / "tiny"))
+    records = make_frame_store(tmp_path / "ok", num_videos=1, num_frames=48, width=48, height=40)
+    s = task.make_sample(records[0], np.random.default_rng(0), task.preset("easy"), TaskContext(tmp_path / "ok"))
+    assert min(shape["size"] for f in s.params["frames"] for shape in f["shapes"]) >= 8
+
+
+def test_a_moved_store_makes_a_resumed_build_rewrite_its_rows(store, tmp_path):
+    out = tmp_path / "out"
+    build(BuildConfig(output_dir=out, frames_dir=store, num_samples=6, seed=1, materialize=True), progress=False)
+    moved = tmp_path / "moved_store"
+    shutil.move(str(store), str(moved))
+    build(BuildConfig(output_dir=out, frames_dir=moved, num_samples=6, seed=1, materialize=True), progress=False)
+    rows = pq.read_table(out / "train.parquet").to_pylist()
+    paths = [f for r in rows for v in r["videos"] for f in v["video"]]
+    assert paths and all(not f.startswith(str(store) + "/") for f in paths)
+    assert all(Path(f).is_file() for f in paths)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["frame_store"] == str(moved.resolve())
+    # recipe rows too: their recipe names the new store
+    out2 = tmp_path / "out2"
+    build(BuildConfig(output_dir=out2, frames_dir=moved, num_samples=6, seed=1), progress=False)
+    shutil.move(str(moved), str(store))
+    build(BuildConfig(output_dir=out2, frames_dir=store, num_samples=6, seed=1), progress=False)
+    for r in pq.read_table(out2 / "train.parquet").to_pylist():
+        assert json.loads(r["extra_info"]["recipe"])["frames_root"] == str(store.resolve())
