@@ -5,7 +5,7 @@ extensions matched case-insensitively), samples ``num_frames`` frames per video 
 ``videossr.manifest`` (the centres of ``num_frames`` equal bins of the 5%..95% span; for each target the frame on
 screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, never enlarged), and writes::
 
-    ROOT/sampling.json           the sampling parameters; a rerun with other parameters is refused
+    ROOT/sampling.json           the sampling parameters, max_pixels included; a rerun with others is refused
     ROOT/manifest.jsonl          one VideoRecord per sampled video, sorted by video_id
     ROOT/failures.jsonl          one line per video that could not be sampled: video_id, source, kind, message
     ROOT/<video_id>/000.jpg ...  the frames (JPEG, fixed quality), plus record.json: the video's manifest line
@@ -18,8 +18,28 @@ the batch goes on either way.
 Resume and safety. Each video's folder is written under a temporary name and renamed when complete (with its
 ``record.json``), so a folder that exists is a finished video. manifest.jsonl and failures.jsonl are rebuilt
 from the folders and the failures at the end of a run, also when it is interrupted (Ctrl-C). A rerun skips finished
-videos, and skips videos that failed before unless ``retry_failed``. One output directory takes one writer at a
-time. Same inputs and arguments give byte-identical frames and manifest.
+videos, and skips videos that failed before unless ``retry_failed``. Same inputs and arguments give byte-identical
+frames and manifest, whatever the number of workers.
+
+One writer per output folder, and nothing of the user's is touched: the run holds the folder's writer lock
+(``videossr.procs.output_lock``; a second sampler on the same folder stops at once, naming the first), and under
+that lock removes only temporaries that carry this program's own prefix (``videossr.io.TMP_PREFIX``), left by a
+killed run. The output folder may not be an input folder, lie inside one (its frames would be searched for videos
+on every run, and the user's video tree would fill with frames) or contain one (the sampler owns its output folder).
+Worker processes die with the sampler (``videossr.procs.worker_pool``), so a killed run leaves no process writing.
+
+Speed. The pool of worker processes starts first, while the videos are found and the finished ones read. Videos are
+handed to the workers longest first (decoding cost estimated from each header: pixels x frames, read in a background
+thread), one at a time, so that no worker idles while a long video finishes last; the last videos, when fewer
+remain than workers, get several decoder threads each. Each video is opened once (probe and decode together,
+``videossr.video.probe_and_decode``). See benchmarks/bench_sampling.py for the figures.
+
+Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
+from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
+and sample_fps, frame sizes as sampling at that size gives, written atomically, resumable, byte-identical on
+rerun. ``ensure_store(root, max_pixels=..., store=... | video_dirs=...)`` is what a build calls: it reuses a store
+built at exactly that size, derives one from a larger store, refuses a smaller store (naming both sizes), or samples
+the videos.
 
 Video ids. A video's id is ``<slug>-<hash>``: ``slug`` is its path relative to its input folder without the
 extension, every character outside ``A-Za-z0-9._-`` replaced by ``_`` (cut to 60 characters), and ``hash`` is the
@@ -32,18 +52,20 @@ Usage::
 
     summary = sample_videos(["data/demo"], "data/frames", num_frames=48, max_pixels=512 * 512, workers=4)
     print(summary)
+    train_store = ensure_store("data/frames_256", max_pixels=256 * 256, store="data/frames")  # derived, not decoded
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import hashlib
-import json
+import heapq
 import logging
-import multiprocessing
 import os
 import re
 import shutil
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,9 +73,20 @@ from pathlib import Path
 
 import numpy as np
 
-from videossr.io import atomic_dir, write_json_atomic, write_jsonl_atomic, read_jsonl
-from videossr.manifest import FAILURES_NAME, MANIFEST_NAME, VideoRecord
-from videossr.video import VideoDecodeError, decode_frames_at, probe
+from videossr.io import atomic_dir, remove_temporaries, write_json_atomic, write_jsonl_atomic
+from videossr.manifest import (
+    FAILURES_NAME,
+    MANIFEST_NAME,
+    RECORD_NAME,
+    SAMPLING_NAME,
+    VideoRecord,
+    read_failures,
+    read_manifest,
+    read_record,
+    read_sampling,
+)
+from videossr.procs import describe_holder, lock_holder, output_lock, worker_pool
+from videossr.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +95,12 @@ VIDEO_EXTENSIONS = frozenset({
     ".ts", ".mts", ".m2ts", ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ogv", ".mxf", ".divx", ".dv",
     ".y4m", ".rm", ".rmvb",
 })
-RECORD_NAME = "record.json"
-SAMPLING_NAME = "sampling.json"
 DEFAULT_NUM_FRAMES = 48
 DEFAULT_MAX_PIXELS = 512 * 512
 JPEG_QUALITY = 90
 SPAN = (0.05, 0.95)  # the part of the video frames are sampled from
 _SLUG_LEN = 60
+_LOCK_WHAT = "frame sampler"
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -197,39 +229,50 @@ class SamplingParams:
                 "span": list(SPAN), "format": "jpeg"}
 
 
-def _encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+def _encode_image(image, quality: int) -> bytes:
+    """A PIL RGB image as JPEG bytes, always with the same encoder settings (so equal pixels give equal bytes)."""
     import io
 
-    from PIL import Image
-
     buf = io.BytesIO()
-    Image.fromarray(frame).save(buf, format="JPEG", quality=quality, optimize=False, progressive=False,
-                                subsampling="4:2:0")
+    image.save(buf, format="JPEG", quality=quality, optimize=False, progressive=False, subsampling="4:2:0")
     return buf.getvalue()
 
 
-def sample_video(source: VideoSource, root: Path, params: SamplingParams, backend: str = "auto") -> VideoRecord:
+def _encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
+    from PIL import Image
+
+    return _encode_image(Image.fromarray(frame), quality)
+
+
+def sample_video(source: VideoSource, root: Path, params: SamplingParams, backend: str = "auto",
+                 threads: int = 1) -> VideoRecord:
     """Sample one video into ``root/<video_id>/`` (written atomically) and return its record.
 
     Raises VideoDecodeError (kind ``too_short`` when the span does not hold ``num_frames`` distinct frames).
+    ``threads``: decoder threads (the output does not depend on it).
     """
     n = params.num_frames
-    info = probe(source.path, backend=backend)
-    if info.duration <= 0:
-        raise VideoDecodeError("corrupt", source.path, "the video reports no duration")
-    if 0 < info.num_frames and info.num_frames * (SPAN[1] - SPAN[0]) < n:
-        raise VideoDecodeError("too_short", source.path,
-                               f"{info.num_frames} frames in the video, fewer than {n} in its 5%..95% span")
-    times = sample_times(info.duration, n)
-    decoded = decode_frames_at(source.path, times, backend=backend, max_pixels=params.max_pixels)
+    header: list[VideoInfo] = []
+
+    def times_for(info: VideoInfo) -> list[float]:
+        if info.duration <= 0:
+            raise VideoDecodeError("corrupt", source.path, "the video reports no duration")
+        if 0 < info.num_frames and info.num_frames * (SPAN[1] - SPAN[0]) < n:
+            raise VideoDecodeError("too_short", source.path,
+                                   f"{info.num_frames} frames in the video, fewer than {n} in its 5%..95% span")
+        header.append(info)
+        return sample_times(info.duration, n)
+
+    decoded = probe_and_decode(source.path, times_for, backend=backend, max_pixels=params.max_pixels,
+                               threads=threads)
+    info = header[0]  # the header the times come from (the decoding backend may be a later one)
     stamps = [round(float(t), 6) for t in decoded.timestamps]
     distinct = len(set(stamps))
     if distinct < n:
         raise VideoDecodeError("too_short", source.path,
                                f"only {distinct} distinct frames at the {n} sample times of the 5%..95% span")
     vid = source.video_id
-    width = max(3, len(str(n - 1)))
-    names = [f"{vid}/{i:0{width}d}.jpg" for i in range(n)]
+    names = frame_names(vid, n)
     h, w = decoded.frames[0].shape[:2]
     record = VideoRecord(
         video_id=vid,
@@ -252,14 +295,20 @@ def sample_video(source: VideoSource, root: Path, params: SamplingParams, backen
     return record
 
 
+def frame_names(video_id: str, num_frames: int) -> list[str]:
+    """The frame files of a video, relative to the store root: ``<video_id>/000.jpg`` ..."""
+    width = max(3, len(str(num_frames - 1)))
+    return [f"{video_id}/{i:0{width}d}.jpg" for i in range(num_frames)]
+
+
 def _folder_bytes(folder: Path) -> int:
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
 
 
-def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str) -> dict:
+def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str, threads: int = 1) -> dict:
     """Run in a worker: sample one video; never raises for a bad video (returns the failure instead)."""
     try:
-        record = sample_video(source, root, params, backend)
+        record = sample_video(source, root, params, backend, threads)
         return {"ok": True, "record": record.to_json(), "bytes": _folder_bytes(root / record.video_id)}
     except VideoDecodeError as e:
         kind, message = e.kind, e.message
@@ -271,8 +320,88 @@ def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str) 
 
 
 def _init_worker() -> None:
-    """One decoding thread per worker process: parallelism comes from the processes."""
+    """One decoding thread per worker process (parallelism comes from the processes); load the decoders now, while
+    the parent is still finding videos, rather than on the first job."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import av  # noqa: F401
+    from PIL import Image, JpegImagePlugin  # noqa: F401
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Scheduling: longest first
+
+
+def estimated_cost(path: str | os.PathLike) -> float:
+    """A rough decoding cost of a video for scheduling: frames x pixels from its header (no frame is decoded).
+
+    0 when the header cannot be read (such a file fails fast anyway).
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            tb = float(stream.time_base) if stream.time_base else 0.0
+            duration = stream.duration * tb if stream.duration else (container.duration or 0) / 1_000_000
+            rate = stream.average_rate or stream.guessed_rate or 0
+            frames = stream.frames or duration * float(rate)
+            return float(frames) * stream.codec_context.width * stream.codec_context.height
+    except (av.error.FFmpegError, OSError, IndexError, ValueError, ZeroDivisionError):
+        return 0.0
+
+
+class _LongestFirst:
+    """Hands out sources costliest first. The costs are estimated in a background thread, so the first videos can
+    be handed out before every header has been read (the costliest of those read so far)."""
+
+    def __init__(self, sources: Sequence[VideoSource]):
+        self._total = len(sources)
+        self._heap: list[tuple[float, int, VideoSource]] = []
+        self._estimated = 0
+        self._handed = 0
+        self._stop = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._estimate, args=(list(sources),), name="videossr-estimate",
+                                        daemon=True)
+        self._thread.start()
+
+    def _estimate(self, sources: list[VideoSource]) -> None:
+        for i, source in enumerate(sources):
+            if self._stop:
+                return
+            cost = estimated_cost(source.path)
+            with self._cond:
+                heapq.heappush(self._heap, (-cost, i, source))
+                self._estimated += 1
+                self._cond.notify_all()
+
+    def remaining(self) -> int:
+        """Sources not handed out yet."""
+        return self._total - self._handed
+
+    def pop(self) -> VideoSource | None:
+        with self._cond:
+            while not self._heap and self._estimated < self._total:
+                self._cond.wait()
+            if not self._heap:
+                return None
+            self._handed += 1
+            return heapq.heappop(self._heap)[2]
+
+    def close(self) -> None:
+        self._stop = True
+        self._thread.join()
+
+
+def _threads_for(workers: int, running: int, remaining: int) -> int:
+    """Decoder threads for a job started now: several only for the last jobs, when workers would otherwise idle."""
+    if remaining > 0:
+        return 1
+    return max(1, workers // max(1, running + 1))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -306,38 +435,25 @@ class SamplingSummary:
 
 
 def _finished(root: Path) -> dict[str, VideoRecord]:
+    """The records of the finished video folders under ``root`` (a damaged record.json raises, naming it)."""
     done = {}
     for entry in sorted(root.iterdir()):
         record_file = entry / RECORD_NAME
         if entry.name.startswith(".") or not record_file.is_file():
             continue
-        record = VideoRecord.from_json(json.loads(record_file.read_text(encoding="utf-8")))
+        record = read_record(record_file)
+        if record.video_id != entry.name:
+            raise ValueError(f"{record_file}: belongs to video {record.video_id!r}, not to its folder {entry.name!r}")
         done[record.video_id] = record
     return done
 
 
-def _remove_stale_temporaries(root: Path) -> None:
-    """Folders and files left by a run that was killed outright (atomic writes use ``.<name>.<random>.tmp``)."""
-    for entry in root.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
-            logger.info("removing %s, left by an interrupted run", entry)
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
-
-
-def _check_params(root: Path, params: SamplingParams) -> None:
-    path = root / SAMPLING_NAME
-    wanted = params.to_json()
-    if path.is_file():
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        if stored != wanted:
-            raise ValueError(
-                f"{root} holds frames sampled with {stored}, not {wanted}: use another --output-dir"
-            )
-    else:
-        write_json_atomic(path, wanted)
+def _check_params(root: Path, wanted: dict) -> None:
+    stored = read_sampling(root)
+    if stored is None:
+        write_json_atomic(root / SAMPLING_NAME, wanted)
+    elif stored != wanted:
+        raise ValueError(f"{root} holds frames made with {stored}, not {wanted}: use another output folder")
 
 
 def _write_index(root: Path, failures: dict[str, dict]) -> int:
@@ -347,8 +463,35 @@ def _write_index(root: Path, failures: dict[str, dict]) -> int:
     return len(done)
 
 
+def check_output_folder(output_dir: str | os.PathLike, input_dirs: Sequence[str | os.PathLike]) -> None:
+    """Refuse an output folder that is an input folder, lies inside one, or contains one (ValueError naming both).
+
+    Inside an input folder, the outputs would be searched as inputs on every run and fill the user's tree;
+    containing one, the program would own (and clean up in) a folder holding the user's files.
+    """
+    out = Path(os.path.realpath(output_dir))
+    for d in input_dirs:
+        folder = Path(os.path.realpath(d))
+        if out == folder:
+            raise ValueError(f"the output folder {output_dir} is the input folder {d}: outputs never go next to "
+                             f"their inputs; choose another output folder")
+        if folder in out.parents:
+            raise ValueError(f"the output folder {output_dir} is inside the input folder {d}: its files would be "
+                             f"searched as inputs on every run; choose a folder outside {d}")
+        if out in folder.parents:
+            raise ValueError(f"the input folder {d} is inside the output folder {output_dir}, which the program "
+                             f"owns and cleans up; choose an output folder that holds none of your files")
+
+
 def default_workers() -> int:
     return max(1, min(8, os.cpu_count() or 1))
+
+
+def _check_workers(workers: int | None) -> int:
+    workers = default_workers() if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    return workers
 
 
 def sample_videos(
@@ -363,24 +506,42 @@ def sample_videos(
     progress: bool = True,
     jpeg_quality: int = JPEG_QUALITY,
 ) -> SamplingSummary:
-    """Sample every video under ``video_dirs`` into the frame store ``output_dir`` (see the module docstring)."""
+    """Sample every video under ``video_dirs`` into the frame store ``output_dir`` (see the module docstring).
+
+    Raises ``videossr.procs.OutputLockedError`` when another process writes ``output_dir``, ValueError for an
+    output folder that is, contains or lies in an input folder, and FileNotFoundError for a missing input folder.
+    """
     params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
     if backend != "auto":
         from videossr.video import BACKENDS
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
-    workers = default_workers() if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers!r}")
-    sources = find_videos(video_dirs)
+    workers = _check_workers(workers)
+    if isinstance(video_dirs, (str, os.PathLike)):
+        video_dirs = [video_dirs]
+    for d in video_dirs:
+        if not Path(d).is_dir():
+            raise FileNotFoundError(f"video folder {d} does not exist or is not a folder")
     root = Path(os.path.abspath(output_dir))
-    root.mkdir(parents=True, exist_ok=True)
-    _check_params(root, params)
-    _remove_stale_temporaries(root)
+    check_output_folder(root, video_dirs)
 
+    with output_lock(root, what=_LOCK_WHAT) as lock:
+        pool = worker_pool(workers, lock=lock, initializer=_init_worker) if workers > 1 else None
+        try:
+            return _sample_locked(video_dirs, root, params, backend, workers, retry_failed, progress, pool)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str, workers: int, retry_failed: bool,
+                   progress: bool, pool: cf.ProcessPoolExecutor | None) -> SamplingSummary:
+    sources = find_videos(video_dirs)
+    _check_params(root, params.to_json())
+    remove_temporaries(root)
     done = _finished(root)
-    failures = {f["video_id"]: f for f in read_jsonl(root / FAILURES_NAME)}
+    failures = {f["video_id"]: f for f in read_failures(root)}
     todo, already, skipped_failed = [], 0, 0
     for s in sources:
         if s.video_id in done:
@@ -413,22 +574,13 @@ def sample_videos(
 
     bar = tqdm(total=len(todo), desc="sampling", unit="video", disable=not progress)
     try:
-        if workers == 1 or len(todo) <= 1:
+        if pool is None or len(todo) <= 1:
+            threads = workers if len(todo) == 1 else 1
             for s in todo:
-                collect(_job(s, root, params, backend))
+                collect(_job(s, root, params, backend, threads))
                 bar.update(1)
         else:
-            ctx = multiprocessing.get_context("spawn")
-            with cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx,
-                                        initializer=_init_worker) as pool:
-                futures = [pool.submit(_job, s, root, params, backend) for s in todo]
-                try:
-                    for fut in cf.as_completed(futures):
-                        collect(fut.result())
-                        bar.update(1)
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            _run_pool(pool, todo, workers, root, params, backend, collect, bar)
     finally:
         bar.close()
         failures.update(new_failures)
@@ -448,3 +600,30 @@ def sample_videos(
     )
     logger.info("%s", summary)
     return summary
+
+
+def _run_pool(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], workers: int, root: Path,
+              params: SamplingParams, backend: str, collect, bar) -> None:
+    """Keep every worker busy with one video at a time, the costliest first."""
+    queue = _LongestFirst(todo)
+    try:
+        # wait until a worker is up: the estimates meanwhile decide what goes first
+        cf.wait([pool.submit(_ready) for _ in range(workers)], return_when=cf.FIRST_COMPLETED)
+        running: set[cf.Future] = set()
+        while True:
+            while len(running) < workers and queue.remaining() > 0:
+                source = queue.pop()
+                threads = _threads_for(workers, len(running), queue.remaining())
+                running.add(pool.submit(_job, source, root, params, backend, threads))
+            if not running:
+                break
+            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                collect(fut.result())
+                bar.update(1)
+    except BaseException:
+        # let the videos in progress finish (their folders are then indexed); drop the rest
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        queue.close()
