@@ -77,9 +77,6 @@ class VideoRecord:
             raise ValueError(f"{self.video_id}: sample_fps must be > 0, got {self.sample_fps!r}")
         if self.width <= 0 or self.height <= 0:
             raise ValueError(f"{self.video_id}: bad frame size {self.width}x{self.height}")
-        for f in self.frames:
-            if not isinstance(f, str) or not f or f.startswith("/") or ".." in PurePosixPath(f).parts:
-                raise ValueError(f"{self.video_id}: a frame must be a path relative to the store, got {f!r}")
 
     @property
     def num_frames(self) -> int:
@@ -96,6 +93,13 @@ class VideoRecord:
         d["timestamps"] = list(self.timestamps)
         d["num_frames"] = self.num_frames
         return d
+
+    def check_inside_store(self) -> None:
+        """ValueError unless every frame is a relative path inside the store (what a store on disk must hold)."""
+        for f in self.frames:
+            if not isinstance(f, str) or not f or f.startswith("/") or ".." in PurePosixPath(f).parts:
+                raise ValueError(f"video record {self.video_id!r}: a frame must be a path inside the store, "
+                                 f"got {f!r}")
 
     @classmethod
     def from_json(cls, d: dict) -> VideoRecord:
@@ -144,6 +148,7 @@ def read_manifest(root: str | os.PathLike) -> list[VideoRecord]:
     for line, obj in read_jsonl_lines(path, strict=True):
         try:
             record = VideoRecord.from_json(obj)
+            record.check_inside_store()
         except ValueError as e:
             raise ValueError(f"{path}:{line}: {e}") from None
         if record.video_id in seen:
@@ -191,9 +196,11 @@ def read_record(path: str | os.PathLike) -> VideoRecord:
     path = Path(path)
     obj = _read_json_object(path, "video record")
     try:
-        return VideoRecord.from_json(obj)
+        record = VideoRecord.from_json(obj)
+        record.check_inside_store()
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
+    return record
 
 
 def read_sampling(root: str | os.PathLike) -> dict | None:
