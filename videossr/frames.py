@@ -627,3 +627,232 @@ def _run_pool(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], workers: in
         raise
     finally:
         queue.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Stores at other sizes
+
+
+def store_max_pixels(root: str | os.PathLike) -> int | None:
+    """The ``max_pixels`` a store was built at (from its sampling.json); None when it has no sampling.json."""
+    sampling = read_sampling(root)
+    return None if sampling is None else int(sampling["max_pixels"])
+
+
+@dataclass(frozen=True)
+class DeriveSummary:
+    """What one run of ``derive_store`` did."""
+
+    output_dir: str
+    source_dir: str
+    max_pixels: int
+    source_max_pixels: int
+    videos: int  # in the source manifest
+    derived: int  # by this run
+    already_done: int  # by an earlier run
+    frames_written: int
+    bytes_written: int
+    manifest_videos: int
+
+    def __str__(self) -> str:
+        per_video = self.bytes_written / self.derived if self.derived else 0
+        return (f"{self.videos} videos in {self.source_dir} (max_pixels {self.source_max_pixels}): {self.derived} "
+                f"derived at max_pixels {self.max_pixels}, {self.already_done} done before; {self.frames_written} "
+                f"frames, {self.bytes_written / 1e6:.2f} MB written ({per_video / 1e3:.1f} kB per video); "
+                f"manifest: {self.manifest_videos} videos in {self.output_dir}")
+
+
+def derived_size(record: VideoRecord, max_pixels: int) -> tuple[int, int]:
+    """The frame size of ``record``'s video in a store at ``max_pixels``: what sampling at that size gives (from the
+    source video's size), but never larger than the frames it is derived from."""
+    w, h = fit_size(record.source_width, record.source_height, max_pixels)
+    if w > record.width or h > record.height:
+        return record.width, record.height
+    return w, h
+
+
+def _derive_video(record_json: dict, source_root: Path, root: Path, max_pixels: int, quality: int,
+                  same_encoding: bool) -> dict:
+    """Run in a worker: write ``root/<video_id>/`` from the source store's frames, shrunk to fit ``max_pixels``."""
+    from PIL import Image
+
+    record = VideoRecord.from_json(record_json)
+    width, height = derived_size(record, max_pixels)
+    copy = same_encoding and (width, height) == (record.width, record.height)
+    nbytes = 0
+    with atomic_dir(root / record.video_id) as tmp:
+        for rel in record.frames:
+            src = source_root / rel
+            dst = tmp / rel.rsplit("/", 1)[-1]
+            try:
+                if copy:  # nothing to change: the bytes sampling at this size would give
+                    data = src.read_bytes()
+                else:
+                    with Image.open(src) as im:
+                        if im.size != (record.width, record.height):
+                            raise ValueError(f"it is {im.size[0]}x{im.size[1]}, its record says "
+                                             f"{record.width}x{record.height}")
+                        picture = im.convert("RGB")
+                    if (width, height) != picture.size:
+                        picture = picture.resize((width, height), Image.Resampling.BICUBIC)
+                    data = _encode_image(picture, quality)
+            except (OSError, SyntaxError, ValueError) as e:
+                raise ValueError(f"frame {src} of the source store cannot be used: {e}") from None
+            dst.write_bytes(data)
+            nbytes += len(data)
+        derived = dataclasses.replace(record, width=width, height=height)
+        (tmp / RECORD_NAME).write_text(derived.to_jsonl_line(), encoding="utf-8")
+        tmp.chmod(0o755)
+    return {"video_id": record.video_id, "frames": record.num_frames, "bytes": nbytes}
+
+
+def _derived_sampling(source: dict, max_pixels: int, quality: int) -> dict:
+    out = dict(source)
+    out["max_pixels"] = max_pixels
+    out["jpeg_quality"] = quality
+    out["derived_from"] = {k: source[k] for k in ("max_pixels", "jpeg_quality", "derived_from") if k in source}
+    return out
+
+
+def derive_store(
+    source: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    *,
+    max_pixels: int,
+    jpeg_quality: int = JPEG_QUALITY,
+    workers: int | None = None,
+    progress: bool = True,
+) -> DeriveSummary:
+    """Make a frame store at a smaller ``max_pixels`` from the finished store ``source``, without decoding videos.
+
+    Each frame is the source JPEG shrunk (PIL bicubic, antialiased) to the size sampling at ``max_pixels`` gives
+    and encoded like the sampler's (a frame already that size, at the same quality, is copied as it is). Video ids,
+    timestamps, sample_fps and failures are the source's. sampling.json records the new ``max_pixels`` and
+    ``derived_from`` (the source's max_pixels and quality), so videos are never sampled into a derived store. The
+    output is written under its writer lock, one folder per video atomically; a rerun resumes; same source and
+    arguments give byte-identical files.
+
+    Raises ValueError when ``source`` has no sampling.json, was built at a ``max_pixels`` not larger than asked, is
+    being written, is damaged, or when the folders overlap; ``videossr.procs.OutputLockedError`` when another
+    process writes ``output_dir``.
+    """
+    params = SamplingParams(max_pixels=max_pixels, jpeg_quality=jpeg_quality)  # validates both
+    workers = _check_workers(workers)
+    source_root = Path(os.path.abspath(source))
+    root = Path(os.path.abspath(output_dir))
+    sampling = read_sampling(source_root)
+    if sampling is None:
+        raise ValueError(f"{source_root} has no {SAMPLING_NAME}: not a store written by the sampler, so the size "
+                         f"it was built at is unknown")
+    if sampling["max_pixels"] <= max_pixels:
+        raise ValueError(f"{source_root} was built at max_pixels {sampling['max_pixels']}; a derived store must be "
+                         f"smaller, got max_pixels {max_pixels}")
+    check_output_folder(root, [source_root])
+    holder = lock_holder(source_root)
+    if holder is not None:
+        raise ValueError(f"{source_root} is still being written ({describe_holder(holder)}); derive from it once "
+                         f"it is finished")
+    records = read_manifest(source_root)
+    source_failures = read_failures(source_root)
+    wanted = _derived_sampling(sampling, params.max_pixels, params.jpeg_quality)
+    same_encoding = sampling.get("jpeg_quality") == jpeg_quality
+
+    with output_lock(root, what="frame store derivation") as lock:
+        _check_params(root, wanted)
+        remove_temporaries(root)
+        done = _finished(root)
+        todo = [r for r in records if r.video_id not in done]
+        logger.info("%d videos in %s, %d to derive at max_pixels %d into %s", len(records), source_root, len(todo),
+                    max_pixels, root)
+        frames = nbytes = 0
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(todo), desc="deriving", unit="video", disable=not progress)
+        args = (source_root, root, params.max_pixels, params.jpeg_quality, same_encoding)
+        try:
+            if workers == 1 or len(todo) <= 1:
+                results = (_derive_video(r.to_json(), *args) for r in todo)
+                for result in results:
+                    frames, nbytes = frames + result["frames"], nbytes + result["bytes"]
+                    bar.update(1)
+            else:
+                with worker_pool(min(workers, len(todo)), lock=lock) as pool:
+                    futures = [pool.submit(_derive_video, r.to_json(), *args) for r in todo]
+                    try:
+                        for fut in cf.as_completed(futures):
+                            result = fut.result()
+                            frames, nbytes = frames + result["frames"], nbytes + result["bytes"]
+                            bar.update(1)
+                    except BaseException:
+                        pool.shutdown(wait=True, cancel_futures=True)
+                        raise
+        finally:
+            bar.close()
+            manifest_videos = _write_index(root, {f["video_id"]: f for f in source_failures})
+    summary = DeriveSummary(
+        output_dir=str(root), source_dir=str(source_root), max_pixels=max_pixels,
+        source_max_pixels=int(sampling["max_pixels"]), videos=len(records), derived=len(todo),
+        already_done=len(records) - len(todo), frames_written=frames, bytes_written=nbytes,
+        manifest_videos=manifest_videos,
+    )
+    logger.info("%s", summary)
+    return summary
+
+
+def ensure_store(
+    output_dir: str | os.PathLike,
+    *,
+    max_pixels: int,
+    store: str | os.PathLike | None = None,
+    video_dirs: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
+    num_frames: int = DEFAULT_NUM_FRAMES,
+    jpeg_quality: int = JPEG_QUALITY,
+    backend: str = "auto",
+    workers: int | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+) -> Path:
+    """The frame store to read at ``max_pixels``; give exactly one of ``store`` (an existing store) or ``video_dirs``.
+
+    - ``store`` built at exactly ``max_pixels`` (its sampling.json says so): returned as it is; nothing is written.
+    - ``store`` built larger: a store at ``max_pixels`` is derived from it into ``output_dir`` (``derive_store``,
+      resumable) and ``output_dir`` is returned.
+    - ``store`` built smaller: ValueError naming both sizes (frames are never enlarged).
+    - ``store`` without sampling.json (not written by the sampler, e.g. a synthetic test store): returned as it
+      is when all its frames fit ``max_pixels`` (a warning is logged: its build size is unknown), else ValueError.
+    - ``video_dirs``: the videos are sampled at ``max_pixels`` into ``output_dir`` (``sample_videos``, resumable).
+
+    ``num_frames`` must match the store's; ``jpeg_quality`` applies to what is written (a reused store keeps its own).
+    """
+    if (store is None) == (video_dirs is None):
+        raise ValueError(f"give exactly one of store and video_dirs (store={store!r}, video_dirs={video_dirs!r})")
+    output_dir = Path(os.path.abspath(output_dir))
+    if video_dirs is not None:
+        sample_videos(video_dirs, output_dir, num_frames=num_frames, max_pixels=max_pixels, backend=backend,
+                      workers=workers, retry_failed=retry_failed, progress=progress, jpeg_quality=jpeg_quality)
+        return output_dir
+    store = Path(os.path.abspath(store))
+    sampling = read_sampling(store)
+    if sampling is None:
+        records = read_manifest(store)
+        largest = max(records, key=lambda r: r.width * r.height, default=None)
+        if largest is not None and largest.width * largest.height > max_pixels:
+            raise ValueError(
+                f"{store} has no {SAMPLING_NAME}, so the size it was built at is unknown, and its frames (up to "
+                f"{largest.width}x{largest.height} = {largest.width * largest.height} pixels) exceed max_pixels "
+                f"{max_pixels}")
+        logger.warning("%s has no %s (not written by the sampler); its frames fit max_pixels %d, using it as it is",
+                       store, SAMPLING_NAME, max_pixels)
+        return store
+    if sampling["num_frames"] != num_frames:
+        raise ValueError(f"{store} holds {sampling['num_frames']} frames per video, not the {num_frames} asked for")
+    built = int(sampling["max_pixels"])
+    if built == max_pixels:
+        return store
+    if built < max_pixels:
+        raise ValueError(
+            f"{store} was built at max_pixels {built}, smaller than the max_pixels {max_pixels} asked for; frames are "
+            f"never enlarged: sample the videos again at max_pixels {max_pixels}, or ask for at most {built}")
+    derive_store(store, output_dir, max_pixels=max_pixels, jpeg_quality=jpeg_quality, workers=workers,
+                 progress=progress)
+    return output_dir
