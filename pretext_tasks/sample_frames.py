@@ -41,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                    help="decoder; auto tries pyav, torchcodec, decord in turn (default: auto)")
     p.add_argument("--workers", type=int, default=default_workers(),
-                   help="videos decoded in parallel, one process each (default: CPU count, at most 8)")
+                   help="videos decoded in parallel: one in this process, the others in worker processes\n"
+                        "(default: CPU count, at most 8)")
     p.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     p.add_argument("--from-store", type=Path, default=None,
                    help="derive the output from this finished frame store, built at a larger --max-pixels,\n"

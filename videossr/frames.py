@@ -28,11 +28,13 @@ killed run. The output folder may not be an input folder, lie inside one (its fr
 on every run, and the user's video tree would fill with frames) or contain one (the sampler owns its output folder).
 Worker processes die with the sampler (``videossr.procs.worker_pool``), so a killed run leaves no process writing.
 
-Speed. The pool of worker processes starts first, while the videos are found and the finished ones read. Videos are
-handed to the workers longest first (decoding cost estimated from each header: pixels x frames, read in a background
-thread), one at a time, so that no worker idles while a long video finishes last; the last videos, when fewer
-remain than workers, get several decoder threads each. Each video is opened once (probe and decode together,
-``videossr.video.probe_and_decode``). See benchmarks/bench_sampling.py for the figures.
+Speed (benchmarks/bench_sampling.py has the figures). ``workers`` videos are sampled at a time: one in this process
+and the others in ``workers - 1`` worker processes, so this process starts on the first video at once instead of
+idling while the workers start. Each free slot takes the costliest video left (cost estimated from each header:
+frames x pixels, read in a background thread), so that no long video ends the run alone; the last video gets
+several decoder threads, so that the cores the others free are not left idle. Each video is opened once (probe and
+decode together, ``videossr.video.probe_and_decode``), and only the frames the targets need are decoded (see
+``videossr.video``).
 
 Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
 from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
@@ -64,8 +66,8 @@ import heapq
 import logging
 import os
 import re
-import shutil
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -320,8 +322,7 @@ def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str, 
 
 
 def _init_worker() -> None:
-    """One decoding thread per worker process (parallelism comes from the processes); load the decoders now, while
-    the parent is still finding videos, rather than on the first job."""
+    """Worker set-up: load the decoders now, while the first video is being sampled here, not on the first job."""
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import av  # noqa: F401
     from PIL import Image, JpegImagePlugin  # noqa: F401
@@ -355,15 +356,21 @@ def estimated_cost(path: str | os.PathLike) -> float:
 
 
 class _LongestFirst:
-    """Hands out sources costliest first. The costs are estimated in a background thread, so the first videos can
-    be handed out before every header has been read (the costliest of those read so far)."""
+    """Hands out sources costliest first.
 
-    def __init__(self, sources: Sequence[VideoSource]):
+    The costs are estimated in a background thread. A pick waits for all estimates, but at most ``patience``
+    seconds after the queue was made: in a large folder the first videos start while the rest are still being
+    estimated (the costliest of those read so far go first, and a long video read later still goes before the
+    shorter ones left).
+    """
+
+    def __init__(self, sources: Sequence[VideoSource], patience: float = 0.5):
         self._total = len(sources)
         self._heap: list[tuple[float, int, VideoSource]] = []
         self._estimated = 0
         self._handed = 0
         self._stop = False
+        self._patient_until = time.monotonic() + patience
         self._cond = threading.Condition()
         self._thread = threading.Thread(target=self._estimate, args=(list(sources),), name="videossr-estimate",
                                         daemon=True)
@@ -381,12 +388,17 @@ class _LongestFirst:
 
     def remaining(self) -> int:
         """Sources not handed out yet."""
-        return self._total - self._handed
+        with self._cond:
+            return self._total - self._handed
 
     def pop(self) -> VideoSource | None:
+        """The costliest source not handed out yet; None when all have been."""
         with self._cond:
-            while not self._heap and self._estimated < self._total:
-                self._cond.wait()
+            while self._estimated < self._total:
+                wait = self._patient_until - time.monotonic()
+                if self._heap and wait <= 0:
+                    break
+                self._cond.wait(wait if self._heap else None)
             if not self._heap:
                 return None
             self._handed += 1
@@ -398,10 +410,16 @@ class _LongestFirst:
 
 
 def _threads_for(workers: int, running: int, remaining: int) -> int:
-    """Decoder threads for a job started now: several only for the last jobs, when workers would otherwise idle."""
-    if remaining > 0:
-        return 1
-    return max(1, workers // max(1, running + 1))
+    """Decoder threads for a video started now, with ``running`` others under way and ``remaining`` still to start.
+
+    One while videos are plenty (parallelism comes from the slots). Cores that no video will take share out among
+    the videos starting now; the last video gets them all, since every core freed by the others from then on
+    would otherwise idle until it ends (the threads share cores with the finishing videos meanwhile). FFmpeg's
+    threaded decoding gives the same frames.
+    """
+    if remaining == 0:
+        return workers
+    return max(1, (workers - running) // (remaining + 1))
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -527,16 +545,11 @@ def sample_videos(
     check_output_folder(root, video_dirs)
 
     with output_lock(root, what=_LOCK_WHAT) as lock:
-        pool = worker_pool(workers, lock=lock, initializer=_init_worker) if workers > 1 else None
-        try:
-            return _sample_locked(video_dirs, root, params, backend, workers, retry_failed, progress, pool)
-        finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+        return _sample_locked(video_dirs, root, params, backend, workers, retry_failed, progress, lock)
 
 
 def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str, workers: int, retry_failed: bool,
-                   progress: bool, pool: cf.ProcessPoolExecutor | None) -> SamplingSummary:
+                   progress: bool, lock) -> SamplingSummary:
     sources = find_videos(video_dirs)
     _check_params(root, params.to_json())
     remove_temporaries(root)
@@ -574,13 +587,16 @@ def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str,
 
     bar = tqdm(total=len(todo), desc="sampling", unit="video", disable=not progress)
     try:
-        if pool is None or len(todo) <= 1:
+        if workers == 1 or len(todo) <= 1:
             threads = workers if len(todo) == 1 else 1
             for s in todo:
                 collect(_job(s, root, params, backend, threads))
                 bar.update(1)
         else:
-            _run_pool(pool, todo, workers, root, params, backend, collect, bar)
+            # this process is one of the ``workers`` slots (see _run_slots)
+            slots = min(workers, len(todo))
+            with worker_pool(slots - 1, lock=lock, initializer=_init_worker) as pool:
+                _run_slots(pool, todo, slots, workers, root, params, backend, collect, bar)
     finally:
         bar.close()
         failures.update(new_failures)
@@ -602,31 +618,75 @@ def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str,
     return summary
 
 
-def _run_pool(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], workers: int, root: Path,
-              params: SamplingParams, backend: str, collect, bar) -> None:
-    """Keep every worker busy with one video at a time, the costliest first."""
+def _run_slots(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], slots: int, workers: int, root: Path,
+               params: SamplingParams, backend: str, collect, bar) -> None:
+    """Sample ``todo`` in ``slots`` slots: this process (the calling thread) and ``slots - 1`` worker processes.
+
+    Every slot takes the costliest video left when it frees up. This process starts at once, while the worker
+    processes are still starting (so no core idles meanwhile); a feeder thread keeps the workers busy. Ctrl-C stops
+    the video in this process at once; videos in worker processes finish, and are indexed.
+    """
     queue = _LongestFirst(todo)
+    state = threading.Lock()
+    running = 0
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def start(source: VideoSource) -> int:
+        """Count a job as running; its decoder threads."""
+        nonlocal running
+        with state:
+            threads = _threads_for(workers, running, queue.remaining())
+            running += 1
+            return threads
+
+    def finish(result: dict) -> None:
+        nonlocal running
+        with state:
+            running -= 1
+            collect(result)
+            bar.update(1)
+
+    def feed() -> None:
+        """Keep the worker processes busy, one video each."""
+        busy: set[cf.Future] = set()
+        try:
+            cf.wait([pool.submit(_ready) for _ in range(slots - 1)], return_when=cf.FIRST_COMPLETED)
+            while True:
+                while len(busy) < slots - 1 and not stop.is_set():
+                    source = queue.pop()
+                    if source is None:
+                        break
+                    busy.add(pool.submit(_job, source, root, params, backend, start(source)))
+                if not busy:
+                    return
+                done, busy = cf.wait(busy, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    if not fut.cancelled():
+                        finish(fut.result())
+        except BaseException as e:  # handed to the calling thread, which raises it
+            if not stop.is_set():
+                errors.append(e)
+            stop.set()
+
+    feeder = threading.Thread(target=feed, name="videossr-feeder", daemon=True)
+    feeder.start()
     try:
-        # wait until a worker is up: the estimates meanwhile decide what goes first
-        cf.wait([pool.submit(_ready) for _ in range(workers)], return_when=cf.FIRST_COMPLETED)
-        running: set[cf.Future] = set()
-        while True:
-            while len(running) < workers and queue.remaining() > 0:
-                source = queue.pop()
-                threads = _threads_for(workers, len(running), queue.remaining())
-                running.add(pool.submit(_job, source, root, params, backend, threads))
-            if not running:
+        while not stop.is_set():
+            source = queue.pop()
+            if source is None:
                 break
-            finished, running = cf.wait(running, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                collect(fut.result())
-                bar.update(1)
+            finish(_job(source, root, params, backend, start(source)))
+        feeder.join()
     except BaseException:
-        # let the videos in progress finish (their folders are then indexed); drop the rest
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)  # videos in progress in the workers finish
+        feeder.join()
         raise
     finally:
         queue.close()
+    if errors:
+        raise errors[0]
 
 
 # ----------------------------------------------------------------------------------------------------------------------
