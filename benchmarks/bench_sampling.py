@@ -18,6 +18,8 @@ and prints, per backend, the ratios sampler / floor in wall-clock seconds (the g
 costs no more than decoding every video once) and in CPU seconds (steadier on a shared machine), videos/s and the
 bytes on disk per video. Sampler times include starting the worker processes and importing the decoders. Each
 figure is the best of ``--repeat`` runs, the floor and the sampler runs interleaved so that both see the same load.
+Then, once per group, the store at ``--small-pixels`` (the training size): bytes per video when sampled at that size
+and when derived from the ``--max-pixels`` store (``videossr.frames.derive_store``), and the derivation's time.
 Nothing is asserted: this prints figures.
 
 Usage (from the repository root)::
@@ -39,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from videossr.frames import find_videos, sample_videos
+from videossr.frames import derive_store, find_videos, sample_videos
 from videossr.testing.media import ffmpeg_binary, make_clip
 from videossr.video import BACKENDS
 
@@ -134,6 +136,29 @@ def bench_group(name: str, folder: Path, args, scratch: Path) -> list[str]:
     return rows
 
 
+def store_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.jpg"))
+
+
+def bench_sizes(name: str, folder: Path, args, scratch: Path) -> list[str]:
+    """Bytes per video at --max-pixels and --small-pixels (sampled, and derived from the larger store)."""
+    big, small, derived = (scratch / f"{name}-{k}" for k in ("big", "small", "derived"))
+    common = dict(num_frames=args.num_frames, workers=args.workers, progress=False)
+    a = sample_videos([folder], big, max_pixels=args.max_pixels, **common)
+    b = sample_videos([folder], small, max_pixels=args.small_pixels, **common)
+    cpu, start = cpu_seconds(), time.perf_counter()
+    d = derive_store(big, derived, max_pixels=args.small_pixels, workers=args.workers, progress=False)
+    took, spent = time.perf_counter() - start, cpu_seconds() - cpu
+    n = max(a.manifest_videos, 1)
+    sizes = [store_bytes(r) / n / 1e3 for r in (big, small, derived)]
+    for r in (big, small, derived):
+        shutil.rmtree(r)
+    return [f"  store size: {sizes[0]:.1f} kB/video at max_pixels {args.max_pixels}; at {args.small_pixels}: "
+            f"{sizes[1]:.1f} kB/video sampled ({sizes[1] / sizes[0]:.2f}x), {sizes[2]:.1f} kB/video derived; "
+            f"derived {d.derived} videos in {took:.2f} s wall, {spent:.2f} s CPU (no decoding; "
+            f"{b.sampled} sampled directly)"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video-dir", type=Path, action="append", help="benchmark these folders instead of made clips")
@@ -145,6 +170,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--num-frames", type=int, default=48)
     p.add_argument("--max-pixels", type=int, default=512 * 512)
+    p.add_argument("--small-pixels", type=int, default=256 * 256, help="the smaller store's size (default 256*256)")
     p.add_argument("--backends", nargs="+", default=["pyav"], choices=BACKENDS)
     p.add_argument("--repeat", type=int, default=3, help="take the best of this many runs")
     p.add_argument("--clips-dir", type=Path, help="make (or reuse) the clips here instead of a temporary folder")
@@ -169,7 +195,7 @@ def main() -> int:
         print(f"workers {args.workers}, {args.num_frames} frames per video, max_pixels {args.max_pixels}, "
               f"best of {args.repeat}")
         for name, folder in groups.items():
-            for line in bench_group(name, folder, args, scratch):
+            for line in bench_group(name, folder, args, scratch) + bench_sizes(name, folder, args, scratch):
                 print(line, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
