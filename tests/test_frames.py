@@ -513,6 +513,9 @@ def test_ensure_store(big_store, store_videos, tmp_path, caplog):
         ensure_store(tmp_path / "n", max_pixels=SMALL, store=big_store, num_frames=48)
     with pytest.raises(ValueError, match="exactly one of store and video_dirs"):
         ensure_store(out, max_pixels=SMALL)
+    with output_lock(big_store, what="frame sampler"):
+        with pytest.raises(ValueError, match="still being written"):
+            ensure_store(tmp_path / "busy", max_pixels=BIG, store=big_store, num_frames=N)
 
     sampled = ensure_store(tmp_path / "sampled", max_pixels=SMALL, video_dirs=[store_videos], num_frames=N,
                            workers=1, progress=False)
@@ -525,3 +528,21 @@ def test_ensure_store(big_store, store_videos, tmp_path, caplog):
     assert "no sampling.json" in caplog.text
     with pytest.raises(ValueError, match="size it was built at is unknown"):
         ensure_store(out, max_pixels=SMALL - 1, store=synthetic, num_frames=N)
+
+
+def test_cli_derives_verifies_and_reports_refusals_without_a_traceback(big_store, tmp_path):
+    out = tmp_path / "small"
+    run = subprocess.run(
+        [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--from-store", str(big_store),
+         "--output-dir", str(out), "--max-pixels", str(SMALL), "--workers", "1", "--no-progress", "--verify"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"4 derived at max_pixels {SMALL}" in run.stdout and "all present and whole" in run.stdout
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(tmp_path),
+         "--output-dir", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert refused.returncode == 1 and "is the input folder" in refused.stderr
+    assert "Traceback" not in refused.stderr

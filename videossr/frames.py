@@ -881,6 +881,7 @@ def ensure_store(
     - ``store`` without sampling.json (not written by the sampler, e.g. a synthetic test store): returned as it
       is when all its frames fit ``max_pixels`` (a warning is logged: its build size is unknown), else ValueError.
     - ``video_dirs``: the videos are sampled at ``max_pixels`` into ``output_dir`` (``sample_videos``, resumable).
+    - ``store`` that a sampler is still writing: ValueError naming that process.
 
     ``num_frames`` must match the store's; ``jpeg_quality`` applies to what is written (a reused store keeps its own).
     """
@@ -904,6 +905,9 @@ def ensure_store(
         logger.warning("%s has no %s (not written by the sampler); its frames fit max_pixels %d, using it as it is",
                        store, SAMPLING_NAME, max_pixels)
         return store
+    holder = lock_holder(store)
+    if holder is not None:
+        raise ValueError(f"{store} is still being written ({describe_holder(holder)}); use it once it is finished")
     if sampling["num_frames"] != num_frames:
         raise ValueError(f"{store} holds {sampling['num_frames']} frames per video, not the {num_frames} asked for")
     built = int(sampling["max_pixels"])

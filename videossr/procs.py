@@ -139,7 +139,8 @@ def _flock_same_file(path: Path, operation: int) -> int | None:
             os.close(fd)
             if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
                 return None
-            raise
+            raise OSError(e.errno, f"cannot lock {path}: {e.strerror} (does this file system support flock?)"
+                          ) from None
         try:
             current = os.stat(path)
         except FileNotFoundError:
