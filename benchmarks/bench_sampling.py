@@ -1,20 +1,31 @@
 """Frame sampling throughput, side by side with a full decode by ffmpeg itself.
 
-For each group of videos (by default two synthetic groups made here with ffmpeg: 1280x720 30 fps H.264 with x264's
-default GOP of 250 frames, and the same with a GOP of 25), the script times
+Groups of videos (made here with ffmpeg unless ``--video-dir`` is given):
 
-- ``ffmpeg -threads 1 -i V -f null -`` on every video, ``--workers`` videos at a time (the full-decode reference);
-- ``videossr.frames.sample_videos`` with each backend and ``--workers`` worker processes (one decoder thread each),
-  writing a fresh frame store (``--num-frames`` frames per video, JPEG, fitted to ``--max-pixels``),
+- ``mixed``: a folder such as a real collection looks like: several codecs (H.264, HEVC, VP9, MPEG-4 part 2,
+  MPEG-2), containers (mp4, mkv, webm, avi, mpg), resolutions (240p to 1080p, a rotated portrait clip), lengths
+  (3 s to 40 s) and GOPs, plus the real clips of ``--real-dir`` (default: the demo clips in data/demo), all copied
+  into one temporary folder;
+- ``gop250`` / ``gop25``: ``--videos`` clips of 1280x720 30 fps H.264 with x264's default GOP (250) or a GOP of 25.
 
-and prints videos/s, frames/s, the ratio sampler time / ffmpeg time (the figure: at most 1.0 means sampling costs
-no more than decoding the videos once), both in wall-clock and in CPU seconds (CPU time is steadier on a shared
-machine), and the bytes on disk per sampled video. Sampler times include starting the worker processes and
-importing the backend; each figure is the best of ``--repeat`` runs. Nothing is asserted: this prints figures.
+For each group the script times
 
-Usage::
+- the decode floor: ``ffmpeg -threads 1 -i V -f null -`` on every video, ``--workers`` videos at a time;
+- ``videossr.frames.sample_videos`` with each backend and ``--workers`` worker processes, writing a fresh frame
+  store (``--num-frames`` frames per video, JPEG, fitted to ``--max-pixels``),
 
-    python benchmarks/bench_sampling.py                              # synthetic clips, 4 per group, 30 s each
+and prints, per backend, the ratios sampler / floor in wall-clock seconds (the goal: at most 1.0, i.e. sampling
+costs no more than decoding every video once) and in CPU seconds (steadier on a shared machine), videos/s and the
+bytes on disk per video. Sampler times include starting the worker processes and importing the decoders. Each
+figure is the best of ``--repeat`` runs, the floor and the sampler runs interleaved so that both see the same load.
+Then, once per group, the store at ``--small-pixels`` (the training size): bytes per video when sampled at that size
+and when derived from the ``--max-pixels`` store (``videossr.frames.derive_store``), and the derivation's time.
+Nothing is asserted: this prints figures.
+
+Usage (from the repository root)::
+
+    python benchmarks/bench_sampling.py                                   # mixed, gop250, gop25; pyav
+    python benchmarks/bench_sampling.py --groups mixed --repeat 5 --clips-dir /tmp/clips   # keep the made clips
     python benchmarks/bench_sampling.py --video-dir my_videos/ --workers 4 --backends pyav torchcodec
 """
 
@@ -30,9 +41,29 @@ import tempfile
 import time
 from pathlib import Path
 
-from videossr.frames import find_videos, sample_videos
+from videossr.frames import derive_store, find_videos, sample_videos
 from videossr.testing.media import ffmpeg_binary, make_clip
 from videossr.video import BACKENDS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOISE = "noise=alls=6:allf=t+u:all_seed={seed}"  # temporal noise: frames cost what real footage costs to decode
+
+# The synthetic part of the mixed folder: (file name, make_clip arguments).
+MIXED = (
+    ("h264_720p_gop250_40s.mp4", dict(seconds=40, fps=30, size=(1280, 720), video_filter=NOISE.format(seed=1))),
+    ("h264_1080p_gop60_12s.mp4", dict(seconds=12, fps=30, size=(1920, 1080), gop=60,
+                                      video_filter=NOISE.format(seed=2))),
+    ("vp9_480p_20s.webm", dict(seconds=20, fps=30, size=(854, 480), codec="libvpx-vp9", pattern="mandelbrot")),
+    ("hevc_540p_15s.mkv", dict(seconds=15, fps=25, size=(960, 540), codec="libx265",
+                               video_filter=NOISE.format(seed=3), extra_args=["-preset", "ultrafast"])),
+    ("mpeg4_360p_20s.avi", dict(seconds=20, fps=25, size=(640, 360), codec="mpeg4", pattern="testsrc",
+                                video_filter=NOISE.format(seed=4), extra_args=["-q:v", "4"])),
+    ("mpeg2_576p_15s.mpg", dict(seconds=15, fps=25, size=(720, 576), codec="mpeg2video", gop=15,
+                                video_filter=NOISE.format(seed=5), extra_args=["-q:v", "4"])),
+    ("h264_portrait_rotated_10s.mp4", dict(seconds=10, fps=30, size=(720, 1280), rotation=90,
+                                           video_filter=NOISE.format(seed=6))),
+    ("h264_240p_3s.mp4", dict(seconds=3, fps=25, size=(320, 240), pattern="mandelbrot")),
+)
 
 
 def cpu_seconds() -> float:
@@ -55,56 +86,94 @@ def ffmpeg_full_decode(paths: list[Path], workers: int) -> tuple[float, float]:
     return time.perf_counter() - start, cpu_seconds() - cpu
 
 
-def make_group(folder: Path, *, count: int, seconds: float, gop: int | None) -> Path:
+def make_gop_group(folder: Path, *, count: int, seconds: float, gop: int | None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        if (folder / f"clip{i}.mp4").is_file():  # kept from an earlier run (--clips-dir)
-            continue
-        # a moving test pattern with temporal noise, so that frames cost what real footage costs to decode
-        make_clip(folder / f"clip{i}.mp4", seconds=seconds, fps=30, size=(1280, 720), gop=gop,
-                  video_filter=f"noise=alls=6:allf=t+u:all_seed={i + 1}",
-                  extra_args=["-threads", "2"])
+        if not (folder / f"clip{i}.mp4").is_file():  # kept from an earlier run (--clips-dir)
+            make_clip(folder / f"clip{i}.mp4", seconds=seconds, fps=30, size=(1280, 720), gop=gop,
+                      video_filter=NOISE.format(seed=i + 1), extra_args=["-threads", "2"])
     return folder
 
 
-def bench_group(name: str, folder: Path, backends: list[str], args, scratch: Path) -> list[str]:
+def make_mixed_group(folder: Path, real_dir: Path | None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, kwargs in MIXED:
+        if not (folder / name).is_file():
+            make_clip(folder / name, **kwargs)
+    if real_dir is not None:
+        for source in find_videos([real_dir]):
+            if not (folder / source.path.name).is_file():
+                shutil.copy(source.path, folder / source.path.name)
+    return folder
+
+
+def bench_group(name: str, folder: Path, args, scratch: Path) -> list[str]:
     paths = [s.path for s in find_videos([folder])]
-    runs = [ffmpeg_full_decode(paths, args.workers) for _ in range(args.repeat)]
-    wall_ref, cpu_ref = min(w for w, _ in runs), min(c for _, c in runs)
-    rows = [f"{name}: {len(paths)} videos; ffmpeg -threads 1 full decode: {wall_ref:.2f} s wall, {cpu_ref:.2f} s CPU "
-            f"({len(paths) / wall_ref:.2f} videos/s)"]
-    for backend in backends:
-        walls, cpus = [], []
-        for r in range(args.repeat):
-            out = scratch / f"{name}-{backend}-{r}".replace(" ", "_")
+    floors: list[tuple[float, float]] = []
+    runs: dict[str, list[tuple[float, float]]] = {b: [] for b in args.backends}
+    summaries = {}
+    for r in range(args.repeat):
+        floors.append(ffmpeg_full_decode(paths, args.workers))
+        for backend in args.backends:
+            out = scratch / f"{name}-{backend}-{r}"
             cpu, start = cpu_seconds(), time.perf_counter()
-            summary = sample_videos([folder], out, num_frames=args.num_frames, max_pixels=args.max_pixels,
-                                    backend=backend, workers=args.workers, progress=False)
-            walls.append(time.perf_counter() - start)
-            cpus.append(cpu_seconds() - cpu)
+            summaries[backend] = sample_videos([folder], out, num_frames=args.num_frames, max_pixels=args.max_pixels,
+                                               backend=backend, workers=args.workers, progress=False)
+            runs[backend].append((time.perf_counter() - start, cpu_seconds() - cpu))
             shutil.rmtree(out)
-        took, spent = min(walls), min(cpus)
-        per_video = summary.bytes_written / max(summary.sampled, 1)
+    wall_ref, cpu_ref = min(w for w, _ in floors), min(c for _, c in floors)
+    rows = [f"{name}: {len(paths)} videos; decode floor (ffmpeg -threads 1, {args.workers} at a time): "
+            f"{wall_ref:.2f} s wall, {cpu_ref:.2f} s CPU"]
+    for backend in args.backends:
+        took, spent = min(w for w, _ in runs[backend]), min(c for _, c in runs[backend])
+        s = summaries[backend]
         rows.append(
-            f"  {backend:10s} {took:6.2f} s wall {spent:6.2f} s CPU  {summary.sampled / took:5.2f} videos/s  "
-            f"{summary.frames_written / took:6.1f} frames/s  "
-            f"ratio wall {took / wall_ref:4.2f} CPU {spent / cpu_ref:4.2f}"
-            f"  {per_video / 1e3:6.1f} kB/video  (ok {summary.sampled}, failed {summary.failed})"
+            f"  {backend:10s} {took:6.2f} s wall {spent:6.2f} s CPU  "
+            f"ratio wall {took / wall_ref:4.2f} CPU {spent / cpu_ref:4.2f}  "
+            f"{s.sampled / took:5.2f} videos/s  {s.bytes_written / max(s.sampled, 1) / 1e3:6.1f} kB/video  "
+            f"(ok {s.sampled}, failed {s.failed}; walls {' '.join(f'{w:.2f}' for w, _ in runs[backend])})"
         )
     return rows
 
 
+def store_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.jpg"))
+
+
+def bench_sizes(name: str, folder: Path, args, scratch: Path) -> list[str]:
+    """Bytes per video at --max-pixels and --small-pixels (sampled, and derived from the larger store)."""
+    big, small, derived = (scratch / f"{name}-{k}" for k in ("big", "small", "derived"))
+    common = dict(num_frames=args.num_frames, workers=args.workers, progress=False)
+    a = sample_videos([folder], big, max_pixels=args.max_pixels, **common)
+    b = sample_videos([folder], small, max_pixels=args.small_pixels, **common)
+    cpu, start = cpu_seconds(), time.perf_counter()
+    d = derive_store(big, derived, max_pixels=args.small_pixels, workers=args.workers, progress=False)
+    took, spent = time.perf_counter() - start, cpu_seconds() - cpu
+    n = max(a.manifest_videos, 1)
+    sizes = [store_bytes(r) / n / 1e3 for r in (big, small, derived)]
+    for r in (big, small, derived):
+        shutil.rmtree(r)
+    return [f"  store size: {sizes[0]:.1f} kB/video at max_pixels {args.max_pixels}; at {args.small_pixels}: "
+            f"{sizes[1]:.1f} kB/video sampled ({sizes[1] / sizes[0]:.2f}x), {sizes[2]:.1f} kB/video derived; "
+            f"derived {d.derived} videos in {took:.2f} s wall, {spent:.2f} s CPU (no decoding; "
+            f"{b.sampled} sampled directly)"]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--video-dir", type=Path, action="append", help="benchmark these folders instead of synthetic clips")
-    p.add_argument("--videos", type=int, default=4, help="synthetic clips per group (default 4)")
-    p.add_argument("--seconds", type=float, default=30.0, help="length of a synthetic clip (default 30)")
+    p.add_argument("--video-dir", type=Path, action="append", help="benchmark these folders instead of made clips")
+    p.add_argument("--groups", nargs="+", default=["mixed", "gop250", "gop25"], choices=("mixed", "gop250", "gop25"))
+    p.add_argument("--real-dir", type=Path, default=REPO_ROOT / "data" / "demo",
+                   help="real clips added to the mixed group (default: data/demo)")
+    p.add_argument("--videos", type=int, default=4, help="clips per GOP group (default 4)")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of a GOP-group clip (default 30)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--num-frames", type=int, default=48)
     p.add_argument("--max-pixels", type=int, default=512 * 512)
-    p.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    p.add_argument("--repeat", type=int, default=2, help="take the best of this many runs")
-    p.add_argument("--clips-dir", type=Path, help="make (or reuse) the synthetic clips here instead of a temp dir")
+    p.add_argument("--small-pixels", type=int, default=256 * 256, help="the smaller store's size (default 256*256)")
+    p.add_argument("--backends", nargs="+", default=["pyav"], choices=BACKENDS)
+    p.add_argument("--repeat", type=int, default=3, help="take the best of this many runs")
+    p.add_argument("--clips-dir", type=Path, help="make (or reuse) the clips here instead of a temporary folder")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
@@ -114,18 +183,19 @@ def main() -> int:
             groups = {str(d): d for d in args.video_dir}
         else:
             start = time.perf_counter()
-            clips = args.clips_dir or scratch
-            groups = {
-                "H.264 GOP 250 (x264 default)": make_group(clips / "gop250", count=args.videos,
-                                                            seconds=args.seconds, gop=None),
-                "H.264 GOP 25": make_group(clips / "gop25", count=args.videos, seconds=args.seconds, gop=25),
+            clips = args.clips_dir or scratch / "clips"
+            makers = {
+                "mixed": lambda: make_mixed_group(clips / "mixed", args.real_dir),
+                "gop250": lambda: make_gop_group(clips / "gop250", count=args.videos, seconds=args.seconds, gop=None),
+                "gop25": lambda: make_gop_group(clips / "gop25", count=args.videos, seconds=args.seconds, gop=25),
             }
-            print(f"made {2 * args.videos} clips of {args.seconds:g} s 1280x720 30 fps in "
-                  f"{time.perf_counter() - start:.1f} s")
+            groups = {g: makers[g]() for g in args.groups}
+            print(f"clips ready in {time.perf_counter() - start:.1f} s (GOP groups: {args.videos} x {args.seconds:g} s "
+                  f"1280x720 30 fps H.264)")
         print(f"workers {args.workers}, {args.num_frames} frames per video, max_pixels {args.max_pixels}, "
-              f"one decoder thread per worker (as ffmpeg -threads 1)")
+              f"best of {args.repeat}")
         for name, folder in groups.items():
-            for line in bench_group(name, folder, args.backends, args, scratch):
+            for line in bench_group(name, folder, args, scratch) + bench_sizes(name, folder, args, scratch):
                 print(line, flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

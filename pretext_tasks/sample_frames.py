@@ -4,11 +4,15 @@ Finds every video under the ``--video-dir`` folders (recursive; mp4, mkv, webm, 
 ``--num-frames`` frames per video evenly inside its 5%..95% span, and writes them as JPEGs (fitted to
 ``--max-pixels``) plus ``manifest.jsonl`` and ``failures.jsonl`` under ``--output-dir``. A rerun resumes: finished
 videos are skipped, failed ones are retried only with ``--retry-failed``. See videossr/frames.py for the layout.
+``--from-store`` makes a store at a smaller ``--max-pixels`` from a finished larger one instead (its JPEGs are
+shrunk; no video is decoded). ``--verify`` checks the finished store (every frame present and a whole JPEG).
+One sampler at a time per output folder: a second one stops at once and names the first.
 
 Usage (from the repository root)::
 
     python pretext_tasks/sample_frames.py                       # the demo clips in data/demo -> data/frames
     python pretext_tasks/sample_frames.py --video-dir raw/ --video-dir more/ --output-dir data/frames --workers 8
+    python pretext_tasks/sample_frames.py --from-store data/frames --output-dir data/frames_256 --max-pixels 65536
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import argparse
 import logging
 from pathlib import Path
 
-from videossr.frames import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, sample_videos
+from videossr.frames import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, derive_store, sample_videos
+from videossr.manifest import verify_store
+from videossr.procs import OutputLockedError
 from videossr.video import BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -35,8 +41,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
                    help="decoder; auto tries pyav, torchcodec, decord in turn (default: auto)")
     p.add_argument("--workers", type=int, default=default_workers(),
-                   help="videos decoded in parallel, one process each (default: CPU count, at most 8)")
+                   help="videos decoded in parallel: one in this process, the others in worker processes\n"
+                        "(default: CPU count, at most 8)")
     p.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
+    p.add_argument("--from-store", type=Path, default=None,
+                   help="derive the output from this finished frame store, built at a larger --max-pixels,\n"
+                        "by shrinking its JPEGs (no video is decoded; --video-dir must not be given)")
+    p.add_argument("--verify", action="store_true",
+                   help="check the finished store: every frame present and a whole JPEG")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return p.parse_args(argv)
@@ -45,24 +57,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log = logging.getLogger("sample_frames")
+    if args.from_store is not None and args.video_dir:
+        log.error("give --video-dir or --from-store, not both")
+        return 2
     video_dirs = args.video_dir or [REPO_ROOT / "data" / "demo"]
     try:
-        summary = sample_videos(
-            video_dirs,
-            args.output_dir,
-            num_frames=args.num_frames,
-            max_pixels=args.max_pixels,
-            backend=args.backend,
-            workers=args.workers,
-            retry_failed=args.retry_failed,
-            progress=not args.no_progress,
-        )
+        if args.from_store is not None:
+            summary = derive_store(args.from_store, args.output_dir, max_pixels=args.max_pixels,
+                                   workers=args.workers, progress=not args.no_progress)
+        else:
+            summary = sample_videos(
+                video_dirs,
+                args.output_dir,
+                num_frames=args.num_frames,
+                max_pixels=args.max_pixels,
+                backend=args.backend,
+                workers=args.workers,
+                retry_failed=args.retry_failed,
+                progress=not args.no_progress,
+            )
+        print(summary)
+        if args.verify:
+            print(verify_store(args.output_dir))
     except KeyboardInterrupt:
-        logging.getLogger("sample_frames").warning(
-            "interrupted: finished videos are kept and indexed; run the same command again to resume"
-        )
+        log.warning("interrupted: finished videos are kept and indexed; run the same command again to resume")
         return 130
-    print(summary)
+    except (OutputLockedError, ValueError, FileNotFoundError) as e:
+        log.error("%s", e)
+        return 1
     return 0
 
 

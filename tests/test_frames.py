@@ -1,29 +1,39 @@
-"""videossr.frames: finding videos, the clock, the frame store (manifest, failures), resume, determinism, Ctrl-C."""
+"""videossr.frames: finding videos, the clock, the frame store (manifest, failures), resume, determinism, Ctrl-C;
+the output folder rules, the writer lock and SIGKILL with real sampler processes; derived stores and ensure_store."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from videossr import frames as frames_mod
 from videossr.frames import (
     RECORD_NAME,
+    derive_store,
+    ensure_store,
     find_videos,
     sample_fps_for,
     sample_times,
     sample_videos,
     video_id_for,
 )
-from videossr.io import read_jsonl
-from videossr.manifest import read_failures, read_manifest
+from videossr.io import TMP_PREFIX, read_jsonl
+from videossr.manifest import read_failures, read_manifest, read_sampling, verify_store
+from videossr.procs import LOCK_NAME, output_lock
+from videossr.testing.frames import make_frame_store
 from videossr.testing.media import make_audio_only, make_clip, truncate_file, write_garbage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -257,3 +267,282 @@ def test_cli(videos, tmp_path):
     assert ten.num_frames == 8 and len(set(ten.timestamps)) == 8
     assert [round(t * 25) for t in ten.timestamps] == [1, 2, 3, 4, 5, 6, 7, 8]
     assert len(read_failures(out)) == 4
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Safety: the output folder, the user's files, one writer, no orphans
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (relative path -> bytes)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_output_folder_may_not_be_or_hold_or_sit_in_an_input(videos, tmp_path):
+    before = tree(videos)
+    with pytest.raises(ValueError, match="is the input folder"):
+        sample_videos([videos], videos, num_frames=N, workers=1, progress=False)
+    with pytest.raises(ValueError, match="inside the input folder"):
+        sample_videos([videos], videos / "frames", num_frames=N, workers=1, progress=False)
+    with pytest.raises(ValueError, match="inside the output folder"):
+        sample_videos([videos], videos.parent, num_frames=N, workers=1, progress=False)
+    (tmp_path / "link").symlink_to(videos, target_is_directory=True)
+    with pytest.raises(ValueError, match="is the input folder"):
+        sample_videos([videos], tmp_path / "link", num_frames=N, workers=1, progress=False)
+    assert tree(videos) == before and not (videos / "frames").exists()
+
+
+def test_user_files_in_the_output_folder_are_never_touched(videos, tmp_path):
+    out = tmp_path / "store"
+    out.mkdir()
+    # the user's files, named like the temporaries older versions removed as "left by an interrupted run"
+    user = {".holiday.mp4.x8k2m1.tmp": b"precious", ".notes.tmp": b"notes", "README.txt": b"mine"}
+    for name, data in user.items():
+        (out / name).write_bytes(data)
+    (out / ".drafts.tmp").mkdir()
+    (out / ".drafts.tmp" / "draft.txt").write_text("draft")
+    # and what a killed run of the sampler really leaves
+    stale = out / f"{TMP_PREFIX}good-0123456789-ab12cd.tmp"
+    stale.mkdir()
+    (stale / "000.jpg").write_bytes(b"half a frame")
+
+    sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
+    for name, data in user.items():
+        assert (out / name).read_bytes() == data, name
+    assert (out / ".drafts.tmp" / "draft.txt").read_text() == "draft"
+    assert not stale.exists()
+    assert json.loads((out / "sampling.json").read_text())["max_pixels"] == 80 * 60
+    assert len(read_manifest(out)) == 2
+    assert not [p for p in out.iterdir() if p.name.startswith(".videossr")]  # no lock or temporary left
+
+
+@pytest.fixture(scope="module")
+def slow_videos(tmp_path_factory) -> Path:
+    """Six clips that take a worker a noticeable time each (for the tests with real processes)."""
+    d = tmp_path_factory.mktemp("slow")
+    for i in range(6):
+        make_clip(d / f"clip{i}.mp4", seconds=6, fps=25, size=(640, 360),
+                  video_filter=f"noise=alls=6:allf=t+u:all_seed={i + 1}")
+    return d
+
+
+def cli(video_dir: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(video_dir),
+            "--output-dir", str(out), "--num-frames", "8", "--max-pixels", "4800", "--no-progress",
+            "--log-level", "WARNING", *extra]
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def holder_pid(out: Path) -> int | None:
+    try:
+        return json.loads((out / LOCK_NAME).read_text())["pid"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def test_second_sampler_on_the_same_folder_stops_at_once(slow_videos, tmp_path):
+    out = tmp_path / "store"
+    first = subprocess.Popen(cli(slow_videos, out, "--workers", "1"), cwd=REPO, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: holder_pid(out) == first.pid or first.poll() is not None, 60, "the first sampler's lock")
+        first.send_signal(signal.SIGSTOP)  # frozen while it holds the folder, however fast this machine is
+        start = time.monotonic()
+        second = subprocess.run(cli(slow_videos, out, "--workers", "1"), cwd=REPO, capture_output=True, text=True,
+                                timeout=120)
+        assert second.returncode == 1, second.stderr
+        assert f"pid {first.pid}" in second.stderr and "frame sampler" in second.stderr
+        assert "sample_frames.py" in second.stderr  # the holder's command
+        assert time.monotonic() - start < 30
+    finally:
+        first.send_signal(signal.SIGCONT)
+    stdout, stderr = first.communicate(timeout=120)
+    assert first.returncode == 0, stderr
+    assert "6 sampled" in stdout
+    verify_store(out)
+    assert not (out / LOCK_NAME).exists()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+def test_sigkill_of_a_multi_worker_run_then_immediate_rerun(slow_videos, tmp_path):
+    reference = tmp_path / "reference"
+    assert subprocess.run(cli(slow_videos, reference, "--workers", "1"), cwd=REPO, capture_output=True,
+                          timeout=300).returncode == 0
+
+    out = tmp_path / "store"
+    run = subprocess.Popen(cli(slow_videos, out, "--workers", "2"), cwd=REPO, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: any((d / RECORD_NAME).exists() for d in out.glob("clip*")) or run.poll() is not None,
+                 120, "the first finished video")
+        run.send_signal(signal.SIGSTOP)  # no new video is handed out from here on
+        workers = children(run.pid)
+        done_at_kill = len(list(out.glob("clip*")))
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        run.kill()
+        run.wait()
+    assert workers and done_at_kill < 6
+    wait_for(lambda: not any(alive(p) for p in workers), 5, "the workers to die with the sampler")
+
+    again = subprocess.run(cli(slow_videos, out, "--workers", "2"), cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert tree(out) == tree(reference)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Stores at other sizes
+
+
+@pytest.fixture(scope="module")
+def store_videos(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("store_videos")
+    make_clip(d / "wide.mp4", seconds=2, fps=25, size=(160, 120), gop=12)
+    make_clip(d / "other.mkv", seconds=2, fps=20, size=(128, 96), pattern="mandelbrot")
+    make_clip(d / "small.mp4", seconds=2, fps=25, size=(64, 48))  # fits every size below: copied as it is
+    make_clip(d / "tall.webm", seconds=2, fps=25, size=(90, 160), codec="libvpx-vp9")
+    make_audio_only(d / "audio.mp4")
+    return d
+
+
+BIG, SMALL = 120 * 90, 80 * 60
+
+
+@pytest.fixture(scope="module")
+def big_store(store_videos, tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("big") / "store"
+    sample_videos([store_videos], root, num_frames=N, max_pixels=BIG, workers=1, progress=False)
+    return root
+
+
+def test_derive_store_matches_direct_sampling_except_the_resampling(big_store, store_videos, tmp_path):
+    source_before = tree(big_store)
+    derived = tmp_path / "derived"
+    summary = derive_store(big_store, derived, max_pixels=SMALL, workers=1, progress=False)
+    assert (summary.videos, summary.derived, summary.manifest_videos) == (4, 4, 4)
+    assert tree(big_store) == source_before  # the source is only read
+    verify_store(derived, decode=True)
+
+    direct = tmp_path / "direct"
+    sample_videos([store_videos], direct, num_frames=N, max_pixels=SMALL, workers=1, progress=False)
+    got, want = read_manifest(derived), read_manifest(direct)
+    assert got == want  # ids, sources, timestamps, sample_fps, durations, frame sizes: all the same
+    assert (derived / "failures.jsonl").read_bytes() == (direct / "failures.jsonl").read_bytes()
+    sampling = json.loads((derived / "sampling.json").read_text())
+    assert sampling["max_pixels"] == SMALL and sampling["derived_from"] == {"max_pixels": BIG, "jpeg_quality": 90}
+    assert sampling["num_frames"] == N
+    for r in got:
+        for rel in r.frames:
+            a = np.asarray(Image.open(derived / rel), dtype=float)
+            b = np.asarray(Image.open(direct / rel), dtype=float)
+            if r.source.endswith("small.mp4"):
+                assert (derived / rel).read_bytes() == (direct / rel).read_bytes()  # nothing to shrink: copied
+            else:
+                assert np.abs(a - b).mean() < 6, (rel, np.abs(a - b).mean())
+
+
+def test_derive_store_is_deterministic_resumable_and_refuses_what_it_cannot_do(big_store, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    derive_store(big_store, one, max_pixels=SMALL, workers=1, progress=False)
+    derive_store(big_store, two, max_pixels=SMALL, workers=2, progress=False)
+    assert tree(one) == tree(two)
+
+    # resume: a video folder lost, the index gone, a temporary left by a killed run
+    victim = read_manifest(two)[1].video_id
+    shutil.rmtree(two / victim)
+    (two / "manifest.jsonl").unlink()
+    (two / f"{TMP_PREFIX}{victim}-zz9.tmp").mkdir()
+    again = derive_store(big_store, two, max_pixels=SMALL, workers=1, progress=False)
+    assert (again.derived, again.already_done) == (1, 3)
+    assert tree(one) == tree(two)
+
+    with pytest.raises(ValueError, match=f"built at max_pixels {BIG}; a derived store must be smaller, got "
+                                         f"max_pixels {BIG * 2}"):
+        derive_store(big_store, tmp_path / "x", max_pixels=BIG * 2, progress=False)
+    with pytest.raises(ValueError, match="holds frames made with"):  # another size into an existing store
+        derive_store(big_store, one, max_pixels=SMALL - 100, progress=False)
+    with pytest.raises(ValueError, match="is the input folder"):
+        derive_store(big_store, big_store, max_pixels=SMALL, progress=False)
+    with pytest.raises(ValueError, match="holds frames made with"):  # no sampling into a derived store
+        sample_videos([Path(read_manifest(one)[0].source).parent], one, num_frames=N, max_pixels=SMALL, workers=1,
+                      progress=False)
+    with output_lock(big_store, what="frame sampler"):
+        with pytest.raises(ValueError, match=f"still being written \\(frame sampler, pid {os.getpid()}"):
+            derive_store(big_store, tmp_path / "y", max_pixels=SMALL, progress=False)
+    synthetic = tmp_path / "synthetic"
+    make_frame_store(synthetic, num_videos=1, num_frames=N, width=120, height=90)
+    with pytest.raises(ValueError, match="no sampling.json"):
+        derive_store(synthetic, tmp_path / "z", max_pixels=SMALL, progress=False)
+
+
+def test_ensure_store(big_store, store_videos, tmp_path, caplog):
+    out = tmp_path / "out"
+    assert ensure_store(out, max_pixels=BIG, store=big_store, num_frames=N) == big_store  # built at that size: reused
+    assert not out.exists()
+    assert ensure_store(out, max_pixels=SMALL, store=big_store, num_frames=N, workers=1, progress=False) == out  # derived
+    assert read_sampling(out)["max_pixels"] == SMALL and len(read_manifest(out)) == 4
+    assert ensure_store(tmp_path / "unused", max_pixels=SMALL, store=out, num_frames=N) == out
+    with pytest.raises(ValueError) as err:
+        ensure_store(tmp_path / "bigger", max_pixels=BIG, store=out, num_frames=N)
+    assert f"built at max_pixels {SMALL}, smaller than the max_pixels {BIG} asked for" in str(err.value)
+    with pytest.raises(ValueError, match=f"holds {N} frames per video, not the 48"):
+        ensure_store(tmp_path / "n", max_pixels=SMALL, store=big_store, num_frames=48)
+    with pytest.raises(ValueError, match="exactly one of store and video_dirs"):
+        ensure_store(out, max_pixels=SMALL)
+    with output_lock(big_store, what="frame sampler"):
+        with pytest.raises(ValueError, match="still being written"):
+            ensure_store(tmp_path / "busy", max_pixels=BIG, store=big_store, num_frames=N)
+
+    sampled = ensure_store(tmp_path / "sampled", max_pixels=SMALL, video_dirs=[store_videos], num_frames=N,
+                           workers=1, progress=False)
+    assert sampled == tmp_path / "sampled" and read_sampling(sampled)["max_pixels"] == SMALL
+
+    synthetic = tmp_path / "synthetic"
+    make_frame_store(synthetic, num_videos=1, num_frames=N, width=80, height=60)
+    with caplog.at_level(logging.WARNING, logger="videossr.frames"):
+        assert ensure_store(out, max_pixels=SMALL, store=synthetic, num_frames=N) == synthetic
+    assert "no sampling.json" in caplog.text
+    with pytest.raises(ValueError, match="size it was built at is unknown"):
+        ensure_store(out, max_pixels=SMALL - 1, store=synthetic, num_frames=N)
+
+
+def test_cli_derives_verifies_and_reports_refusals_without_a_traceback(big_store, tmp_path):
+    out = tmp_path / "small"
+    run = subprocess.run(
+        [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--from-store", str(big_store),
+         "--output-dir", str(out), "--max-pixels", str(SMALL), "--workers", "1", "--no-progress", "--verify"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert run.returncode == 0, run.stderr
+    assert f"4 derived at max_pixels {SMALL}" in run.stdout and "all present and whole" in run.stdout
+    refused = subprocess.run(
+        [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(tmp_path),
+         "--output-dir", str(tmp_path), "--no-progress"],
+        capture_output=True, text=True, cwd=REPO,
+    )
+    assert refused.returncode == 1 and "is the input folder" in refused.stderr
+    assert "Traceback" not in refused.stderr

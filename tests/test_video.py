@@ -1,4 +1,5 @@
-"""videossr.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg."""
+"""videossr.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg; the
+speed features (decoder threads, keyframe jumps, a reused swscale context, one opening per video) change no byte."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from videossr.testing.media import (
     truncate_file,
     write_garbage,
 )
-from videossr.video import BACKENDS, VideoDecodeError, decode_frames_at, fit_size, probe
+from videossr.video import BACKENDS, VideoDecodeError, decode_frames_at, fit_size, probe, probe_and_decode
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 BBB = DEMO / "bigbuckbunny.mp4"
@@ -276,3 +277,122 @@ def test_fit_size(width, height, max_pixels):
         assert (w, h) == (width, height)
     elif min(w, h) > 4:
         assert abs(w / h - width / height) / (width / height) < 0.25
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Speed features that must not change a single byte
+
+
+@pytest.fixture(scope="module")
+def codec_zoo(tmp_path_factory, clips) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("zoo")
+    return {
+        "h264_long_gop": make_clip(d / "long.mp4", seconds=3, fps=25, size=(320, 240), pattern="mandelbrot"),
+        "h264_bframes": make_clip(d / "b.mp4", seconds=3, fps=25, size=(320, 240), gop=25,
+                                  video_filter="noise=alls=8:allf=t+u"),
+        "hevc": make_clip(d / "hevc.mkv", seconds=2, fps=25, size=(320, 240), codec="libx265",
+                          extra_args=["-preset", "ultrafast"]),
+        "mpeg2_ts": make_clip(d / "m2.ts", seconds=2, fps=25, size=(320, 240), codec="mpeg2video", gop=12,
+                              extra_args=["-bf", "2"]),
+        "mpeg4_avi": make_clip(d / "m4.avi", seconds=2, fps=25, size=(320, 240), codec="mpeg4", gop=10),
+        "vp9": clips["webm"],
+        "rotated": clips["rotated"],
+        "vfr": clips["vfr"],
+        "mpeg_ps": CITY,
+        "bbb": BBB,
+    }
+
+
+@pytest.mark.parametrize("name", ["h264_long_gop", "h264_bframes", "hevc", "mpeg2_ts", "mpeg4_avi", "vp9", "rotated",
+                                  "vfr", "mpeg_ps", "bbb"])
+def test_threads_and_indexed_decode_give_the_linear_decode_bytes(codec_zoo, name, monkeypatch):
+    """Decoder threads, keyframe jumps and skipped non-reference frames change nothing: the frames are the bytes a
+    plain front-to-back decode gives."""
+    path = codec_zoo[name]
+    info = probe(path)
+    times = targets(info.duration, 16)
+    one = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90)
+    many = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90, threads=3)
+    with monkeypatch.context() as m:
+        m.setattr(video, "_av_index", lambda container, stream: [])
+        linear = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90)
+    for out in (many, linear):
+        assert out.timestamps == one.timestamps
+        assert all(np.array_equal(a, b) for a, b in zip(out.frames, one.frames))
+
+
+@pytest.mark.parametrize("name", ["mpeg_ps", "mpeg2_ts", "h264_bframes"])
+def test_indexed_decode_needs_no_linear_fallback(codec_zoo, name, monkeypatch):
+    """MPEG program/transport streams too are decoded from the packet index (forward, without jumps)."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("fell back to the linear decode")
+
+    monkeypatch.setattr(video, "_av_decode_linear", refuse)
+    info = probe(codec_zoo[name])
+    out = decode_frames_at(codec_zoo[name], targets(info.duration, 16), backend="pyav")
+    assert len(set(out.timestamps)) == 16
+
+
+def test_reused_swscale_context_gives_the_same_bytes(clips):
+    with av.open(str(BBB)) as c:
+        frames = [f for _, f in zip(range(4), c.decode(c.streams.video[0]))]
+    scaler = video._Scaler()
+    for f in frames:
+        assert np.array_equal(scaler.frame_to_rgb(f, 341, 192),
+                              f.to_ndarray(format="rgb24", width=341, height=192, interpolation="BICUBIC"))
+        assert np.array_equal(scaler.frame_to_rgb(f, f.width, f.height), f.to_ndarray(format="rgb24"))
+
+
+def test_probe_and_decode_is_probe_then_decode(clips):
+    for name in ("h264", "rotated", "vfr", "mkv"):
+        path = clips[name]
+        seen = []
+
+        def times_for(info):
+            seen.append(info)
+            return targets(info.duration, 8)
+
+        fused = probe_and_decode(path, times_for, max_pixels=60 * 80)
+        info = probe(path)
+        apart = decode_frames_at(path, targets(info.duration, 8), max_pixels=60 * 80)
+        assert seen == [info] and fused.info == apart.info == info
+        assert fused.timestamps == apart.timestamps
+        assert all(np.array_equal(a, b) for a, b in zip(fused.frames, apart.frames))
+
+
+def test_probe_and_decode_lets_times_for_errors_through(clips, monkeypatch):
+    def too_short(info):
+        raise VideoDecodeError("too_short", clips["h264"], f"only {info.num_frames} frames")
+
+    with pytest.raises(VideoDecodeError) as err:
+        probe_and_decode(clips["h264"], too_short)
+    assert err.value.kind == "too_short" and "only 50 frames" in str(err.value)
+
+    class Odd(Exception):
+        pass
+
+    def odd(info):
+        raise Odd("mine")
+
+    tried = []
+    monkeypatch.setattr(video, "_PROBERS", {**video._PROBERS, "torchcodec": lambda p: tried.append(p)})
+    with pytest.raises(Odd, match="mine"):
+        probe_and_decode(clips["h264"], odd)
+    assert tried == []  # no other backend was tried
+    with pytest.raises(ValueError, match="threads"):
+        probe_and_decode(clips["h264"], lambda info: [0.0], threads=0)
+    with pytest.raises(ValueError, match="-1"):
+        probe_and_decode(clips["h264"], lambda info: [-1.0])
+
+
+def test_probe_and_decode_falls_back_with_the_first_header(clips, monkeypatch):
+    """When PyAV reads the header but cannot decode, the next backend decodes at the times from PyAV's header."""
+    def broken(path, times, max_pixels, threads=1):
+        times(video._av_probe(path))  # the header is read, then decoding fails
+        raise VideoDecodeError("corrupt", path, "simulated decoder failure", backend="pyav")
+
+    monkeypatch.setattr(video, "_av_decode_at", broken)
+    monkeypatch.setattr(video, "AUTO_ORDER", ("pyav", "decord"))
+    out = probe_and_decode(clips["h264"], lambda info: targets(info.duration, 8))
+    assert out.backend == "decord"
+    assert out.timestamps == pytest.approx([math.floor(t * 25 + 1e-6) / 25 for t in targets(2.0, 8)], abs=1e-6)

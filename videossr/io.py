@@ -3,12 +3,30 @@
 Everything VideoSSR writes goes through these: a file is written under a temporary name in its final directory and
 renamed into place when complete, so an interrupted run never leaves a half-written file, and a rerun can trust that
 every file it finds is whole.
+
+Temporary names are unmistakably this program's own: ``.videossr-tmp-<final name>-<random>.tmp`` (``TMP_PREFIX``).
+``is_temporary`` recognises them and ``remove_temporaries`` deletes only those, so cleaning up after a killed run
+never touches a user's file, whatever it is called. Call ``remove_temporaries`` only while holding the folder's
+writer lock (``videossr.procs.output_lock``): a temporary of a live writer is indistinguishable from a stale one.
+
+Reading: ``read_jsonl`` reads a JSONL file; with ``strict=True`` (files written whole, such as manifests) any damaged
+line is an error naming the file and line; otherwise (append-only logs) a torn last line left by an interrupted
+append is dropped and reported in the log.
+
+Usage::
+
+    with atomic_path("out/result.json") as tmp:
+        tmp.write_text("...")            # out/result.json appears only when the block succeeds
+    write_jsonl_atomic("out/rows.jsonl", rows)
+    rows = read_jsonl("out/rows.jsonl", strict=True)
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -16,8 +34,48 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger(__name__)
 
+TMP_PREFIX = ".videossr-tmp-"
+TMP_SUFFIX = ".tmp"
+_NAME_KEEP = 80  # characters of the final name kept in a temporary name (file names are limited to 255 bytes)
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f"{TMP_PREFIX}{path.name[:_NAME_KEEP]}-"
+
+
+def is_temporary(name: str | os.PathLike) -> bool:
+    """Whether a file or folder name is one of this module's temporaries (``.videossr-tmp-...tmp``)."""
+    name = Path(name).name
+    return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries (``is_temporary``) directly inside ``folder`` and return what was removed.
+
+    Only names this module makes are touched; nothing else in the folder is, and sub-folders are not searched.
+    Call it only while holding the folder's writer lock, when no writer can be using them.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in sorted(folder.iterdir()):
+        if not is_temporary(entry.name):
+            continue
+        logger.info("removing %s, left by an interrupted run", entry)
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
+@functools.cache
 def _umask() -> int:
+    """The process umask, read once (reading it means setting it, which is not safe while other threads write)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -28,7 +86,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it onto ``path``, on error remove it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; outputs are ordinary files others may read
@@ -64,7 +122,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     if path.exists():
         raise FileExistsError(f"refusing to overwrite existing directory {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(path), suffix=TMP_SUFFIX, dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
     try:
         yield tmp
@@ -93,22 +151,40 @@ def append_jsonl(path: str | os.PathLike, obj: Any) -> None:
         os.fsync(f.fileno())
 
 
-def read_jsonl(path: str | os.PathLike) -> list[Any]:
-    """Read a JSONL file; a torn last line (interrupted append) is ignored, any other bad line raises."""
+def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> list[Any]:
+    """Read a JSONL file (a missing file reads as no lines; blank lines are skipped).
+
+    ``strict=True`` (files written whole, e.g. with ``write_jsonl_atomic``): every line must be valid JSON, the last
+    one included; a bad line raises ValueError naming the file and line. ``strict=False`` (append-only logs): a
+    torn last line, left by an interrupted ``append_jsonl``, is dropped with a warning in the log; a bad line
+    anywhere else still raises.
+    """
+    return [obj for _, obj in read_jsonl_lines(path, strict=strict)]
+
+
+def read_jsonl_lines(path: str | os.PathLike, *, strict: bool = False) -> list[tuple[int, Any]]:
+    """Like ``read_jsonl``, with each object's 1-based line number, for error messages that name the line."""
     path = Path(path)
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e})") from None
+    lines = text.splitlines()
     out = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
+            out.append((i + 1, json.loads(line)))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1 and not strict:
+                logger.warning("%s:%d: dropping a torn last line (an interrupted append?): %r", path, i + 1,
+                               line[:80])
                 break
-            raise ValueError(f"{path}:{i + 1}: not a JSON line: {line[:80]!r}") from None
+            what = "the last line is cut short or damaged" if i == len(lines) - 1 else "not a JSON line"
+            raise ValueError(f"{path}:{i + 1}: {what} ({e.msg}): {line[:80]!r}") from None
     return out
 
 

@@ -4,6 +4,8 @@
 frame a player shows at that time (the last frame whose timestamp is <= the time), as an upright uint8 RGB array
 (rotation metadata of phone videos applied), shrunk to fit ``max_pixels`` with its aspect ratio kept (never
 enlarged), together with the real timestamp of every returned frame. ``probe(path)`` reads a video's header.
+``probe_and_decode(path, times_for)`` does both with one opening of the file (PyAV): the times are computed from
+the header by ``times_for(info)``, as the sampler does.
 
 Backends (``backend=``):
 
@@ -11,6 +13,9 @@ Backends (``backend=``):
   before a requested frame when there is a keyframe between the current position and that frame (cheaper than
   decoding forward), and tells the decoder to skip non-reference frames that are not requested (nothing depends on
   them). This decodes fewer frames than a full decode even on long-GOP H.264 (see benchmarks/bench_sampling.py).
+  Jumps seek to the keyframe's decoding timestamp, which lands on it also in MPEG program streams (seeking there by
+  presentation timestamp lands after it). One swscale context is reused for every frame of a call (setting one up
+  costs about as much as the conversion itself; the output is the same).
 - ``torchcodec``: ``VideoDecoder.get_frames_played_at`` in exact seek mode.
 - ``decord``: ``VideoReader.get_batch`` on the indices picked from its frame timestamps.
 - ``auto`` (default) tries them in ``AUTO_ORDER`` and falls back to the next one when one fails on a file. The
@@ -21,8 +26,10 @@ Backends (``backend=``):
   off from its own timestamps, which nothing here can detect; so decord comes last. Every backend's result is
   checked where it can be (each frame is the one on screen at its time, never a later one).
 
-Every decoder runs single-threaded (one thread per process): parallelism comes from running several videos at once
-(``videossr.frames``), which scales better than threading inside one decoder.
+Decoders run single-threaded by default (``threads=1``): parallelism comes from running several videos at once
+(``videossr.frames``), which scales better than threading inside one decoder. ``threads=n`` lets FFmpeg's decoder
+use n threads (frame and slice threading) for the last videos of a batch, when cores would otherwise sit idle;
+FFmpeg's threaded decoding is bit-exact, so the frames are the same.
 
 Errors are ``VideoDecodeError`` with a ``kind`` (one of ``ERROR_KINDS``) so that callers can report a reason::
 
@@ -154,16 +161,42 @@ def fit_size(width: int, height: int, max_pixels: int | None) -> tuple[int, int]
     return w, h
 
 
+class _Scaler:
+    """Converts and shrinks pictures with FFmpeg's swscale (bicubic), reusing one swscale context.
+
+    ``frame.to_ndarray(format=..., width=..., height=...)`` sets up a new swscale context on every call, which costs
+    about as much as the conversion; a reused context gives the same bytes. Not thread-safe: one per call.
+    """
+
+    def __init__(self) -> None:
+        from av.video.reformatter import VideoReformatter
+
+        self._reformatter = VideoReformatter()
+
+    def frame_to_rgb(self, frame, width: int, height: int) -> np.ndarray:
+        """A PyAV frame as an RGB array of ``width x height`` (scaled bicubic when that is not its size)."""
+        if (width, height) == (frame.width, frame.height):
+            out = self._reformatter.reformat(frame, format="rgb24")
+        else:
+            out = self._reformatter.reformat(frame, width=width, height=height, format="rgb24",
+                                             interpolation="BICUBIC")
+        return out.to_ndarray()
+
+    def resize(self, frame: np.ndarray, max_pixels: int | None) -> np.ndarray:
+        """Shrink an RGB array to fit ``max_pixels`` (never enlarged): swscale bicubic, as on the PyAV path."""
+        h, w = frame.shape[:2]
+        nw, nh = fit_size(w, h, max_pixels)
+        if (nw, nh) == (w, h):
+            return np.ascontiguousarray(frame)
+        import av
+
+        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        return np.ascontiguousarray(self.frame_to_rgb(picture, nw, nh))
+
+
 def _resize(frame: np.ndarray, max_pixels: int | None) -> np.ndarray:
     """Shrink an RGB array to fit ``max_pixels``: FFmpeg's swscale bicubic, as on the PyAV path."""
-    h, w = frame.shape[:2]
-    nw, nh = fit_size(w, h, max_pixels)
-    if (nw, nh) == (w, h):
-        return np.ascontiguousarray(frame)
-    import av
-
-    picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-    return picture.to_ndarray(format="rgb24", width=nw, height=nh, interpolation="BICUBIC")
+    return _Scaler().resize(frame, max_pixels)
 
 
 def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
@@ -285,8 +318,10 @@ def _av_first_rotation(container, stream) -> int:
 @dataclass(frozen=True)
 class _Packet:
     pts: int
+    dts: int | None
     key: bool
     duration: int
+    size: int
 
 
 def _av_index(container, stream) -> list[_Packet]:
@@ -297,20 +332,33 @@ def _av_index(container, stream) -> list[_Packet]:
             continue
         if p.pts is None:
             return []  # timestamps unknown before decoding: the caller decodes linearly instead
-        packets.append(_Packet(int(p.pts), bool(p.is_keyframe), int(p.duration or 0)))
+        dts = int(p.dts) if p.dts is not None else None
+        packets.append(_Packet(int(p.pts), dts, bool(p.is_keyframe), int(p.duration or 0), int(p.size)))
     return packets
 
 
-def _av_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+def _av_threads(stream, threads: int) -> None:
+    """Decoder threads; set before the decoder opens (first decode). Several threads: frame + slice threading."""
+    ctx = stream.codec_context
+    ctx.thread_count = threads
+    if threads > 1:
+        ctx.thread_type = "AUTO"
+
+
+def _av_decode_at(path: Path, times: Sequence[float] | Callable[[VideoInfo], Sequence[float]],
+                  max_pixels: int | None, threads: int = 1) -> DecodedFrames:
+    """PyAV. ``times`` may be a function of the video's header (see ``probe_and_decode``)."""
     import av
 
     container = _av_open(path)
     try:
         stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1
+        _av_threads(stream, threads)
         try:
             rotation = _av_first_rotation(container, stream)
             info = _av_info(container, stream, rotation)
+            if callable(times):
+                times = times(info)
             times = _validate_times(path, times, info.duration, "pyav")
             container.seek(0, backward=True)  # back to the start (any position: the index pass reads all)
             stream.codec_context.flush_buffers()
@@ -335,17 +383,14 @@ def _av_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) ->
 
 def _av_converter(rotation: int, max_pixels: int | None) -> Callable[[object], np.ndarray]:
     """Decoded PyAV frame -> upright RGB array fitted to max_pixels; colour conversion and scaling in one pass."""
+    scaler = _Scaler()
 
     def convert(frame) -> np.ndarray:
         turned = rotation in (90, 270)
         dw, dh = (frame.height, frame.width) if turned else (frame.width, frame.height)
         tw, th = fit_size(dw, dh, max_pixels)
         cw, ch = (th, tw) if turned else (tw, th)
-        if (cw, ch) == (frame.width, frame.height):
-            rgb = frame.to_ndarray(format="rgb24")
-        else:
-            rgb = frame.to_ndarray(format="rgb24", width=cw, height=ch, interpolation="BICUBIC")
-        return np.ascontiguousarray(_rotate(rgb, rotation))
+        return np.ascontiguousarray(_rotate(scaler.frame_to_rgb(frame, cw, ch), rotation))
 
     return convert
 
@@ -371,8 +416,19 @@ def _av_check_complete(path: Path, stream, info: VideoInfo, index: list[_Packet]
         )
 
 
+# Demuxers whose timestamp seeking lands on packet fragments (MPEG program and transport streams): decode them
+# forward from the start, never jumping.
+_IMPRECISE_SEEK_FORMATS = frozenset({"mpeg", "mpegts", "mpegtsraw", "mpegvideo"})
+
+
 def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[float], convert):
-    """Decode only what the requested frames need, using the packet index. None if a planned frame never came out."""
+    """Decode only what the requested frames need, using the packet index. None if that cannot be done reliably.
+
+    Every packet given to the decoder is checked against the index (same pts, same size), so the decoder sees
+    exactly the packets that a decode from that keyframe would see. When a jump lands on something else (a packet
+    fragment, a duplicate), decoding restarts from the first keyframe without jumps; when that fails too, None
+    (the caller decodes linearly).
+    """
     tb = float(stream.time_base)
     order = sorted(range(len(index)), key=lambda i: index[i].pts)  # presentation order -> decode index
     origin = index[order[0]].pts
@@ -395,42 +451,66 @@ def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[
             if frame.pts in wanted_pts and frame.pts not in got:
                 got[frame.pts] = convert(frame)
 
-    position = None  # decode index of the next packet the decoder would get
-    packets = None
-    for target in wanted:
-        if index[target].pts in got:
-            continue
-        key = keyframe_before[target]
-        while key > 0 and index[target].pts < index[key].pts:
-            # a leading picture of an open GOP (shown before its keyframe) needs the GOP before
-            key = keyframe_before[key - 1]
-        if position is None or key > position:
-            if position is not None:
-                ctx.skip_frame = "DEFAULT"
-                take(ctx.decode(None))  # drain frames still held for reordering before jumping
-            container.seek(index[key].pts, stream=stream, backward=True)
+    def run(jumps: bool) -> bool:
+        """One pass over the targets; False when the demuxer gave packets that do not match the index."""
+        position = None  # decode index of the next packet the decoder gets
+        packets = None
+
+        def jump(key: int) -> bool:
+            """Seek so that the decoder's next packet is ``index[key]`` (decoded here); False if that failed."""
+            nonlocal packets, position
+            entry = index[key]
+            # by decoding timestamp: <= the keyframe's pts whether the demuxer's index holds pts or dts
+            container.seek(entry.dts if entry.dts is not None else entry.pts, stream=stream, backward=True)
             ctx.flush_buffers()
             packets = (p for p in container.demux(stream) if p.size and p.pts is not None)
-            position = None
             for p in packets:  # the demuxer may land before the keyframe: skip to it
-                if p.pts == index[key].pts:
+                if p.pts == entry.pts:
+                    if p.size != entry.size:
+                        return False  # a fragment of it
                     ctx.skip_frame = "DEFAULT"
                     take(ctx.decode(p))
                     position = key + 1
+                    return True
+                if entry.dts is not None and p.dts is not None and p.dts > entry.dts:
+                    return False  # it landed after the keyframe
+            return False
+
+        for target in wanted:
+            if index[target].pts in got:
+                continue
+            key = keyframe_before[target]
+            while key > 0 and index[target].pts < index[key].pts:
+                # a leading picture of an open GOP (shown before its keyframe) needs the GOP before
+                key = keyframe_before[key - 1]
+            if position is None or (jumps and key > position):
+                if position is not None:
+                    ctx.skip_frame = "DEFAULT"
+                    take(ctx.decode(None))  # drain frames still held for reordering before jumping
+                if not jump(key if jumps else 0):
+                    logger.debug("seeking to packet %d did not land on it", key if jumps else 0)
+                    return False
+            while position <= target:
+                p = next(packets, None)
+                if p is None:
                     break
-            if position is None:
-                return None
-        while position <= target:
-            p = next(packets, None)
-            if p is None:
-                break
-            ctx.skip_frame = "DEFAULT" if p.pts in wanted_pts else "NONREF"
-            take(ctx.decode(p))
-            position += 1
-    ctx.skip_frame = "DEFAULT"
-    take(ctx.decode(None))
+                expected = index[position]
+                if (p.pts, p.size) != (expected.pts, expected.size):
+                    logger.debug("packet %d is not the indexed one (pts %s size %s, expected %s %s)",
+                                 position, p.pts, p.size, expected.pts, expected.size)
+                    return False
+                ctx.skip_frame = "DEFAULT" if p.pts in wanted_pts else "NONREF"
+                take(ctx.decode(p))
+                position += 1
+        ctx.skip_frame = "DEFAULT"
+        take(ctx.decode(None))
+        return True
+
+    precise = container.format.name not in _IMPRECISE_SEEK_FORMATS
+    if not (precise and run(jumps=True)) and not run(jumps=False):
+        return None
     if len(got) != len(wanted_pts):
-        logger.debug("indexed decode missed %d frames; decoding linearly", len(wanted_pts) - len(got))
+        logger.debug("indexed decode missed the frames at pts %s; decoding linearly", sorted(wanted_pts - set(got)))
         return None
     return [((index[i].pts - origin) * tb, got[index[i].pts]) for i in picks]
 
@@ -493,14 +573,15 @@ def _av_probe(path: Path) -> VideoInfo:
 # torchcodec
 
 
-def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | None,
+                          threads: int = 1) -> DecodedFrames:
     try:
         from torchcodec.decoders import VideoDecoder
     except Exception as e:  # not installed, or its FFmpeg libraries are missing
         raise VideoDecodeError("unavailable", path, f"torchcodec cannot be imported: {e}",
                                backend="torchcodec") from None
     try:
-        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
+        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC")
         meta = decoder.metadata
         begin = float(meta.begin_stream_seconds or 0.0)
         end = float(meta.end_stream_seconds or 0.0)
@@ -525,7 +606,8 @@ def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | 
     stamps = [float(s) - begin for s in batch.pts_seconds.tolist()]
     _check_on_screen(path, "torchcodec", times, stamps)
     # torchcodec applies rotation metadata itself.
-    pictures = [_resize(a, max_pixels) for a in batch.data.numpy()]
+    scaler = _Scaler()
+    pictures = [scaler.resize(a, max_pixels) for a in batch.data.numpy()]
     return DecodedFrames(frames=pictures, timestamps=stamps, info=info, backend="torchcodec")
 
 
@@ -544,13 +626,14 @@ def _guess_kind(exc: BaseException) -> str:
 # decord
 
 
-def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
+def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None,
+                      threads: int = 1) -> DecodedFrames:
     try:
         import decord
     except Exception as e:
         raise VideoDecodeError("unavailable", path, f"decord cannot be imported: {e}", backend="decord") from None
     try:
-        reader = decord.VideoReader(str(path), num_threads=1, ctx=decord.cpu(0))
+        reader = decord.VideoReader(str(path), num_threads=threads, ctx=decord.cpu(0))
         n = len(reader)
         if n == 0:
             raise VideoDecodeError("corrupt", path, "no frames", backend="decord")
@@ -567,7 +650,8 @@ def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None
     except (decord.DECORDError, RuntimeError) as e:  # decord raises RuntimeError when it cannot open a file
         raise VideoDecodeError(_guess_kind(e), path, f"decoding failed: {e}", backend="decord") from None
     # decord applies rotation metadata itself; its frames are already upright.
-    rows = {i: _resize(a, max_pixels) for i, a in zip(unique, batch)}
+    scaler = _Scaler()
+    rows = {i: scaler.resize(a, max_pixels) for i, a in zip(unique, batch)}
     info = VideoInfo(
         duration=duration,
         num_frames=n,
@@ -582,7 +666,7 @@ def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None
                          backend="decord")
 
 
-_DECODERS: dict[str, Callable[[Path, Sequence[float], int | None], DecodedFrames]] = {
+_DECODERS: dict[str, Callable[[Path, Sequence[float], int | None, int], DecodedFrames]] = {
     "pyav": _av_decode_at,
     "torchcodec": _torchcodec_decode_at,
     "decord": _decord_decode_at,
@@ -663,29 +747,92 @@ def _backend_order(backend: str) -> tuple[str, ...]:
     return (backend,)
 
 
-def decode_frames_at(
-    path: str | os.PathLike,
-    times: Sequence[float],
-    *,
-    backend: str = "auto",
-    max_pixels: int | None = None,
-) -> DecodedFrames:
-    """The frames on screen at ``times`` (seconds from the video's first frame), upright and fitted to ``max_pixels``.
-
-    Times past the last frame give the last frame; a time more than 0.5 s past the end of the decodable video raises
-    VideoDecodeError(kind="truncated"); a negative or non-finite time raises ValueError. With ``backend="auto"`` the
-    backends of ``AUTO_ORDER`` are tried in turn; if all fail, the error names every backend's failure and carries
-    the kind of the first backend that could run.
-    """
-    order = _backend_order(backend)
+def _check_decode_args(max_pixels: int | None, threads: int) -> None:
     if max_pixels is not None and max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels!r}")
-    path = Path(path)
-    _check_file(path)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+
+
+def _check_times(path: Path, times: Sequence[float]) -> list:
     times = list(times)
     if not times:
         raise ValueError(f"{path}: no times requested")
     for t in times:
         if not (isinstance(t, (int, float, np.floating, np.integer)) and math.isfinite(t) and t >= 0):
             raise ValueError(f"{path}: a requested time must be a finite number >= 0, got {t!r}")
-    return _first_success(path, order, lambda name: _DECODERS[name](path, times, max_pixels))
+    return times
+
+
+def decode_frames_at(
+    path: str | os.PathLike,
+    times: Sequence[float],
+    *,
+    backend: str = "auto",
+    max_pixels: int | None = None,
+    threads: int = 1,
+) -> DecodedFrames:
+    """The frames on screen at ``times`` (seconds from the video's first frame), upright and fitted to ``max_pixels``.
+
+    Times past the last frame give the last frame; a time more than 0.5 s past the end of the decodable video raises
+    VideoDecodeError(kind="truncated"); a negative or non-finite time raises ValueError. With ``backend="auto"`` the
+    backends of ``AUTO_ORDER`` are tried in turn; if all fail, the error names every backend's failure and carries
+    the kind of the first backend that could run. ``threads``: decoder threads (the frames do not depend on it).
+    """
+    order = _backend_order(backend)
+    _check_decode_args(max_pixels, threads)
+    path = Path(path)
+    _check_file(path)
+    times = _check_times(path, times)
+    return _first_success(path, order, lambda name: _DECODERS[name](path, times, max_pixels, threads))
+
+
+class _TimesFailed(Exception):
+    """Carries an exception raised by a ``times_for`` function past the backend fallback."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(str(error))
+        self.error = error
+
+
+def probe_and_decode(
+    path: str | os.PathLike,
+    times_for: Callable[[VideoInfo], Sequence[float]],
+    *,
+    backend: str = "auto",
+    max_pixels: int | None = None,
+    threads: int = 1,
+) -> DecodedFrames:
+    """Probe a video and decode the frames on screen at ``times_for(info)``, opening the file once with PyAV.
+
+    The result is that of ``decode_frames_at(path, times_for(probe(path, backend=backend)), backend=backend, ...)``:
+    the times come from the first backend of the order that reads the header, and are then kept for every backend
+    tried after it; the frames come from the first backend that decodes them. An exception raised by ``times_for``
+    (e.g. a VideoDecodeError of kind ``too_short``) propagates as it is, without trying another backend.
+    """
+    order = _backend_order(backend)
+    _check_decode_args(max_pixels, threads)
+    path = Path(path)
+    _check_file(path)
+    chosen: list | None = None
+
+    def times_from(info: VideoInfo) -> list:
+        nonlocal chosen
+        if chosen is None:
+            try:
+                chosen = _check_times(path, times_for(info))
+            except Exception as e:
+                raise _TimesFailed(e) from None
+        return chosen
+
+    def attempt(name: str) -> DecodedFrames:
+        if name == "pyav":
+            return _av_decode_at(path, times_from, max_pixels, threads)
+        if chosen is None:
+            times_from(_PROBERS[name](path))
+        return _DECODERS[name](path, chosen, max_pixels, threads)
+
+    try:
+        return _first_success(path, order, attempt)
+    except _TimesFailed as e:
+        raise e.error from None

@@ -1,0 +1,302 @@
+"""One writer per output folder, and worker processes that die with their parent.
+
+``output_lock(folder, what=...)`` makes a program the only writer of ``folder`` for the duration of a ``with``
+block. It takes an exclusive ``fcntl.flock`` on ``folder/.videossr-lock`` without waiting: when another process
+holds it, ``OutputLockedError`` is raised at once, naming the holder (what it is, pid, host, command, start time,
+which the holder writes into the lock file). The kernel drops a flock when its process dies, however it dies, so a
+lock file left by a killed run never blocks the next one. The lock file is removed when the block ends.
+
+``worker_pool(n, lock=lock)`` is a process pool (spawn start method) whose workers die with the process that made
+it: on Linux each worker asks the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and on every
+platform a watchdog thread in each worker kills it when its parent process is gone. With ``lock=``, every worker
+also holds a shared flock on ``folder/.videossr-lock-workers`` while it lives, and ``output_lock`` waits (up to
+``orphan_wait`` seconds) for the exclusive flock on that file before it returns: a new writer therefore never runs
+beside a worker left over from a killed run. Use ``init_worker`` with ``worker_initargs`` to give a pool made
+elsewhere the same behaviour.
+
+Usage::
+
+    with output_lock("data/frames", what="frame sampler") as lock:
+        with worker_pool(4, lock=lock) as pool:
+            results = list(pool.map(work, items))
+    # elsewhere, at the same time:
+    #   OutputLockedError: data/frames is being written by another process: frame sampler, pid 4242 on host ...
+
+Locks are advisory (only programs that take them are kept out) and need a file system with flock (local file
+systems; NFS v4 emulates it with byte-range locks). Processes that share one lock must create their pools from the
+thread that holds the lock or another thread that outlives the pool: Linux ties PR_SET_PDEATHSIG to the thread that
+started the worker.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import ctypes
+import datetime as dt
+import errno
+import fcntl
+import json
+import logging
+import multiprocessing
+import os
+import shlex
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".videossr-lock"
+WORKERS_LOCK_NAME = ".videossr-lock-workers"
+DEFAULT_ORPHAN_WAIT = 30.0  # seconds a new writer waits for the workers of a killed run to exit
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+class OutputLockedError(RuntimeError):
+    """Another process is writing the folder (or its workers are still running). The message names the holder."""
+
+    def __init__(self, folder: Path, message: str, holder: dict | None = None):
+        self.folder = folder
+        self.holder = holder
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class OutputLock:
+    """A held output lock (what ``output_lock`` yields)."""
+
+    folder: Path
+    path: Path  # the lock file
+    workers_path: Path  # the file the workers of this writer hold shared
+    holder: dict  # what was written into the lock file
+
+
+def _holder_info(what: str) -> dict:
+    return {
+        "what": what,
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "command": shlex.join(sys.argv) if sys.argv and sys.argv[0] else sys.executable,
+        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def read_lock_holder(folder: str | os.PathLike) -> dict | None:
+    """What the current (or last) holder of ``folder``'s lock wrote about itself; None if nothing readable."""
+    try:
+        text = (Path(folder) / LOCK_NAME).read_text(encoding="utf-8")
+        info = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def lock_holder(folder: str | os.PathLike) -> dict | None:
+    """If a process holds ``folder``'s output lock now: what it wrote about itself ({} if nothing yet); else None.
+
+    Creates nothing (works on read-only folders).
+    """
+    path = Path(folder) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise
+        return read_lock_holder(folder) or {}
+    finally:
+        os.close(fd)
+    return None
+
+
+def describe_holder(holder: dict | None) -> str:
+    if not holder:
+        return "an unknown process (it has not written its details yet)"
+    return (f"{holder.get('what', '?')}, pid {holder.get('pid', '?')} on host {holder.get('host', '?')}, "
+            f"started {holder.get('started', '?')}, command: {holder.get('command', '?')}")
+
+
+def _flock_same_file(path: Path, operation: int) -> int | None:
+    """Open ``path`` (creating it) and flock it without waiting; the fd, or None when someone else holds it.
+
+    A releasing holder unlinks the lock file; a lock taken on an unlinked file would guard nothing, so the lock is
+    retried until the locked file is the one at ``path``.
+    """
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+        except OSError as e:
+            os.close(fd)
+            if e.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                return None
+            raise OSError(e.errno, f"cannot lock {path}: {e.strerror} (does this file system support flock?)"
+                          ) from None
+        try:
+            current = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        mine = os.fstat(fd)
+        if (current.st_dev, current.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _wait_for_orphans(folder: Path, workers_path: Path, timeout: float) -> None:
+    """Take (then drop) the exclusive flock on the workers file: returns once no worker of an earlier run lives."""
+    deadline = time.monotonic() + timeout
+    warned = False
+    while True:
+        fd = _flock_same_file(workers_path, fcntl.LOCK_EX)
+        if fd is not None:
+            os.close(fd)
+            return
+        if time.monotonic() >= deadline:
+            raise OutputLockedError(
+                folder,
+                f"{folder}: worker processes of an earlier run still hold {workers_path} after {timeout:g} s; "
+                f"they may still be writing. Stop them (e.g. `fuser -v {workers_path}` lists them) and run again.",
+            )
+        if not warned:
+            logger.warning("%s: waiting for worker processes of an earlier run to exit", folder)
+            warned = True
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def output_lock(folder: str | os.PathLike, *, what: str, orphan_wait: float = DEFAULT_ORPHAN_WAIT
+                ) -> Iterator[OutputLock]:
+    """Be the only writer of ``folder`` (created if missing) inside the block; see the module docstring.
+
+    Raises ``OutputLockedError`` at once when another process holds the lock (the message names it), or after
+    ``orphan_wait`` seconds when workers of an earlier, killed writer are still alive.
+    """
+    if not what:
+        raise ValueError("what must name the program taking the lock, e.g. 'frame sampler'")
+    folder = Path(os.path.abspath(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / LOCK_NAME
+    workers_path = folder / WORKERS_LOCK_NAME
+    fd = _flock_same_file(path, fcntl.LOCK_EX)
+    if fd is None:
+        holder = read_lock_holder(folder)
+        raise OutputLockedError(
+            folder,
+            f"{folder} is being written by another process: {describe_holder(holder)} (lock file {path}). "
+            f"Wait for it to finish or stop it; two writers would corrupt each other's output.",
+            holder,
+        )
+    try:
+        holder = _holder_info(what)
+        data = (json.dumps(holder, sort_keys=True) + "\n").encode("utf-8")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, data, 0)
+        _wait_for_orphans(folder, workers_path, orphan_wait)
+        yield OutputLock(folder=folder, path=path, workers_path=workers_path, holder=holder)
+    finally:
+        _release_workers_file(workers_path)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)  # while still holding it: see _flock_same_file
+        os.close(fd)
+
+
+def _release_workers_file(workers_path: Path) -> None:
+    """Remove the workers file when no worker holds it any more (otherwise leave it: it still protects the folder)."""
+    fd = _flock_same_file(workers_path, fcntl.LOCK_EX) if workers_path.exists() else None
+    if fd is None:
+        if workers_path.exists():
+            logger.warning("%s is still held by worker processes; leaving it in place", workers_path)
+        return
+    try:
+        os.unlink(workers_path)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Workers
+
+
+_worker_lock_fd: int | None = None  # kept open for the life of a worker process: its share of the workers lock
+
+
+def die_with_parent(parent_pid: int, *, poll_seconds: float = 1.0) -> None:
+    """Make this process die (SIGKILL) when the process ``parent_pid`` that started it is gone.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)``, immediate. Everywhere: a daemon thread that checks every
+    ``poll_seconds`` whether this process's parent is still ``parent_pid`` (an orphan is re-parented).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
+                logger.debug("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+        except (OSError, AttributeError):
+            logger.debug("prctl is not available; relying on the watchdog thread")
+    if os.getppid() != parent_pid:  # the parent died before the request above was in place
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watch() -> None:
+        while True:
+            time.sleep(poll_seconds)
+            if os.getppid() != parent_pid:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="videossr-parent-watchdog", daemon=True).start()
+
+
+def init_worker(parent_pid: int, workers_lock: str | None, initializer: Callable | None,
+                initargs: Sequence) -> None:
+    """Pool initializer: die with the parent, hold the lock's worker share, then run ``initializer(*initargs)``.
+
+    Use through ``worker_pool`` or as ``ProcessPoolExecutor(initializer=init_worker,
+    initargs=worker_initargs(lock))``.
+    """
+    global _worker_lock_fd
+    die_with_parent(parent_pid)
+    if workers_lock is not None:
+        fd = _flock_same_file(Path(workers_lock), fcntl.LOCK_SH)
+        if fd is None:
+            raise OutputLockedError(Path(workers_lock).parent,
+                                    f"cannot share {workers_lock}: another writer is starting in this folder")
+        _worker_lock_fd = fd
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def worker_initargs(lock: OutputLock | None = None, initializer: Callable | None = None,
+                    initargs: Sequence = ()) -> tuple:
+    """The ``initargs`` for ``init_worker`` in a pool started by this process."""
+    return (os.getpid(), str(lock.workers_path) if lock is not None else None, initializer, tuple(initargs))
+
+
+def worker_pool(max_workers: int, *, lock: OutputLock | None = None, initializer: Callable | None = None,
+                initargs: Sequence = ()) -> cf.ProcessPoolExecutor:
+    """A ``ProcessPoolExecutor`` (spawn) whose workers die with this process and, with ``lock``, hold its share.
+
+    The workers are started right away (each runs a no-op task), so that their start-up overlaps with whatever the
+    caller does next.
+    """
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
+    pool = cf.ProcessPoolExecutor(
+        max_workers=max_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=init_worker,
+        initargs=worker_initargs(lock, initializer, initargs),
+    )
+    for _ in range(max_workers):
+        pool.submit(os.getpid)
+    return pool
