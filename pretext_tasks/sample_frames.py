@@ -13,17 +13,20 @@ Usage (from the repository root)::
     python pretext_tasks/sample_frames.py                       # the demo clips in data/demo -> data/frames
     python pretext_tasks/sample_frames.py --video-dir raw/ --video-dir more/ --output-dir data/frames --workers 8
     python pretext_tasks/sample_frames.py --from-store data/frames --output-dir data/frames_256 --max-pixels 65536
+
+Exit status: 0 done, 1 some videos could not be sampled (listed in failures.jsonl), 2 bad usage or a folder another
+run holds, 130 interrupted (run the same command again to resume).
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
+import sys
 from pathlib import Path
 
+from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
 from videossr.frames import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, derive_store, sample_videos
 from videossr.manifest import verify_store
-from videossr.procs import OutputLockedError
 from videossr.video import BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,9 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-frames", type=int, default=DEFAULT_NUM_FRAMES, help="frames per video (default: 48)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS,
                    help="stored frames are shrunk to at most this many pixels, aspect kept (default: 512*512)")
-    p.add_argument("--backend", choices=("auto", *BACKENDS), default="auto",
+    p.add_argument("--backend", type=choice_type(("auto", *BACKENDS)), default="auto",
                    help="decoder; auto tries pyav, torchcodec, decord in turn (default: auto)")
-    p.add_argument("--workers", type=int, default=default_workers(),
+    p.add_argument("--workers", type=positive_int, default=default_workers(),
                    help="videos decoded in parallel: one in this process, the others in worker processes\n"
                         "(default: CPU count, at most 8)")
     p.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
@@ -49,45 +52,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "by shrinking its JPEGs (no video is decoded; --video-dir must not be given)")
     p.add_argument("--verify", action="store_true",
                    help="check the finished store: every frame present and a whole JPEG")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
-    return p.parse_args(argv)
+    add_logging_args(p)
+    args = p.parse_args(argv)
+    if args.from_store is not None and args.video_dir:
+        p.error("give --video-dir or --from-store, not both")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    log = logging.getLogger("sample_frames")
-    if args.from_store is not None and args.video_dir:
-        log.error("give --video-dir or --from-store, not both")
-        return 2
-    video_dirs = args.video_dir or [REPO_ROOT / "data" / "demo"]
-    try:
-        if args.from_store is not None:
-            summary = derive_store(args.from_store, args.output_dir, max_pixels=args.max_pixels,
-                                   workers=args.workers, progress=not args.no_progress)
-        else:
-            summary = sample_videos(
-                video_dirs,
-                args.output_dir,
-                num_frames=args.num_frames,
-                max_pixels=args.max_pixels,
-                backend=args.backend,
-                workers=args.workers,
-                retry_failed=args.retry_failed,
-                progress=not args.no_progress,
-            )
-        print(summary)
-        if args.verify:
-            print(verify_store(args.output_dir))
-    except KeyboardInterrupt:
-        log.warning("interrupted: finished videos are kept and indexed; run the same command again to resume")
-        return 130
-    except (OutputLockedError, ValueError, FileNotFoundError) as e:
-        log.error("%s", e)
-        return 1
-    return 0
+    progress = setup_logging(args)
+    if args.from_store is not None:
+        summary = derive_store(args.from_store, args.output_dir, max_pixels=args.max_pixels, workers=args.workers,
+                               progress=progress)
+        failed = 0
+    else:
+        summary = sample_videos(
+            args.video_dir or [REPO_ROOT / "data" / "demo"],
+            args.output_dir,
+            num_frames=args.num_frames,
+            max_pixels=args.max_pixels,
+            backend=args.backend,
+            workers=args.workers,
+            retry_failed=args.retry_failed,
+            progress=progress,
+        )
+        failed = summary.failed
+    print(summary)
+    if args.verify:
+        print(verify_store(args.output_dir))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run(main, name="sample_frames"))

@@ -144,7 +144,7 @@ def test_task_dataset_rows_and_frames(store, tmp_path, task):
         else:
             assert 3 <= len(new) <= 12  # each of the 3 classes on 1..4 frames
             with Image.open(frames[new[0]]) as im:
-                assert im.format == "JPEG" and im.size == (48, 32)
+                assert im.format == "JPEG" and im.size == (64, 48)
 
 
 def test_same_seed_same_bytes_any_worker_count(store, tmp_path):

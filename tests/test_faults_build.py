@@ -42,7 +42,7 @@ def _cli(script: str, *args: object) -> subprocess.CompletedProcess:
 def test_outputs_never_share_a_tree_with_inputs(store, tmp_path):
     before = sorted(p.name for p in store.iterdir())
     for out in (store, store / "inside", tmp_path):
-        with pytest.raises(ValueError, match="must not be inside one another"):
+        with pytest.raises(ValueError, match=r"(is|is inside) the frame store|frame store .* is inside the output"):
             build(BuildConfig(output_dir=out, frames_dir=store, num_samples=3), progress=False)
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -54,7 +54,7 @@ def test_outputs_never_share_a_tree_with_inputs(store, tmp_path):
     p = _cli("jigsaw.py", "--frames-dir", store, "--output", store / "x.parquet")
     assert p.returncode == 2 and "must not be inside the frame store" in p.stderr
     p = _cli("build_viubench.py", "--frames-dir", store, "--output-dir", store / "bench")
-    assert p.returncode == 2 and "must not be inside one another" in p.stderr
+    assert p.returncode == 2 and "is inside the frame store" in p.stderr
     assert sorted(p.name for p in store.iterdir()) == before
 
 
@@ -112,3 +112,91 @@ def test_a_moved_store_makes_a_resumed_build_rewrite_its_rows(store, tmp_path):
     build(BuildConfig(output_dir=out2, frames_dir=store, num_samples=6, seed=1), progress=False)
     for r in pq.read_table(out2 / "train.parquet").to_pylist():
         assert json.loads(r["extra_info"]["recipe"])["frames_root"] == str(store.resolve())
+
+
+# --- one writer per output folder, and no orphans ---------------------------------------------------------------
+
+import hashlib  # noqa: E402
+import signal  # noqa: E402
+import time  # noqa: E402
+
+from videossr.procs import output_lock  # noqa: E402
+
+
+def test_a_second_writer_stops_at_once_naming_the_first(store, tmp_path):
+    out = tmp_path / "out"
+    with output_lock(out, what="dataset build"):  # this test process holds the folder
+        start = time.monotonic()
+        p = _cli("build_dataset.py", "--frames-dir", store, "--output-dir", out, "--num-samples", "3")
+        assert p.returncode == 2 and "dataset build" in p.stderr
+        import os
+
+        assert f"pid {os.getpid()}" in p.stderr
+        assert time.monotonic() - start < 60
+        assert not (out / "units").exists()
+    # and the same for an evaluation into a held folder
+    data = tmp_path / "vtg.json"
+    data.write_text(json.dumps([{"video": "bigbuckbunny", "question": "x", "answer": "1.0-2.0"}]))
+    ev = tmp_path / "eval"
+    with output_lock(ev, what="vtg evaluation"):
+        p = subprocess.run([sys.executable, "eval/vtg.py", "--model", "unused", "--data", str(data), "--video-dir",
+                            str(REPO / "data" / "demo"), "--output-dir", str(ev), "--backend", "hf", "--quiet"],
+                           cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2 and "vtg evaluation" in p.stderr
+        assert not (ev / "results.jsonl").exists()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _mix_digest(out: Path) -> str:
+    """Rows (with the output folder's own path written as OUT) and new frames: what two builds must share."""
+    h = hashlib.sha256()
+    for p in sorted(out.rglob("*")):
+        if not p.is_file():
+            continue
+        if p.suffix == ".parquet":
+            h.update(json.dumps(pq.read_table(p).to_pylist(), sort_keys=True).replace(str(out.resolve()), "OUT")
+                     .encode())
+        elif "frames" in p.relative_to(out).parts:
+            h.update(str(p.relative_to(out)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+def test_sigkill_of_a_multi_worker_build_then_immediate_rerun(store, tmp_path):
+    args = ["--frames-dir", store, "--num-samples", "60", "--seed", "3", "--materialize"]
+    reference = tmp_path / "reference"
+    assert _cli("build_dataset.py", *args, "--output-dir", reference, "--workers", "1").returncode == 0
+
+    out = tmp_path / "out"
+    cmd = [sys.executable, "pretext_tasks/build_dataset.py", *map(str, args), "--output-dir", str(out), "--workers",
+           "2", "--quiet"]
+    run = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("units/*/*.json")) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        workers = _children(run.pid)
+        run.send_signal(signal.SIGKILL)
+        run.wait(30)
+    finally:
+        run.kill()
+        run.wait()
+    assert workers, "the build had started no worker processes"
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(p) for p in workers), "workers outlived the killed build"
+    again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert _mix_digest(out) == _mix_digest(reference)

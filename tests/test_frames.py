@@ -256,11 +256,11 @@ def test_cli(videos, tmp_path):
     out = tmp_path / "cli"
     proc = subprocess.run(
         [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(videos),
-         "--output-dir", str(out), "--num-frames", "8", "--max-pixels", "4800", "--workers", "1", "--no-progress",
+         "--output-dir", str(out), "--num-frames", "8", "--max-pixels", "4800", "--workers", "1", "--quiet",
          "--log-level", "WARNING"],
         capture_output=True, text=True, cwd=REPO,
     )
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 1, proc.stderr  # some videos failed (reported in failures.jsonl)
     # with 8 frames, the 10-frame clip is long enough: its 5%..95% span holds 9 frames
     assert "7 videos found: 3 sampled" in proc.stdout and "4 failed" in proc.stdout
     ten = by_stem(read_manifest(out))["ten"]
@@ -328,7 +328,7 @@ def slow_videos(tmp_path_factory) -> Path:
 
 def cli(video_dir: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(video_dir),
-            "--output-dir", str(out), "--num-frames", "8", "--max-pixels", "4800", "--no-progress",
+            "--output-dir", str(out), "--num-frames", "8", "--max-pixels", "4800", "--quiet",
             "--log-level", "WARNING", *extra]
 
 
@@ -357,7 +357,7 @@ def test_second_sampler_on_the_same_folder_stops_at_once(slow_videos, tmp_path):
         start = time.monotonic()
         second = subprocess.run(cli(slow_videos, out, "--workers", "1"), cwd=REPO, capture_output=True, text=True,
                                 timeout=120)
-        assert second.returncode == 1, second.stderr
+        assert second.returncode == 2, second.stderr
         assert f"pid {first.pid}" in second.stderr and "frame sampler" in second.stderr
         assert "sample_frames.py" in second.stderr  # the holder's command
         assert time.monotonic() - start < 30
@@ -534,15 +534,15 @@ def test_cli_derives_verifies_and_reports_refusals_without_a_traceback(big_store
     out = tmp_path / "small"
     run = subprocess.run(
         [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--from-store", str(big_store),
-         "--output-dir", str(out), "--max-pixels", str(SMALL), "--workers", "1", "--no-progress", "--verify"],
+         "--output-dir", str(out), "--max-pixels", str(SMALL), "--workers", "1", "--quiet", "--verify"],
         capture_output=True, text=True, cwd=REPO,
     )
     assert run.returncode == 0, run.stderr
     assert f"4 derived at max_pixels {SMALL}" in run.stdout and "all present and whole" in run.stdout
     refused = subprocess.run(
         [sys.executable, str(REPO / "pretext_tasks" / "sample_frames.py"), "--video-dir", str(tmp_path),
-         "--output-dir", str(tmp_path), "--no-progress"],
+         "--output-dir", str(tmp_path), "--quiet"],
         capture_output=True, text=True, cwd=REPO,
     )
-    assert refused.returncode == 1 and "is the input folder" in refused.stderr
+    assert refused.returncode == 2 and "is the input folder" in refused.stderr
     assert "Traceback" not in refused.stderr

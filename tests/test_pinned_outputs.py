@@ -26,7 +26,7 @@ TRAIN_BUILD = "cb482fac"
 VIUBENCH_BUILD = "2e59440c"
 REWARDS = "a8506a1b"
 VIUBENCH_EVAL = "d3c9306c"
-VQA_VTG_EVAL = "d0c555e9"
+VQA_VTG_EVAL = "4109a4ca"  # moved once: a missing video's message names the unified extension set (not a score)
 
 
 def _canonical(obj, roots: dict[str, str]) -> str:

@@ -44,13 +44,14 @@ def good_metrics(**changes) -> dict:
         "val-aux/videossr_grounding/format_ok/mean@1": 1.0,
         "val-aux/videossr_grounding/strict/mean@1": 0.0,
         "val-aux/videossr_grounding/task_id/mean@1": 0.0,
+        "val-aux/videossr_grounding/gold_ok/mean@1": 1.0,
     }
     metrics.update(changes)
     return {k: v for k, v in metrics.items() if v is not None}
 
 
 ROLLOUTS = [{"score": s, "uid": f"u{i}"} for i, s in enumerate((0.0, 1.0, 0.0, 0.0))]
-VALIDATION = [{"uid": "v0", "score": 0.5, "format_ok": 1.0, "strict": 0.0, "task_id": 0.0}]
+VALIDATION = [{"uid": "v0", "score": 0.5, "format_ok": 1.0, "strict": 0.0, "task_id": 0.0, "gold_ok": 1.0}]
 
 
 def test_a_good_step_passes():
@@ -106,7 +107,7 @@ def test_validation_responses_must_carry_the_reward_keys():
 
 
 def test_strict_mode_needs_strict_scores():
-    smooth_scores = [{"uid": "v0", "score": 0.4, "format_ok": 1.0, "strict": 0.0, "task_id": 0.0}]
+    smooth_scores = [{"uid": "v0", "score": 0.4, "format_ok": 1.0, "strict": 0.0, "task_id": 0.0, "gold_ok": 1.0}]
     assert check_step(good_metrics(), validation=smooth_scores, reward_mode="smooth").ok
     verdict = check_step(good_metrics(), validation=smooth_scores, reward_mode="strict")
     assert any("strict mode" in f for f in verdict.failures)

@@ -199,7 +199,7 @@ def test_build_is_deterministic_and_resumes(bench, tmp_path):
     assert rerun.parquet.read_bytes() == before
     with pytest.raises(ValueError, match="per_subtype"):
         build_viubench(base / "frames", tmp_path / "bad", per_subtype=0)
-    with pytest.raises(ValueError, match="inside the frame store"):
+    with pytest.raises(ValueError, match="is inside the frame store"):
         build_viubench(base / "frames", base / "frames" / "out", per_subtype=1)
 
 

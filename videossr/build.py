@@ -54,9 +54,10 @@ from typing import Any
 
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
 from videossr.executors import EXECUTORS, generate
-from videossr.io import json_ready, params_to_json, write_json_atomic
+from videossr.io import check_output_folder, json_ready, params_to_json, write_json_atomic
 from videossr.manifest import read_failures, read_manifest
 from videossr.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
+from videossr.procs import OutputLock, output_lock
 from videossr.sample import FRAME_ROWS, RECIPE_ROWS, write_parquet
 from videossr.tasks import get_task
 from videossr.units import count_outcomes, prune
@@ -177,7 +178,7 @@ class BuildConfig:
     workers: int = 1
     executor: str = "local"
     num_frames: int = 48  # frames sampled per video
-    frame_max_pixels: int = VIUBENCH_MAX_PIXELS  # size of the stored frames
+    frame_max_pixels: int | None = None  # size of the stored frames; None: the rows' max_pixels (what they use)
     min_pixels: int = TRAIN_MIN_PIXELS  # what the rows ask the processor for
     max_pixels: int = TRAIN_MAX_PIXELS
     counting_hard_fraction: float = 0.0  # share of the counting samples in the hard setting (reference: 0)
@@ -209,6 +210,10 @@ class BuildConfig:
         if not 0.0 <= self.counting_hard_fraction <= 1.0:
             raise ValueError(f"counting_hard_fraction must be in [0, 1], got {self.counting_hard_fraction!r}")
 
+    @property
+    def store_max_pixels(self) -> int:
+        return self.frame_max_pixels or self.max_pixels
+
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["output_dir"] = str(self.output_dir.resolve())
@@ -237,47 +242,38 @@ def package_versions() -> dict[str, str | None]:
 
 
 def ensure_frame_store(config: BuildConfig, progress: bool = True) -> tuple[Path, dict | None]:
-    """The frame store to read: ``frames_dir`` as given, or ``OUT/frames_store`` sampled from the videos."""
-    if config.frames_dir is not None:
-        return config.frames_dir.resolve(), None
-    from videossr.frames import sample_videos  # decoding stack loads only when videos are sampled
+    """The frame store to read, at the size the rows use (``frame_max_pixels``, by default the rows' ``max_pixels``).
 
-    root = config.output_dir.resolve() / FRAME_STORE_DIR
-    summary = sample_videos(
-        [str(d) for d in config.video_dirs],
-        root,
-        num_frames=config.num_frames,
-        max_pixels=config.frame_max_pixels,
-        workers=config.workers,
-        progress=progress,
-    )
-    logger.info("frame sampling: %s", summary)
-    # Only what does not depend on how many runs it took, so a resumed build writes the same metadata.
-    info = {
-        "videos_found": summary.found,
-        "videos_sampled": summary.manifest_videos,
-        "num_frames": config.num_frames,
-        "max_pixels": config.frame_max_pixels,
-    }
-    return root, info
+    ``frames_dir`` built at that size is read as it is; one built larger is shrunk into ``OUT/frames_store`` (its
+    JPEGs are downscaled, no video is decoded); one built smaller is refused. ``video_dirs`` are sampled into
+    ``OUT/frames_store`` at that size. The store is then checked (every frame present and a whole JPEG).
+    """
+    from videossr.frames import ensure_store, find_videos  # decoding stack loads only when needed
+    from videossr.manifest import verify_store
+
+    need = config.store_max_pixels
+    own = config.output_dir.resolve() / FRAME_STORE_DIR
+    if config.frames_dir is not None:
+        root = ensure_store(own, max_pixels=need, store=config.frames_dir, workers=config.workers, progress=progress)
+        info = None if root == config.frames_dir.resolve() else {"derived_from": str(config.frames_dir.resolve()),
+                                                                  "max_pixels": need}
+    else:
+        root = ensure_store(own, max_pixels=need, video_dirs=[str(d) for d in config.video_dirs],
+                            num_frames=config.num_frames, workers=config.workers, progress=progress)
+        # Only what does not depend on how many runs it took, so a resumed build writes the same metadata.
+        info = {
+            "videos_found": len(find_videos([str(d) for d in config.video_dirs])),
+            "videos_sampled": len(read_manifest(root)),
+            "num_frames": config.num_frames,
+            "max_pixels": need,
+        }
+    verify_store(root)
+    return root.resolve(), info
 
 
 # A video is drawn at most this many times per task: far more samples than that cannot be told apart (a 6-clip jigsaw
 # has 719 shuffles) and would only spend time; sample more videos instead.
 MAX_SAMPLES_PER_VIDEO = 1000
-
-
-def check_output_folder(out: Path, inputs: Mapping[str, Path | None]) -> None:
-    """Refuse, before any work, an output that is a file or that shares a tree with an input (either inside the
-    other): a run writes only into its own folder, never among the inputs, and never into a frame store."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"the output {out} exists and is not a folder")
-    for name, path in inputs.items():
-        if path is None:
-            continue
-        path = Path(path).resolve()
-        if path == out or path in out.parents or out in path.parents:
-            raise ValueError(f"the output {out} and the {name} {path} must not be inside one another (or the same)")
 
 
 def check_sample_count(task: str, count: int, num_videos: int) -> None:
@@ -294,7 +290,11 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     out = config.output_dir.resolve()
     inputs = {"frame store": config.frames_dir, **{f"video folder {i + 1}": d for i, d in enumerate(config.video_dirs)}}
     check_output_folder(out, inputs)
-    out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out, what="dataset build") as lock:
+        return _build(config, out, lock, progress)
+
+
+def _build(config: BuildConfig, out: Path, lock: OutputLock, progress: bool) -> BuildSummary:
     frames_root, sampling = ensure_frame_store(config, progress=progress)
     records = read_manifest(frames_root)
     logger.info("%d videos in the frame store %s", len(records), frames_root)
@@ -321,7 +321,7 @@ def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     units = assign_splits(units, config.val_fraction, config.seed)
     prune(out, units)
     outcomes = generate(
-        units, out, frames_root, workers=config.workers, executor=config.executor, progress=progress
+        units, out, frames_root, workers=config.workers, executor=config.executor, progress=progress, lock=lock
     )
 
     files: dict[str, Path] = {}
@@ -429,22 +429,23 @@ def write_task_dataset(
     units = plan_task(
         task, variants, count=count, videos=records, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels
     )
-    prune(root, units)
-    outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress)
-    write_parquet([o.row for o in outcomes if o.ok], output)
-    counts = count_outcomes(outcomes)
-    metadata = {
-        "task": task,
-        "frames_dir": str(frames_dir),
-        "output": str(output),
-        "num_videos": len(records),
-        "num_samples_requested": count,
-        "seed": seed,
-        "min_pixels": min_pixels,
-        "max_pixels": max_pixels,
-        "variants": [{"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants],
-        "counts": counts,
-    }
-    write_json_atomic(root / "metadata.json", json_ready(metadata))
+    with output_lock(root, what=f"{task} dataset build") as lock:
+        prune(root, units)
+        outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress, lock=lock)
+        write_parquet([o.row for o in outcomes if o.ok], output)
+        counts = count_outcomes(outcomes)
+        metadata = {
+            "task": task,
+            "frames_dir": str(frames_dir),
+            "output": str(output),
+            "num_videos": len(records),
+            "num_samples_requested": count,
+            "seed": seed,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "variants": [{"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants],
+            "counts": counts,
+        }
+        write_json_atomic(root / "metadata.json", json_ready(metadata))
     logger.info("%s: %d rows -> %s (%d failed)", task, counts["samples"], output, len(counts["failures"]))
     return TaskDatasetSummary(output=output, files_dir=root, counts=counts)

@@ -5,7 +5,7 @@
 * Names given for a choice are case-insensitive: ``--perturbation channelswap`` is ``ChannelSwap``
   (``choice_type``).
 * Exit codes: 0 done; 1 some inputs failed (reported, the rest is written); 2 bad usage (a bad flag or value, a
-  missing or unusable input). ``run`` maps exceptions to them and prints one line instead of a traceback;
+  missing or unusable input, an output folder another run holds). ``run`` maps exceptions to them and prints one line instead of a traceback;
   ``KeyboardInterrupt`` exits 130 after saying how to resume.
 * Every script's ``main(argv=None) -> int`` is importable: tests call it directly.
 """
@@ -78,3 +78,10 @@ def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None 
             PermissionError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as e:
+        from videossr.procs import OutputLockedError
+
+        if isinstance(e, OutputLockedError):  # another run holds the output folder: refused before any work
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return EXIT_USAGE
+        raise

@@ -13,7 +13,6 @@ import concurrent.futures
 import dataclasses
 import functools
 import logging
-import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from tqdm.auto import tqdm
 
 from videossr.manifest import MANIFEST_NAME, TaskContext, VideoRecord, read_manifest
 from videossr.planning import Unit
+from videossr.procs import OutputLock, worker_pool
 from videossr.units import Outcome, read_outcome, run_unit
 
 logger = logging.getLogger(__name__)
@@ -54,14 +54,15 @@ def _chunks(units: Sequence[Unit], workers: int) -> list[list[Unit]]:
     return [list(units[i : i + size]) for i in range(0, len(units), size)]
 
 
-def _run_local(chunks: list[list[Unit]], root: str, frames_root: str, workers: int, bar: tqdm) -> None:
+def _run_local(chunks: list[list[Unit]], root: str, frames_root: str, workers: int, bar: tqdm,
+               lock: OutputLock | None) -> None:
     if workers <= 1:
         for chunk in chunks:
             run_chunk(chunk, root, frames_root)
             bar.update(len(chunk))
         return
-    ctx = multiprocessing.get_context("spawn")  # no fork of a parent that may hold threads (torch, Ray)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    # spawned workers (no fork of a parent that may hold threads) that die with this process and hold its lock share
+    with worker_pool(workers, lock=lock) as pool:
         futures = [pool.submit(run_chunk, chunk, root, frames_root) for chunk in chunks]
         try:
             for fut in concurrent.futures.as_completed(futures):
@@ -72,7 +73,8 @@ def _run_local(chunks: list[list[Unit]], root: str, frames_root: str, workers: i
             raise
 
 
-def _run_ray(chunks: list[list[Unit]], root: str, frames_root: str, workers: int, bar: tqdm) -> None:
+def _run_ray(chunks: list[list[Unit]], root: str, frames_root: str, workers: int, bar: tqdm,
+             lock: OutputLock | None) -> None:
     import ray
 
     started = False
@@ -94,7 +96,7 @@ def _run_ray(chunks: list[list[Unit]], root: str, frames_root: str, workers: int
             ray.shutdown()
 
 
-_EXECUTORS: dict[str, Callable[[list[list[Unit]], str, str, int, tqdm], None]] = {
+_EXECUTORS: dict[str, Callable[[list[list[Unit]], str, str, int, tqdm, OutputLock | None], None]] = {
     "local": _run_local,
     "ray": _run_ray,
 }
@@ -108,10 +110,13 @@ def generate(
     workers: int = 1,
     executor: str = "local",
     progress: bool = True,
+    lock: OutputLock | None = None,
 ) -> list[Outcome]:
     """Make every unit not yet committed under ``root``, then return all outcomes in plan order.
 
-    Units committed by an earlier run with the same plan entry are kept as they are (resume).
+    Units committed by an earlier run with the same plan entry are kept as they are (resume). Callers hold the output
+    folder's lock (``videossr.procs.output_lock``) and pass it, so that local worker processes share it and die with
+    this process.
     """
     if executor not in _EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose from {EXECUTORS}")
@@ -129,7 +134,7 @@ def generate(
         logger.info("resuming: %d of %d samples already done", len(units) - len(todo), len(units))
     if todo:
         with tqdm(total=len(todo), desc="samples", unit="sample", disable=not progress) as bar:
-            _EXECUTORS[executor](_chunks(todo, workers), str(root), str(frames_root), workers, bar)
+            _EXECUTORS[executor](_chunks(todo, workers), str(root), str(frames_root), workers, bar, lock)
     outcomes = []
     for u in units:
         outcome = read_outcome(root, u)

@@ -87,19 +87,17 @@ from videossr.manifest import (
     read_record,
     read_sampling,
 )
+from videossr import constants
+from videossr.io import check_output_folder  # noqa: F401 - part of this module's interface
 from videossr.procs import describe_holder, lock_holder, output_lock, worker_pool
 from videossr.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = frozenset({
-    ".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".mpe", ".m1v", ".m2v", ".vob",
-    ".ts", ".mts", ".m2ts", ".flv", ".f4v", ".wmv", ".asf", ".3gp", ".3g2", ".ogv", ".mxf", ".divx", ".dv",
-    ".y4m", ".rm", ".rmvb",
-})
-DEFAULT_NUM_FRAMES = 48
-DEFAULT_MAX_PIXELS = 512 * 512
-JPEG_QUALITY = 90
+VIDEO_EXTENSIONS = frozenset(constants.VIDEO_EXTENSIONS)
+DEFAULT_NUM_FRAMES = constants.NUM_FRAMES
+DEFAULT_MAX_PIXELS = constants.EVAL_MAX_PIXELS  # a store that serves VIUBench too; builds derive smaller ones
+JPEG_QUALITY = constants.JPEG_QUALITY
 SPAN = (0.05, 0.95)  # the part of the video frames are sampled from
 _SLUG_LEN = 60
 _LOCK_WHAT = "frame sampler"
@@ -481,28 +479,7 @@ def _write_index(root: Path, failures: dict[str, dict]) -> int:
     return len(done)
 
 
-def check_output_folder(output_dir: str | os.PathLike, input_dirs: Sequence[str | os.PathLike]) -> None:
-    """Refuse an output folder that is an input folder, lies inside one, or contains one (ValueError naming both).
-
-    Inside an input folder, the outputs would be searched as inputs on every run and fill the user's tree;
-    containing one, the program would own (and clean up in) a folder holding the user's files.
-    """
-    out = Path(os.path.realpath(output_dir))
-    for d in input_dirs:
-        folder = Path(os.path.realpath(d))
-        if out == folder:
-            raise ValueError(f"the output folder {output_dir} is the input folder {d}: outputs never go next to "
-                             f"their inputs; choose another output folder")
-        if folder in out.parents:
-            raise ValueError(f"the output folder {output_dir} is inside the input folder {d}: its files would be "
-                             f"searched as inputs on every run; choose a folder outside {d}")
-        if out in folder.parents:
-            raise ValueError(f"the input folder {d} is inside the output folder {output_dir}, which the program "
-                             f"owns and cleans up; choose an output folder that holds none of your files")
-
-
-def default_workers() -> int:
-    return max(1, min(8, os.cpu_count() or 1))
+default_workers = constants.default_workers
 
 
 def _check_workers(workers: int | None) -> int:

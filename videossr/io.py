@@ -206,3 +206,33 @@ def params_to_json(params: Any) -> dict:
     import dataclasses
 
     return json_ready(dataclasses.asdict(params))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output folders
+
+
+def check_output_folder(output_dir: str | os.PathLike, inputs: Any) -> None:
+    """Refuse, before any work, an output folder that is a file, is an input folder, lies inside one, or contains
+    one (ValueError naming both). ``inputs``: paths, or a mapping of what each is ("frame store") to its path.
+
+    Inside an input folder, the outputs would be searched as inputs and fill the user's tree; containing one, the
+    program would own (and clean up in) a folder holding the user's files. A run writes only into its own folder.
+    """
+    named = inputs.items() if isinstance(inputs, dict) else (("input folder", d) for d in inputs)
+    out = Path(os.path.realpath(output_dir))
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output {output_dir} exists and is not a folder")
+    for what, d in named:
+        if d is None:
+            continue
+        folder = Path(os.path.realpath(d))
+        if out == folder:
+            raise ValueError(f"the output folder {output_dir} is the {what} {d}: outputs never go next to their "
+                             f"inputs; choose another output folder")
+        if folder in out.parents:
+            raise ValueError(f"the output folder {output_dir} is inside the {what} {d}: its files would be "
+                             f"mixed with the inputs; choose a folder outside {d}")
+        if out in folder.parents:
+            raise ValueError(f"the {what} {d} is inside the output folder {output_dir}, which the program owns "
+                             f"and cleans up; choose an output folder that holds none of your files")

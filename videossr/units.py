@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from videossr.constants import JPEG_OPTIONS
-from videossr.io import atomic_dir, json_ready, params_to_json, write_json_atomic
+from videossr.io import atomic_dir, is_temporary, json_ready, params_to_json, write_json_atomic
 from videossr.manifest import TaskContext, VideoRecord
 from videossr.planning import Unit, sample_rng
 from videossr.sample import Clip, Sample, to_verl_row
@@ -199,7 +199,7 @@ _KEY_RE = re.compile(r"^(?P<task>[a-z]+)_[0-9]{6}(\.json)?$")
 
 def _ours(task_dir: Path, entry: Path) -> bool:
     """Whether ``entry`` is a file or folder this module writes (a unit, a frames folder or a temporary of one)."""
-    if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+    if is_temporary(entry.name):
         return True
     m = _KEY_RE.match(entry.name)
     return m is not None and m.group("task") == task_dir.name

@@ -62,13 +62,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from videossr.build import check_output_folder, check_sample_count
+from videossr.build import check_sample_count
+from videossr.io import check_output_folder
 from videossr.constants import NUM_FRAMES, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
 from videossr.evaluation.settings import EvalSettings
 from videossr.executors import generate
 from videossr.io import params_to_json, read_jsonl, write_json_atomic
 from videossr.manifest import read_manifest
 from videossr.planning import Variant, plan_task
+from videossr.procs import output_lock
 from videossr.sample import ROW_SCHEMA, write_parquet
 from videossr.tasks import get_task, task_names
 from videossr.units import count_outcomes, prune
@@ -228,40 +230,41 @@ def build_viubench(
         row_index += len(planned)
 
     root = out / FILES_DIR
-    prune(root, units)
-    outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress)
-    order = {s.name: k for k, s in enumerate(chosen)}
-    ok = sorted((o for o in outcomes if o.ok), key=lambda o: (order[o.unit.variant], o.unit.row_index))
-    rows = [_with_subtype(o.row, o.unit.variant) for o in ok]
-    parquet = out / PARQUET_NAME
-    write_parquet(rows, parquet, schema=PARQUET_SCHEMA)
+    with output_lock(out, what="VIUBench build") as lock:
+        prune(root, units)
+        outcomes = generate(units, root, frames_dir, workers=workers, executor=executor, progress=progress, lock=lock)
+        order = {s.name: k for k, s in enumerate(chosen)}
+        ok = sorted((o for o in outcomes if o.ok), key=lambda o: (order[o.unit.variant], o.unit.row_index))
+        rows = [_with_subtype(o.row, o.unit.variant) for o in ok]
+        parquet = out / PARQUET_NAME
+        write_parquet(rows, parquet, schema=PARQUET_SCHEMA)
 
-    counts = {s.name: 0 for s in chosen}
-    for o in ok:
-        counts[o.unit.variant] += 1
-    failures = count_outcomes(outcomes)["failures"]
-    for name, n in counts.items():
-        if n < per_subtype:
-            logger.warning("%s: %d of %d questions (the rest failed; see %s)", name, n, per_subtype, METADATA_NAME)
-    metadata = {
-        "benchmark": "VIUBench",
-        "frames_dir": str(frames_dir),
-        "num_videos": len(records),
-        "per_subtype": per_subtype,
-        "seed": seed,
-        "min_pixels": min_pixels,
-        "max_pixels": max_pixels,
-        "subtypes": [
-            {"name": s.name, "title": s.title, "task": s.task, "preset": s.preset, "params": params_to_json(s.params())}
-            for s in chosen
-        ],
-        "counts": counts,
-        "failures": failures,
-    }
-    write_json_atomic(out / METADATA_NAME, metadata)
-    elapsed = time.perf_counter() - started
-    logger.info("VIUBench: %d questions -> %s (%d failed) in %.1f s", len(rows), parquet, len(failures), elapsed)
-    return BuildSummary(parquet=parquet, counts=counts, failures=failures, seconds=elapsed)
+        counts = {s.name: 0 for s in chosen}
+        for o in ok:
+            counts[o.unit.variant] += 1
+        failures = count_outcomes(outcomes)["failures"]
+        for name, n in counts.items():
+            if n < per_subtype:
+                logger.warning("%s: %d of %d questions (the rest failed; see %s)", name, n, per_subtype, METADATA_NAME)
+        metadata = {
+            "benchmark": "VIUBench",
+            "frames_dir": str(frames_dir),
+            "num_videos": len(records),
+            "per_subtype": per_subtype,
+            "seed": seed,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "subtypes": [
+                {"name": s.name, "title": s.title, "task": s.task, "preset": s.preset, "params": params_to_json(s.params())}
+                for s in chosen
+            ],
+            "counts": counts,
+            "failures": failures,
+        }
+        write_json_atomic(out / METADATA_NAME, metadata)
+        elapsed = time.perf_counter() - started
+        logger.info("VIUBench: %d questions -> %s (%d failed) in %.1f s", len(rows), parquet, len(failures), elapsed)
+        return BuildSummary(parquet=parquet, counts=counts, failures=failures, seconds=elapsed)
 
 
 def read_rows(parquet: str | os.PathLike) -> list[dict]:

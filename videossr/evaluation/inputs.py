@@ -32,10 +32,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-VIDEO_PLACEHOLDER = "<video>"
+from videossr.constants import EVAL_MAX_PIXELS, EVAL_MIN_PIXELS, VIDEO_PLACEHOLDER
+
 PIXEL_FACTOR = 32  # Qwen3-VL: patch size 16 x spatial merge 2
-DEFAULT_MIN_PIXELS = 128 * 128
-DEFAULT_MAX_PIXELS = 512 * 512
+DEFAULT_MIN_PIXELS = EVAL_MIN_PIXELS
+DEFAULT_MAX_PIXELS = EVAL_MAX_PIXELS
 
 
 def resized_size(height: int, width: int, *, min_pixels: int, max_pixels: int, factor: int = PIXEL_FACTOR) -> tuple[int, int]:

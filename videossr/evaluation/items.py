@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from videossr import constants
 from videossr.evaluation.choice import options_from_list, parse_options
 from videossr.evaluation.inputs import VIDEO_PLACEHOLDER
 from videossr.evaluation.prompts import DEFAULT_PRESET, get_preset
 
-VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".mpg", ".mpeg", ".m4v", ".flv", ".wmv", ".ts", ".3gp")
+VIDEO_EXTENSIONS = constants.VIDEO_EXTENSIONS  # the containers the frame sampler finds, too
 _ID_FIELDS = ("id", "question_id", "qid")
 _OPTION_FIELDS = ("options", "candidates", "choices")
 
@@ -142,7 +143,10 @@ def resolve_video(video_dir: str | os.PathLike, video_id: str) -> Path:
             if not real.is_relative_to(root):
                 raise UnsafeVideoId(f"video id {video_id!r} resolves outside the video directory (symlink to {real})")
             return real
-    raise FileNotFoundError(f"no video file for id {video_id!r} under {root} (tried {VIDEO_EXTENSIONS})")
+    raise FileNotFoundError(
+        f"no video file for id {video_id!r} under {root} (tried the id as a file name and with each of "
+        f"{len(VIDEO_EXTENSIONS)} video extensions, e.g. .mp4, .mkv, .webm)"
+    )
 
 
 def _option_lines(item: EvalItem) -> list[str]:

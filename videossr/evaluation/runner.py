@@ -68,6 +68,7 @@ from videossr.evaluation.benchmarks import (
 from videossr.evaluation.inputs import Request, VideoFrames
 from videossr.evaluation.items import EvalItem
 from videossr.evaluation.settings import EvalSettings
+from videossr.procs import output_lock
 from videossr.io import append_jsonl, read_jsonl, write_json_atomic, write_jsonl_atomic
 
 __all__ = ["RESULTS_NAME", "SUMMARY_NAME", "ModelLoadError", "EvalSettings", "run_benchmark", "run_eval",
@@ -194,6 +195,23 @@ def run_benchmark(
         raise ValueError(f"run_only names items that are not in the data: {unknown[:_SHOWN]}")
 
     out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output {out} exists and is not a folder")
+    # one writer per output folder: a second evaluation into it stops at once, naming the first
+    lock_existed = out.exists()
+    try:
+        with output_lock(out, what=f"{benchmark.name} evaluation"):
+            return _run_locked(benchmark, items, settings, out, by_id, wanted, backend=backend,
+                               backend_factory=backend_factory, batch_size=batch_size, retry_errors=retry_errors,
+                               overwrite=overwrite, decode_workers=decode_workers, progress=progress)
+    finally:
+        if not lock_existed and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a run that wrote nothing leaves no folder behind
+
+
+def _run_locked(benchmark: Benchmark, items: Sequence[Any], settings: EvalSettings, out: Path,
+                by_id: dict[str, Any], wanted: set[str], *, backend, backend_factory, batch_size: int,
+                retry_errors: bool, overwrite: bool, decode_workers: int, progress: bool) -> dict[str, Any]:
     results_path = out / RESULTS_NAME
     want = benchmark.settings_json(settings)
     prints = {i: fingerprint(benchmark, item, settings) for i, item in by_id.items()}
