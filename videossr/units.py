@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from videossr.constants import JPEG_OPTIONS
-from videossr.io import atomic_dir, is_temporary, json_ready, params_to_json, write_json_atomic
+from videossr.io import atomic_dir, dumps_jsonl_line, is_temporary, json_ready, params_to_json, write_bytes_atomic
 from videossr.manifest import TaskContext, VideoRecord
 from videossr.planning import Unit, sample_rng
 from videossr.sample import Clip, Sample, to_verl_row
@@ -101,7 +101,11 @@ def save_sample(sample: Sample, unit: Unit, root: Path) -> tuple[dict, int]:
 
 
 def read_outcome(root: Path, unit: Unit) -> Outcome | None:
-    """The committed outcome of ``unit``, or None if it has no unit file or one from a different plan."""
+    """The committed outcome of ``unit``, or None if it has no unit file or one from a different plan.
+
+    A recipe unit's file holds its draft, not its row (the row is rebuilt from the draft and the frame store, the
+    same way it was made): a 30K mix's unit files stay small.
+    """
     path = unit_file(root, unit)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -111,8 +115,15 @@ def read_outcome(root: Path, unit: Unit) -> Outcome | None:
         raise ValueError(f"corrupt unit file {path}: {e}") from None
     if record.get("unit") != unit.fingerprint():
         return None
-    return Outcome(unit=unit, row=record["row"], error=record["error"], new_frames=int(record["new_frames"]),
-                   redraws=int(record.get("redraws", 0)))
+    row, redraws = record.get("row"), int(record.get("redraws", 0))
+    if record.get("draft") is not None:
+        from videossr.executors import store_context  # the frame store, read once per process
+
+        ctx, videos = store_context(unit.frames_root)
+        d = record["draft"]
+        row = recipe_row(unit, Draft(unit.video_id, d["question"], d["answer"], d["params"]),
+                         videos[unit.video_id], ctx, redraws)
+    return Outcome(unit=unit, row=row, error=record["error"], new_frames=int(record["new_frames"]), redraws=redraws)
 
 
 # A draw whose answer the reward could not score is drawn again from the next stream, at most this many times.
@@ -171,13 +182,14 @@ def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRe
         video = videos[unit.video_id]
     except KeyError:
         raise ValueError(f"{unit.key}: video {unit.video_id!r} is not in the frame store {ctx.frames_root}") from None
-    row, error, written, redraws = None, None, 0, 0
+    row, error, written, redraws, kept = None, None, 0, 0, None
     try:
         draft, redraws = draw_unit(unit, video, ctx)
         if unit.materialize:
             row, written = save_sample(get_task(unit.task).render(draft, video, ctx), unit, root)
         else:
             row = recipe_row(unit, draft, video, ctx, redraws)
+            kept = {"question": draft.question, "answer": draft.answer, "params": draft.params}
     except (ValueError, OSError) as e:
         error = f"{type(e).__name__}: {e}"
         logger.warning("%s on %s failed: %s", unit.key, unit.video_id, error)
@@ -189,8 +201,9 @@ def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRe
             stale = unit_frames_dir(root, unit)
             if stale.exists():  # left by a materialised build of this key
                 shutil.rmtree(stale)
-    record = {"unit": unit.fingerprint(), "row": row, "error": error, "new_frames": written, "redraws": redraws}
-    write_json_atomic(unit_file(root, unit), json_ready(record))
+    record = {"unit": unit.fingerprint(), "error": error, "new_frames": written, "redraws": redraws}
+    record.update({"draft": kept} if kept is not None else {"row": row})
+    write_bytes_atomic(unit_file(root, unit), dumps_jsonl_line(json_ready(record)).encode("utf-8"))
     return Outcome(unit=unit, row=row, error=error, new_frames=written, redraws=redraws)
 
 
