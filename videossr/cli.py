@@ -55,15 +55,23 @@ def choice_type(choices: Iterable[str]) -> Callable[[str], str]:
     return convert
 
 
-def positive_int(value: str) -> int:
-    """An argparse ``type`` for integers >= 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for integers >= ``minimum``."""
+
+    def convert(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+        if n < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {n}")
+        return n
+
+    convert.__name__ = "int"
+    return convert
+
+
+positive_int = int_at_least(1)
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None, *, name: str = "") -> int:

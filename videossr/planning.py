@@ -128,21 +128,6 @@ class Unit:
         }
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """A committed unit, as read back from its file."""
-
-    unit: Unit
-    row: dict | None
-    error: str | None  # "ExceptionType: message" when the task failed on this video
-    new_frames: int
-    redraws: int = 0  # draws discarded because their answer could not be scored (see run_unit)
-
-    @property
-    def ok(self) -> bool:
-        return self.row is not None
-
-
 def largest_remainder(total: int, weights: Sequence[float]) -> list[int]:
     """Split ``total`` into integer counts proportional to ``weights`` (ties go to the earlier entry)."""
     if total < 0:

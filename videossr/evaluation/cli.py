@@ -25,7 +25,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from videossr.cli import EXIT_OK, EXIT_SOME_FAILED, add_logging_args, choice_type, positive_int, setup_logging
+from videossr.cli import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    add_logging_args,
+    choice_type,
+    int_at_least,
+    positive_int,
+    setup_logging,
+)
 from videossr.evaluation.backends import BACKENDS, make_backend
 from videossr.evaluation.benchmarks import BENCHMARKS, VIUBench, select_per_subtype
 from videossr.evaluation.prompts import DEFAULT_PRESET, PRESETS
@@ -69,28 +77,6 @@ def _positive_float(value: str) -> float:
     if not x > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {x}")
     return x
-
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    def convert(value: str) -> int:
-        n = positive_int(value)
-        if n < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {n}")
-        return n
-
-    convert.__name__ = "int"
-    return convert
-
-
-def _count(value: str) -> int:
-    """An integer >= 0."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
-    return n
 
 
 def add_backend_args(parser: argparse.ArgumentParser, *, model_required: bool = True) -> None:
@@ -159,14 +145,14 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"{task}.py", description=_DESCRIPTIONS[task])
     p.add_argument("--data", type=Path, required=True, help="JSON list or JSONL of {video, question, answer, ...}")
     p.add_argument("--video-dir", type=Path, required=True, help="folder the video ids resolve under")
-    p.add_argument("--limit", type=_count, default=None,
+    p.add_argument("--limit", type=int_at_least(0), default=None,
                    help="generate only the first N items (the summary still covers every result in --output-dir)")
     p.add_argument("--category-key", default="category", help="item field to report per-category metrics by")
     add_backend_args(p)
     g = p.add_argument_group("frames and prompt")
-    g.add_argument("--max-frames", type=_at_least(2), default=32, help="at most this many frames per video (32/48/64)")
+    g.add_argument("--max-frames", type=int_at_least(2), default=32, help="at most this many frames per video (32/48/64)")
     g.add_argument("--fps", type=_positive_float, default=2.0, help="sampling rate before the --max-frames cap")
-    g.add_argument("--max-pixels", type=_at_least(MIN_MAX_PIXELS), default=512 * 512,
+    g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=512 * 512,
                    help="per-frame pixel budget, upper (default 512*512)")
     g.add_argument("--min-pixels", type=positive_int, default=128 * 128,
                    help="per-frame pixel budget, lower (default 128*128; at most --max-pixels)")
@@ -230,7 +216,7 @@ def build_viubench_parser() -> argparse.ArgumentParser:
                    help="only summarize OUTPUT_DIR/results.jsonl and print it (no data, no model)")
     p.add_argument("--limit-per-subtype", type=positive_int, default=None,
                    help="generate only the first N questions of each subtype")
-    p.add_argument("--max-pixels", type=_at_least(MIN_MAX_PIXELS), default=None,
+    p.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=None,
                    help="override the per-frame pixel budget (default: each row's own, 512*512 as built)")
     add_backend_args(p, model_required=False)
     add_run_args(p)
