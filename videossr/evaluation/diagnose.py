@@ -434,11 +434,12 @@ def format_comparison(named: Sequence[tuple[str, Mapping[str, Any]]]) -> str:
 # The figure
 
 
-def histogram_figure(panels: Sequence[tuple[str, Sequence[int]]], path: str | os.PathLike, *,
+def histogram_figure(panels: Sequence[tuple[str, Sequence[int], float | None]], path: str | os.PathLike, *,
                      title: str = "") -> Path:
     """A PNG with one bar chart per panel: the share of questions with k = 0..N correct rollouts (reward 1.0).
 
-    ``panels`` are (title, correct_histogram). Rendered headless (Agg) with fixed size, fonts and metadata, so the
+    ``panels`` are (title, correct_histogram, zero-variance share or None). Bars at 0 and N (every rollout wrong,
+    every rollout right: no GRPO signal with 0/1 rewards) are red. Rendered headless (Agg) with fixed size, fonts and metadata, so the
     same numbers give the same bytes. Written atomically.
     """
     import matplotlib
@@ -456,7 +457,7 @@ def histogram_figure(panels: Sequence[tuple[str, Sequence[int]]], path: str | os
         try:
             for ax in axes.flat[len(panels):]:
                 ax.set_visible(False)
-            for ax, (name, hist) in zip(axes.flat, panels):
+            for ax, (name, hist, zero_var) in zip(axes.flat, panels):
                 n = sum(hist)
                 shares = [100.0 * c / n if n else 0.0 for c in hist]
                 ks = list(range(len(hist)))
@@ -467,8 +468,8 @@ def histogram_figure(panels: Sequence[tuple[str, Sequence[int]]], path: str | os
                 ax.set_ylim(0, 100)
                 ax.set_xlabel(f"correct rollouts out of {len(hist) - 1}")
                 ax.set_ylabel("% of questions")
-                zero_var = (hist[0] + hist[-1]) / n if n else 0.0
-                ax.set_title(f"{name} (n={n})\nall-0 or all-1: {100 * zero_var:.1f}%", fontsize=9)
+                note = "" if zero_var is None else f"\nzero reward variance: {100 * zero_var:.1f}%"
+                ax.set_title(f"{name} (n={n}){note}", fontsize=9)
             if title:
                 fig.suptitle(title, fontsize=10)
             fig.tight_layout()
@@ -574,11 +575,13 @@ def run_diagnostic(
     limit: int | None = None,
     write_filtered_to: str | os.PathLike | None = None,
     figure_title: str | None = None,
+    subfolders: bool | None = None,
     **runner_kwargs: Any,
 ) -> DiagnosticReport:
     """The diagnostic over one or several (name, parquet) datasets with one backend (see the module docstring).
 
     ``limit`` runs only the first N rows of each dataset (the summaries still cover every result on disk).
+    ``subfolders`` puts each dataset's results in ``OUTPUT_DIR/<name>/`` (default: only when there are several).
     ``runner_kwargs`` go to ``run_benchmark`` (``batch_size``, ``retry_errors``, ``overwrite``, ``decode_workers``,
     ``progress``). Raises ValueError for bad arguments or refused stored results, before anything is generated.
     """
@@ -595,13 +598,14 @@ def run_diagnostic(
         logger.warning("with %d rollout per question every question has zero variance", settings.rollouts)
     out = Path(output_dir)
     single = len(datasets) == 1
+    nested = (not single) if subfolders is None else bool(subfolders)
     benches: list[tuple[str, Diagnostic, list[DiagItem], Path]] = []
     for name, path in datasets:  # read and check every dataset before any model is loaded
         bench = Diagnostic(path, reward_mode=reward_mode)
         items = bench.load_items()
         for it in items:
             bench.check_gold(it)
-        benches.append((name, bench, items, out if single else out / name))
+        benches.append((name, bench, items, out / name if nested else out))
     shared = _SharedBackend(backend_factory)
     summaries: dict[str, dict[str, Any]] = {}
     folders: dict[str, Path] = {}
@@ -620,16 +624,17 @@ def run_diagnostic(
     rollouts = settings.rollouts
     if single:
         (name, summary), = summaries.items()
-        panels = [(task, s["correct_histogram"]) for task, s in summary["per_task"].items()]
+        panels = [(task, s["correct_histogram"], s["zero_variance"]) for task, s in summary["per_task"].items()]
         table = format_summary(summary)
     else:
-        panels = [(name, s["overall"]["correct_histogram"]) for name, s in summaries.items()]
+        panels = [(name, s["overall"]["correct_histogram"], s["overall"]["zero_variance"])
+                  for name, s in summaries.items()]
         comparison = {"datasets": {name: {k: v for k, v in s.items() if k != "run"} for name, s in summaries.items()},
                       "folders": {name: str(f) for name, f in folders.items()}}
         write_json_atomic(out / COMPARISON_NAME, comparison)
         table = format_comparison(list(summaries.items()))
     if not panels:
-        panels = [("no results", [0] * (rollouts + 1))]
+        panels = [("no results", [0] * (rollouts + 1), None)]
     title = figure_title if figure_title is not None else (
         f"{settings.model.rstrip('/').split('/')[-1]}: correct rollouts (reward = 1.0) per question, "
         f"{rollouts} rollouts at temperature {settings.temperature:g}")
