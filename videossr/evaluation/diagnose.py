@@ -67,6 +67,10 @@ from videossr.evaluation.inputs import Request, request_from_verl_row
 from videossr.evaluation.runner import RESULTS_NAME, run_benchmark
 from videossr.evaluation.settings import EvalSettings
 from videossr.io import atomic_path, read_jsonl, write_json_atomic
+
+# Imported here, not in the decoding threads: onthefly imports torch and verl, and importing them in a thread while
+# the main thread imports transformers to load the model races inside transformers' lazy imports.
+from videossr.onthefly import make_row, recipe_of
 from videossr.rewards import compute_score
 from videossr.sample import MADE_KEY
 from videossr.tasks import MODES, task_for_source
@@ -214,8 +218,6 @@ class Diagnostic(Benchmark):
 
     def load_source(self, source: Hashable, settings: EvalSettings) -> Request:
         """The whole request of a question (its made row's messages and videos), built in a decoding thread."""
-        from videossr.onthefly import make_row, recipe_of
-
         row = dict(self._items[str(source)].row)
         if recipe_of(row) is not None:
             row = make_row(row)  # the sample's frames, made as the trainer's dataset class makes them
