@@ -45,8 +45,8 @@ from videossr.tasks import MODES, get_task, task_for_source
 __all__ = ["Chance", "DEFAULT_DRAWS", "each_row_chance", "mean_chance", "params_chance", "rows_chance", "row_chance",
            "subtype_chance", "synthetic_videos"]
 
-DEFAULT_DRAWS = 1000  # true answers drawn per setting
-GUESSES_PER_TRUTH = 8  # guesses scored against each
+DEFAULT_DRAWS = 500  # true answers drawn per setting
+GUESSES_PER_TRUTH = 32  # guesses scored against each (strict chance depends on the guesses only)
 CHANCE_STREAM = 11  # keeps these random streams apart from the build's
 
 
