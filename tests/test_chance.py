@@ -11,7 +11,7 @@ import pytest
 
 from videossr.chance import each_row_chance, params_chance, rows_chance, subtype_chance, synthetic_videos
 from videossr.manifest import TaskContext
-from videossr.tasks import TASKS, get_task
+from videossr.tasks import get_task
 from videossr.viubench import SUBTYPE_NAMES, format_summary, summarize
 
 
@@ -61,7 +61,6 @@ def test_chance_is_seeded():
 
 
 def test_row_chance_from_rows():
-    task = get_task("counting")
     row = {"data_source": "videossr_counting", "reward_model": {"ground_truth": "2,1,3"},
            "extra_info": {"params": json.dumps({"max_frames_per_class": 3, "max_instances": 3})}}
     c = rows_chance([row], budget=9000)
