@@ -2,7 +2,8 @@
 
 from setuptools import find_packages, setup
 
-# What building the data needs (CPU). torchcodec is optional: the sampler falls back to decord / PyAV.
+# What building the data needs (CPU), and matplotlib for the diagnostic's figure. torchcodec is optional: the
+# sampler falls back to decord / PyAV.
 CORE = [
     "numpy>=1.26",
     "pillow>=10",
@@ -12,6 +13,7 @@ CORE = [
     "tqdm>=4.66",
     "av>=12",
     "decord>=0.6.0",
+    "matplotlib>=3.7",  # the zero-variance diagnostic's histogram (eval/diagnose.py), headless
 ]
 
 # The CPU test environment: torch/torchvision pinned to CPU-runnable builds (see README), verl without its vLLM

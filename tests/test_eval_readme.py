@@ -2,8 +2,9 @@
 
 The commands are taken from the README's bash blocks (continuation lines joined) and run in-process as scripts
 (``runpy``, so ``eval/*.py`` itself is what runs), from the repository root, with only their placeholders filled in:
-``MODEL_DIR`` is the tiny random Qwen3-VL, ``out/...`` goes to a temporary folder, the VIUBench parquet is a small
-one built here, and the HTTP endpoint is a local stand-in server. Commands that need vLLM (GPUs) and the full
+``MODEL_DIR`` is the tiny random Qwen3-VL, ``out/...`` goes to a temporary folder, the VIUBench parquet and the
+training build (``data/videossr``: its parquet and frame store) are small ones built here, and the HTTP endpoint is a
+local stand-in server. Commands that need vLLM (GPUs) and the full
 benchmarks have their flags parsed and checked instead.
 """
 
@@ -20,14 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from videossr.evaluation.cli import build_viubench_parser, parse_args
+from videossr.evaluation.cli import build_diagnose_parser, build_viubench_parser, parse_args
 from videossr.io import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "eval" / "README.md"
-SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench"}
+SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench", "eval/diagnose.py": "diagnose"}
 ENDPOINT = "http://127.0.0.1:8000/v1"
 VIUBENCH_PARQUET = "data/viubench/viubench.parquet"
+TRAIN_PARQUET = "data/videossr/train.parquet"
+FRAME_STORE = "data/videossr/frames_store"
 
 
 def readme_commands() -> list[tuple[dict[str, str], str, list[str]]]:
@@ -49,7 +52,7 @@ def test_readme_has_the_commands():
     cmds = readme_commands()
     scripts = [script for _, script, _ in cmds]
     assert set(scripts) == set(SCRIPTS), scripts  # every script is shown, and only real ones
-    assert len(cmds) >= 7
+    assert len(cmds) >= 12
 
 
 class _Endpoint:
@@ -94,7 +97,20 @@ def viubench_parquet(tmp_path_factory) -> Path:
     return build_viubench(base / "frames", base / "bench", per_subtype=1, progress=False).parquet
 
 
-def _fill(args: list[str], model: Path, out: Path, parquet: Path, url: str) -> list[str]:
+@pytest.fixture(scope="module")
+def training_build(tmp_path_factory) -> Path:
+    """A small build of the training mix (recipe rows) with its own frame store, in place of ``make demo``'s."""
+    from videossr.build import BuildConfig, build
+    from videossr.testing.frames import make_frame_store
+
+    base = tmp_path_factory.mktemp("readme_build")
+    make_frame_store(base / "videossr" / "frames_store", num_videos=2, num_frames=48, width=64, height=48)
+    build(BuildConfig(output_dir=base / "videossr", frames_dir=base / "videossr" / "frames_store", num_samples=8),
+          progress=False)
+    return base / "videossr"
+
+
+def _fill(args: list[str], model: Path, out: Path, parquet: Path, url: str, build: Path | None = None) -> list[str]:
     filled = []
     for a in args:
         if a == "MODEL_DIR":
@@ -103,6 +119,10 @@ def _fill(args: list[str], model: Path, out: Path, parquet: Path, url: str) -> l
             a = str(out / a[len("out/"):])
         elif a == VIUBENCH_PARQUET:
             a = str(parquet)
+        elif build is not None and a == TRAIN_PARQUET:
+            a = str(build / "train.parquet")
+        elif build is not None and a == FRAME_STORE:
+            a = str(build / "frames_store")
         elif a == ENDPOINT:
             a = url
         filled.append(a)
@@ -118,7 +138,8 @@ def _run_script(script: str, argv: list[str], monkeypatch) -> int:
     return 0
 
 
-def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path, monkeypatch, capsys):
+def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training_build, tmp_path, monkeypatch,
+                                        capsys):
     monkeypatch.chdir(REPO)
     out = tmp_path / "out"
     ran, checked = [], []
@@ -126,7 +147,7 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path
         key = env.get("OPENAI_API_KEY")
         server = _Endpoint(key) if key else None
         try:
-            argv = _fill(args, tiny_qwen3vl, out, viubench_parquet, server.url if server else ENDPOINT)
+            argv = _fill(args, tiny_qwen3vl, out, viubench_parquet, server.url if server else ENDPOINT, training_build)
             for name, value in env.items():
                 monkeypatch.setenv(name, value)
             backend = argv[argv.index("--backend") + 1] if "--backend" in argv else "vllm"  # the default
@@ -134,6 +155,8 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path
                 # GPUs and the full benchmark data: check that the flags parse and pass the checks.
                 if SCRIPTS[script] == "viubench":
                     build_viubench_parser().parse_args(argv)
+                elif SCRIPTS[script] == "diagnose":
+                    build_diagnose_parser().parse_args(argv)
                 else:
                     parse_args(SCRIPTS[script], argv)
                 checked.append(script)
@@ -147,7 +170,7 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path
         finally:
             if server:
                 server.close()
-    assert len(checked) == 3 and len(ran) >= 5
+    assert checked.count("eval/diagnose.py") == 3 and len(checked) == 6 and len(ran) >= 7
 
     # What they wrote: the demo questions, answered and summarized.
     vqa = json.loads((out / "demo-vqa" / "summary.json").read_text())["metrics"]
@@ -159,3 +182,8 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, tmp_path
     assert len(read_jsonl(out / "viubench-cpu" / "results.jsonl")) == 9
     rescore = next(printed for script, argv, printed in ran if "--rescore" in argv)
     assert re.search(r"^Overall", rescore, re.M)
+    diag = json.loads((out / "diag-cpu" / "summary.json").read_text())
+    assert diag["overall"]["n"] == 6 and diag["rollouts"] == 4 and (out / "diag-cpu" / "histogram.png").is_file()
+    from videossr.build import read_difficulty
+
+    assert read_difficulty(out / "calib-cpu" / "difficulty.json")["counting"]

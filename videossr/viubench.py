@@ -339,21 +339,42 @@ def summarize_results_file(path: str | os.PathLike) -> dict[str, Any]:
     return summarize(read_jsonl(path))
 
 
+def chance_column(names: Sequence[str]) -> dict[str, float | None]:
+    """The strict chance level (x 100) of each subtype named, None for a subtype that is not one of the nine.
+
+    Computed by ``videossr.chance.subtype_chance`` (a seeded simulation of a uniform guesser scored by the task's
+    own scorer), once per process; not part of summary.json.
+    """
+    from videossr.chance import subtype_chance
+
+    return {n: 100 * subtype_chance(n).strict if n in _BY_NAME else None for n in names}
+
+
 def format_summary(summary: Mapping[str, Any]) -> str:
-    """A plain-text table: one line per subtype (score x 100, questions, unparsable, errors) and the overall."""
-    lines = [f"{'subtype':<24}{'score':>8}{'n':>6}{'unparsable':>12}{'errors':>8}"]
-    for v in summary["per_subtype"].values():
-        lines.append(f"{v['title']:<24}{100 * v['score']:>8.1f}{v['n']:>6}{v['n_unparsable']:>12}{v['n_errors']:>8}")
+    """A plain-text table: one line per subtype (score x 100, the chance level of a uniform guesser, questions,
+    unparsable, errors) and the overall."""
+    chance = chance_column(list(summary["per_subtype"]))
+
+    def shown(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    lines = [f"{'subtype':<24}{'score':>8}{'chance':>8}{'n':>6}{'unparsable':>12}{'errors':>8}"]
+    for name, v in summary["per_subtype"].items():
+        lines.append(f"{v['title']:<24}{100 * v['score']:>8.1f}{shown(chance[name]):>8}{v['n']:>6}"
+                     f"{v['n_unparsable']:>12}{v['n_errors']:>8}")
     overall = summary["overall"]
+    tail = f"{summary['n']:>6}{summary['n_unparsable']:>12}{summary['n_errors']:>8}"
     if overall is not None:
-        lines.append(f"{'Overall':<24}{overall:>8.1f}{summary['n']:>6}{summary['n_unparsable']:>12}{summary['n_errors']:>8}")
+        all_chance = [chance[n] for n in SUBTYPE_NAMES]
+        lines.append(f"{'Overall':<24}{overall:>8.1f}{shown(sum(all_chance) / len(all_chance)):>8}{tail}")
     else:
         present = summary["overall_present"]
-        shown = "n/a" if present is None else f"{present:.1f}"
+        known = [c for c in chance.values() if c is not None]
         lines.append(
-            f"{'Overall (partial)':<24}{shown:>8}{summary['n']:>6}{summary['n_unparsable']:>12}{summary['n_errors']:>8}"
-            f"   missing: {', '.join(summary['missing_subtypes'])}"
+            f"{'Overall (partial)':<24}{shown(present):>8}{shown(sum(known) / len(known) if known else None):>8}"
+            f"{tail}   missing: {', '.join(summary['missing_subtypes'])}"
         )
+    lines.append("chance: expected strict score of a uniform guesser over the answer space (videossr.chance)")
     return "\n".join(lines)
 
 

@@ -8,11 +8,14 @@ Public API:
 * ``run_benchmark`` (runner): results log with fingerprints and resume, batches, retries, summary; ``run_eval`` is
   its shorthand for video QA / grounding items, ``videossr.viubench.evaluate`` for VIUBench
 * ``Request``, ``VideoFrames``, ``frames_from_list``, ``load_eval_video``, ``request_from_verl_row`` (inputs)
-* ``make_backend``, ``generate_texts``, ``HFBackend``, ``VLLMBackend``, ``OpenAIBackend`` (backends)
+* ``make_backend``, ``generate_texts``, ``sample_texts``, ``Sampling``, ``HFBackend``, ``VLLMBackend``,
+  ``OpenAIBackend`` (backends: greedy answers, or N seeded rollouts per request)
 * ``extract_choice``, ``parse_options`` (answer letters; intervals come from ``videossr.answers.parse_interval``)
 * ``load_items``, ``resolve_video``, ``EvalItem`` (benchmark items on video files)
 
-The command lines (``eval/vqa.py``, ``eval/vtg.py``, ``eval/viubench.py``) are ``videossr.evaluation.cli``.
+The zero-variance diagnostic and the difficulty sweep live in ``videossr.evaluation.diagnose`` and
+``videossr.evaluation.sweep`` (imported on their own: they load torch and verl). The command lines (``eval/vqa.py``,
+``eval/vtg.py``, ``eval/viubench.py``, ``eval/diagnose.py``) are ``videossr.evaluation.cli``.
 
 Generic use by another evaluator (frame lists + chat messages -> texts)::
 
@@ -29,9 +32,11 @@ from videossr.evaluation.backends import (
     Backend,
     HFBackend,
     OpenAIBackend,
+    Sampling,
     VLLMBackend,
     generate_texts,
     make_backend,
+    sample_texts,
 )
 from videossr.evaluation.benchmarks import (
     BENCHMARKS,
@@ -70,6 +75,7 @@ __all__ = [
     "ModelLoadError",
     "OpenAIBackend",
     "Request",
+    "Sampling",
     "TemporalGrounding",
     "UnsafeVideoId",
     "VIUBench",
@@ -90,4 +96,5 @@ __all__ = [
     "resolve_video",
     "run_benchmark",
     "run_eval",
+    "sample_texts",
 ]

@@ -1,6 +1,8 @@
-"""Generation backends: turn ``Request``s (chat messages + resized video frames) into answer texts, greedily.
+"""Generation backends: turn ``Request``s (chat messages + resized video frames) into answer texts.
 
-Three backends share one interface, ``Backend.generate(requests) -> list[str]`` (one text per request, in order):
+Three backends share one interface, ``Backend.generate(requests) -> list[str]`` (one greedy text per request, in
+order), and ``Backend.sample(requests, sampling, seeds) -> list[list[str]]`` (``sampling.n`` sampled texts per
+request, as GRPO's rollouts are drawn; what the zero-variance diagnostic uses):
 
 * ``HFBackend``: transformers ``AutoModelForImageTextToText`` + ``AutoProcessor``; batched with left padding;
   frames go to the processor with their metadata, ``do_sample_frames=False`` and ``do_resize=False``, so the
@@ -13,7 +15,21 @@ Three backends share one interface, ``Backend.generate(requests) -> list[str]`` 
   ("<1.2 seconds>"), which is how Qwen3-VL itself marks frame times; ``temperature=0``; requests run concurrently.
 
 ``make_backend(name, model, ...)`` builds one; ``generate_texts(backend, requests)`` is the generic entry point for
-other evaluators (e.g. VIUBench rows: ``inputs.request_from_verl_row``).
+other evaluators (e.g. VIUBench rows: ``inputs.request_from_verl_row``), ``sample_texts(backend, requests,
+sampling, seeds)`` its sampling twin.
+
+Sampling (``Sampling``: n, temperature, top_p, top_k) is seeded per request, so a request's rollouts do not depend on
+what else is in its batch and a resumed run draws what an uninterrupted one would:
+
+* HF: each request alone, ``do_sample=True, num_return_sequences=n``, under ``torch.manual_seed(seed)`` inside
+  ``torch.random.fork_rng`` (the global random state is left as it was); the same inputs and seed give the same
+  texts on CPU. top_k off is transformers' ``top_k=0``; repetition penalty 1.
+* vLLM: one ``generate`` call for the whole batch with one ``SamplingParams(n=n, temperature, top_p, top_k, seed)``
+  per prompt (vLLM's per-request seed); top_k off is ``-1``.
+* OpenAI-compatible: ``n``, ``temperature``, ``top_p`` and ``seed`` in the request (``top_k`` only when set, a vLLM
+  server extension); a server that returns fewer than n choices is asked again, one choice at a time (seed + k).
+
+Temperature 0 is greedy decoding: the n rollouts are n copies of the greedy answer.
 """
 
 from __future__ import annotations
@@ -28,6 +44,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -40,10 +57,42 @@ logger = logging.getLogger(__name__)
 BACKENDS = ("hf", "vllm", "openai")
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How rollouts are drawn: ``n`` answers per request at ``temperature`` (0: greedy), ``top_p``, ``top_k`` (-1 or
+    0: off)."""
+
+    n: int
+    temperature: float
+    top_p: float = 1.0
+    top_k: int = -1
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"n (rollouts per request) must be an integer >= 1, got {self.n!r}")
+        if not (isinstance(self.temperature, (int, float)) and 0 <= self.temperature < float("inf")):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature!r}")
+        if not (isinstance(self.top_p, (int, float)) and 0 < self.top_p <= 1):
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < -1:
+            raise ValueError(f"top_k must be an integer >= 1, or -1 or 0 for off, got {self.top_k!r}")
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+    @property
+    def top_k_on(self) -> int | None:
+        """top_k when it restricts anything, else None."""
+        return self.top_k if self.top_k > 0 else None
+
+
 class Backend(Protocol):
     name: str
 
     def generate(self, requests: Sequence[Request]) -> list[str]: ...
+
+    def sample(self, requests: Sequence[Request], sampling: Sampling, seeds: Sequence[int]) -> list[list[str]]: ...
 
     def close(self) -> None: ...
 
@@ -56,6 +105,20 @@ def generate_texts(backend: Backend, requests: Sequence[Request]) -> list[str]:
     if len(texts) != len(requests):
         raise RuntimeError(f"backend {backend.name} returned {len(texts)} texts for {len(requests)} requests")
     return [str(t) for t in texts]
+
+
+def sample_texts(backend: Backend, requests: Sequence[Request], sampling: Sampling,
+                 seeds: Sequence[int]) -> list[list[str]]:
+    """``sampling.n`` sampled texts for each of ``requests`` (same order), request k drawn with ``seeds[k]``."""
+    if len(seeds) != len(requests):
+        raise ValueError(f"{len(seeds)} seeds for {len(requests)} requests")
+    if not requests:
+        return []
+    out = backend.sample(list(requests), sampling, [int(s) for s in seeds])
+    if len(out) != len(requests) or any(len(texts) != sampling.n for texts in out):
+        got = [len(t) for t in out]
+        raise RuntimeError(f"backend {backend.name} returned {got} texts for {len(requests)} requests x {sampling.n}")
+    return [[str(t) for t in texts] for texts in out]
 
 
 def chat_messages(request: Request) -> list[dict[str, Any]]:
@@ -81,7 +144,7 @@ def _request_videos(request: Request) -> list[VideoFrames]:
 
 
 class HFBackend:
-    """transformers generate, greedy, batched with left padding."""
+    """transformers generate: greedy, batched with left padding; sampled, one request at a time, seeded."""
 
     name = "hf"
 
@@ -110,7 +173,7 @@ class HFBackend:
         self.model = AutoModelForImageTextToText.from_pretrained(model, dtype=torch_dtype).to(self.device).eval()
         self._torch = torch
 
-    def _generate_batch(self, requests: Sequence[Request]) -> list[str]:
+    def _inputs(self, requests: Sequence[Request]) -> Any:
         texts = [
             self.processor.apply_chat_template(chat_messages(r), tokenize=False, add_generation_prompt=True)
             for r in requests
@@ -124,7 +187,10 @@ class HFBackend:
                 do_sample_frames=False,
                 do_resize=False,
             )
-        inputs = self.processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(self.device)
+        return self.processor(text=texts, padding=True, return_tensors="pt", **kwargs).to(self.device)
+
+    def _generate_batch(self, requests: Sequence[Request]) -> list[str]:
+        inputs = self._inputs(requests)
         pad_id = self.processor.tokenizer.pad_token_id
         with self._torch.inference_mode():
             out = self.model.generate(
@@ -132,6 +198,26 @@ class HFBackend:
             )
         new_tokens = out[:, inputs["input_ids"].shape[1] :]
         return self.processor.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def _sample_one(self, request: Request, sampling: Sampling, seed: int) -> list[str]:
+        if sampling.greedy:
+            return self._generate_batch([request]) * sampling.n
+        torch = self._torch
+        inputs = self._inputs([request])
+        devices = [torch.device(self.device)] if str(self.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                **inputs, max_new_tokens=self.max_new_tokens, do_sample=True, num_beams=1,
+                temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k_on or 0,
+                repetition_penalty=1.0, num_return_sequences=sampling.n,
+                pad_token_id=self.processor.tokenizer.pad_token_id,
+            )
+        return self.processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+
+    def sample(self, requests: Sequence[Request], sampling: Sampling, seeds: Sequence[int]) -> list[list[str]]:
+        """Each request alone, seeded (see the module docstring): its rollouts do not depend on its batch."""
+        return [self._sample_one(r, sampling, int(s)) for r, s in zip(requests, seeds)]
 
     def generate(self, requests: Sequence[Request]) -> list[str]:
         out: list[str] = []
@@ -171,8 +257,33 @@ def _vllm_sampling(max_new_tokens: int):
     return SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
 
 
+def _vllm_sampled(max_new_tokens: int, spec: dict[str, Any]):
+    """The SamplingParams of one sampled prompt: ``spec`` holds n, temperature, top_p, top_k and seed."""
+    from vllm import SamplingParams
+
+    return SamplingParams(n=spec["n"], temperature=spec["temperature"], top_p=spec["top_p"], top_k=spec["top_k"],
+                          seed=spec["seed"], repetition_penalty=1.0, max_tokens=max_new_tokens)
+
+
+def _sampling_specs(sampling: Sampling, seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """Plain-dict sampling settings per prompt (what travels to worker processes)."""
+    return [{"n": sampling.n, "temperature": float(sampling.temperature), "top_p": float(sampling.top_p),
+             "top_k": sampling.top_k_on or -1, "seed": int(s)} for s in seeds]
+
+
+def _vllm_run(llm: Any, prompts: list[dict[str, Any]], greedy_params: Any, max_new_tokens: int,
+              specs: list[dict[str, Any]] | None) -> list[Any]:
+    """Greedy texts (``specs`` None) or, per prompt, the list of its sampled texts in vLLM's order."""
+    if specs is None:
+        return [r.outputs[0].text for r in llm.generate(prompts, greedy_params, use_tqdm=False)]
+    params = [_vllm_sampled(max_new_tokens, spec) for spec in specs]
+    results = llm.generate(prompts, params, use_tqdm=False)
+    return [[o.text for o in sorted(r.outputs, key=lambda o: o.index)] for r in results]
+
+
 def _vllm_worker(gpu: str, model: str, engine_kwargs: dict, max_new_tokens: int, inbox, outbox) -> None:
-    """Worker process: one engine on one GPU; answers lists of prompt dicts until it receives None."""
+    """Worker process: one engine on one GPU; answers jobs (prompt dicts, sampling specs or None for greedy) until
+    it receives None."""
     os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     try:
         llm = _vllm_engine(model, engine_kwargs)
@@ -186,14 +297,15 @@ def _vllm_worker(gpu: str, model: str, engine_kwargs: dict, max_new_tokens: int,
         if job is None:
             return
         try:
-            results = llm.generate(job, params, use_tqdm=False)
-            outbox.put(("ok", [r.outputs[0].text for r in results]))
+            prompts, specs = job
+            outbox.put(("ok", _vllm_run(llm, prompts, params, max_new_tokens, specs)))
         except BaseException as e:
             outbox.put(("error", f"{type(e).__name__}: {e}"))
 
 
 class VLLMBackend:
-    """vLLM offline generation, greedy; data-parallel over GPUs with one engine per GPU when asked."""
+    """vLLM offline generation, greedy or sampled (n per prompt, seeded per prompt); data-parallel over GPUs with one
+    engine per GPU when asked."""
 
     name = "vllm"
 
@@ -268,20 +380,19 @@ class VLLMBackend:
                 if not proc.is_alive():
                     return "error", f"vLLM worker {k} exited with code {proc.exitcode}"
 
-    def generate(self, requests: Sequence[Request]) -> list[str]:
+    def _run(self, requests: Sequence[Request], specs: list[dict[str, Any]] | None) -> list[Any]:
         prompts = [vllm_prompt(self.processor, r) for r in requests]
         if self._llm is not None:
-            results = self._llm.generate(prompts, self._params, use_tqdm=False)
-            return [r.outputs[0].text for r in results]
+            return _vllm_run(self._llm, prompts, self._params, self.max_new_tokens, specs)
         n = len(self._workers)
         bounds = [len(prompts) * k // n for k in range(n + 1)]
         busy = []
         for k, (_, inbox, _) in enumerate(self._workers):
             shard = prompts[bounds[k] : bounds[k + 1]]
             if shard:
-                inbox.put(shard)
+                inbox.put((shard, None if specs is None else specs[bounds[k] : bounds[k + 1]]))
                 busy.append(k)
-        out: list[str] = []
+        out: list[Any] = []
         errors = []
         for k in busy:
             status, payload = self._reply(k)
@@ -292,6 +403,15 @@ class VLLMBackend:
         if errors:
             raise RuntimeError(f"vLLM worker failed: {errors[0]}")
         return out
+
+    def generate(self, requests: Sequence[Request]) -> list[str]:
+        return self._run(requests, None)
+
+    def sample(self, requests: Sequence[Request], sampling: Sampling, seeds: Sequence[int]) -> list[list[str]]:
+        """All requests in one call, ``sampling.n`` per prompt, each prompt with its own seed."""
+        if sampling.greedy:
+            return [[t] * sampling.n for t in self.generate(requests)]
+        return self._run(requests, _sampling_specs(sampling, seeds))
 
     def close(self) -> None:
         for proc, inbox, _ in self._workers:
@@ -335,7 +455,7 @@ def openai_messages(request: Request) -> list[dict[str, Any]]:
 
 
 class OpenAIBackend:
-    """Chat completions over HTTP (standard library), greedy, ``concurrency`` requests in flight."""
+    """Chat completions over HTTP (standard library), greedy or sampled, ``concurrency`` requests in flight."""
 
     name = "openai"
 
@@ -400,6 +520,43 @@ class OpenAIBackend:
     def generate(self, requests: Sequence[Request]) -> list[str]:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             return list(pool.map(self._one, requests))
+
+    def _choices(self, request: Request, sampling: Sampling, n: int, seed: int) -> list[str]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": openai_messages(request),
+            "max_tokens": self.max_new_tokens,
+            "n": n,
+            "temperature": float(sampling.temperature),
+            "top_p": float(sampling.top_p),
+            "seed": int(seed),
+        }
+        if sampling.top_k_on:
+            body["top_k"] = sampling.top_k_on
+        reply = self._post(body)
+        try:
+            choices = sorted(reply["choices"], key=lambda c: c.get("index", 0))
+            texts = [c["message"]["content"] for c in choices]
+        except (KeyError, IndexError, TypeError, AttributeError):
+            raise RuntimeError(f"unexpected reply from {self.url}: {str(reply)[:300]}") from None
+        return [t if isinstance(t, str) else "" for t in texts]
+
+    def _sample_one(self, request: Request, sampling: Sampling, seed: int) -> list[str]:
+        if sampling.greedy:
+            return [self._one(request)] * sampling.n
+        texts = self._choices(request, sampling, sampling.n, seed)[: sampling.n]
+        k = len(texts)
+        while len(texts) < sampling.n:  # a server that ignores n: the rest one at a time, each with its own seed
+            got = self._choices(request, sampling, 1, seed + k)
+            if not got:
+                raise RuntimeError(f"{self.url} returned no choice")
+            texts.append(got[0])
+            k += 1
+        return texts
+
+    def sample(self, requests: Sequence[Request], sampling: Sampling, seeds: Sequence[int]) -> list[list[str]]:
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            return list(pool.map(lambda rs: self._sample_one(rs[0], sampling, int(rs[1])), zip(requests, seeds)))
 
     def close(self) -> None:
         pass

@@ -13,6 +13,8 @@ for all of them. A benchmark answers these questions about its items:
 ``score(item, text)``  (parsed answer or None, score in [0, 1]) of a model output
 ``labels(item)``       the item's fields stored on its result line (gold, category, ...)
 ``summarize(recs, s)`` summary.json; ``format(summary)``: the table the CLI prints
+``generate(b, it, r, s)`` the outputs of a batch (default: one greedy text per request)
+``details(item, out)`` extra fields of an item's result line (default: none)
 =====================  ================================================================================
 
 Three are defined here:
@@ -44,6 +46,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from videossr.constants import EVAL_MAX_PIXELS, EVAL_MIN_PIXELS
+from videossr.evaluation.backends import Backend, generate_texts
 from videossr.evaluation.choice import extract_choice, normalise_gold_letter
 from videossr.evaluation.inputs import Request, VideoFrames, frames_from_list, load_eval_video
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resolve_video, vqa_prompt, vtg_prompt
@@ -123,6 +126,15 @@ class Benchmark(ABC):
 
     @abstractmethod
     def format(self, summary: Mapping[str, Any]) -> str: ...
+
+    def generate(self, backend: Backend, items: Sequence[Any], requests: Sequence[Request],
+                 settings: EvalSettings) -> list[Any]:
+        """The model's outputs for a batch, one per request (``score`` reads them): greedy texts by default."""
+        return generate_texts(backend, requests)
+
+    def details(self, item: Any, output: Any) -> dict[str, Any]:
+        """Fields added to an item's result line (``output`` is None for an item that ended with an error)."""
+        return {}
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,10 +1,12 @@
-"""The command lines of ``eval/vqa.py``, ``eval/vtg.py`` and ``eval/viubench.py``: one set of flags, one runner.
+"""The command lines of ``eval/vqa.py``, ``eval/vtg.py``, ``eval/viubench.py`` and ``eval/diagnose.py``: one set of
+flags, one runner.
 
-``vqa_main``, ``vtg_main`` and ``viubench_main`` (``main(name, argv)`` dispatches) parse the flags, load the items,
-run ``runner.run_benchmark`` with a backend built lazily from the flags, print the benchmark's table and return the
-exit status. The scripts in ``eval/`` only call them through ``videossr.cli.run``. See eval/README.md for the flags.
+``vqa_main``, ``vtg_main``, ``viubench_main`` and ``diagnose_main`` (``main(name, argv)`` dispatches) parse the
+flags, load the items, run ``runner.run_benchmark`` with a backend built lazily from the flags, print the benchmark's
+table and return the exit status. The scripts in ``eval/`` only call them through ``videossr.cli.run``. See
+eval/README.md for the flags.
 
-All three share ``add_backend_args`` (model, backend, batch size, vLLM and HTTP settings, answer length) and
+All four share ``add_backend_args`` (model, backend, batch size, vLLM and HTTP settings, answer length) and
 ``add_run_args`` (output folder, --overwrite, --retry-errors, decoding threads, --quiet / --log-level), and follow the
 conventions of ``videossr.cli``. Exit status:
 
@@ -48,6 +50,9 @@ VLLM_BATCH_PER_ENGINE = 16
 _BATCH_DEFAULTS = {"hf": 4, "openai": 8}
 
 _DESCRIPTIONS = {
+    "diagnose": "Zero-variance diagnostic: N sampled rollouts per question, scored by the training reward; the share "
+                "of questions GRPO cannot learn from (all rollouts rewarded alike), per task and difficulty. With "
+                "--sweep: calibrate task difficulty to the model and write a difficulty file for the build.",
     "vqa": "Multiple-choice video QA: accuracy overall and per category.",
     "vtg": "Temporal grounding: mean IoU and recall at IoU 0.3/0.5/0.7.",
     "viubench": "VIUBench: strict scores per subtype and overall (the unweighted mean of the nine subtypes x 100).",
@@ -252,6 +257,207 @@ def viubench_main(argv: Sequence[str] | None = None) -> int:
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# The zero-variance diagnostic and the difficulty sweep
+
+DIAGNOSE_BATCH_PER_ENGINE = 64  # vLLM: questions per generate call (x rollouts sequences); training-size frames
+
+
+def _pairs(value: str) -> list[tuple[int, int]]:
+    """"1x1,2x2" -> [(1, 1), (2, 2)] (counting F x K); "4-8,8-16" -> [(4, 8), (8, 16)] (grounding lengths)."""
+    out = []
+    for part in value.split(","):
+        part = part.strip()
+        sep = "x" if "x" in part.lower() else "-"
+        try:
+            a, b = part.lower().split(sep)
+            out.append((int(a), int(b)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected pairs like 2x2 or 8-16 separated by commas, got {part!r}")
+    if not out:
+        raise argparse.ArgumentTypeError(f"no settings in {value!r}")
+    return out
+
+
+def _ints(value: str) -> list[int]:
+    try:
+        out = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers separated by commas, got {value!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError(f"no settings in {value!r}")
+    return out
+
+
+def _names(value: str) -> list[str]:
+    out = [v.strip() for v in value.split(",") if v.strip()]
+    if not out:
+        raise argparse.ArgumentTypeError(f"no names in {value!r}")
+    return out
+
+
+def _target(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= x <= 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
+    return x
+
+
+def _non_negative_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {x}")
+    return x
+
+
+def _top_k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if k < -1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, or -1 / 0 for off, got {k}")
+    return k
+
+
+def build_diagnose_parser() -> argparse.ArgumentParser:
+    from videossr.evaluation.diagnose import training_sampling
+    from videossr.tasks import MODES, task_names
+
+    rollout = training_sampling()
+    p = argparse.ArgumentParser(prog="diagnose.py", description=_DESCRIPTIONS["diagnose"])
+    p.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
+                   help="verl-format parquet file(s); several give one comparison table and figure")
+    p.add_argument("--limit", type=_count, default=None,
+                   help="generate only the first N rows of each file (the summary covers every result on disk)")
+    g = p.add_argument_group("rollouts and reward")
+    g.add_argument("--rollouts", type=positive_int, default=8, help="answers sampled per question (default 8, as "
+                   "the recipe's actor_rollout_ref.rollout.n)")
+    g.add_argument("--temperature", type=_non_negative_float, default=rollout["temperature"],
+                   help=f"sampling temperature (default {rollout['temperature']:g}: verl's rollout default)")
+    g.add_argument("--top-p", type=_fraction, default=rollout["top_p"],
+                   help=f"nucleus sampling (default {rollout['top_p']:g}: verl's rollout default)")
+    g.add_argument("--top-k", type=_top_k, default=rollout["top_k"],
+                   help=f"top-k sampling, -1 off (default {rollout['top_k']}: verl's rollout default)")
+    g.add_argument("--seed", type=_count, default=0, help="seed of every question's rollouts and of the probe sets")
+    g.add_argument("--reward-mode", type=choice_type(MODES), default="smooth",
+                   help="smooth (training, default) or strict; correct always means reward 1.0")
+    g.add_argument("--max-pixels", type=_at_least(MIN_MAX_PIXELS), default=None,
+                   help="override the per-frame pixel budget of the rows (default: each row's own, as in training)")
+    g.add_argument("--write-filtered", type=Path, default=None, metavar="OUT.parquet",
+                   help="write the rows with non-zero reward variance to this parquet file (one --data)")
+    s = p.add_argument_group("difficulty sweep")
+    s.add_argument("--sweep", type=_names, default=None, metavar="TASK[,TASK]",
+                   help=f"calibrate these tasks ({', '.join(task_names())} or all) instead of reading --data")
+    src = s.add_mutually_exclusive_group()
+    src.add_argument("--frames-dir", type=Path, default=None, help="frame store the probe sets are built from")
+    src.add_argument("--video-dir", type=Path, action="append", default=None,
+                     help="videos to sample a frame store from (into OUTPUT_DIR/probes/frames_store); repeatable")
+    s.add_argument("--probe-size", type=positive_int, default=32, help="questions per setting (default 32)")
+    s.add_argument("--target", type=_target, default=0.5, help="mean reward to aim for (default 0.5)")
+    s.add_argument("--counting-grid", type=_pairs, default=None, metavar="FxK,...",
+                   help="counting settings, frames per class x shapes per frame (default 1x1,2x2,3x3,4x4)")
+    s.add_argument("--jigsaw-grid", type=_ints, default=None, metavar="N,...", help="clip counts (default 3,4,6,8)")
+    s.add_argument("--grounding-lengths", type=_pairs, default=None, metavar="LO-HI,...",
+                   help="segment length ranges in frames (default 4-8,8-16,16-24)")
+    s.add_argument("--grounding-perturbations", type=_names, default=None, metavar="KIND,...",
+                   help="perturbation kinds (default ChannelSwap,Rotate180,ZoomOut,Mirror: the training four)")
+    s.add_argument("--difficulty-out", type=Path, default=None, metavar="FILE",
+                   help="where to write the difficulty file (default OUTPUT_DIR/difficulty.json)")
+    add_backend_args(p)
+    p.set_defaults(max_new_tokens=2048)  # the recipe's data.max_response_length: rollouts as long as training's
+    add_run_args(p)
+    return p
+
+
+def _sweep_grids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, list]:
+    from videossr.evaluation.sweep import counting_grid, default_grid, grounding_grid, jigsaw_grid
+    from videossr.tasks import get_task, task_names
+
+    asked = list(task_names()) if [t.lower() for t in args.sweep] == ["all"] else args.sweep
+    grids: dict[str, list] = {}
+    for t in asked:
+        try:
+            name = get_task(t).name
+        except ValueError as e:
+            parser.error(f"--sweep: {e}")
+        try:
+            if name == "counting" and args.counting_grid:
+                grids[name] = counting_grid(args.counting_grid)
+            elif name == "jigsaw" and args.jigsaw_grid:
+                grids[name] = jigsaw_grid(args.jigsaw_grid)
+            elif name == "grounding" and (args.grounding_lengths or args.grounding_perturbations):
+                kinds = args.grounding_perturbations or get_task("grounding").preset("train").perturbations
+                lengths = args.grounding_lengths or [(4, 8), (8, 16), (16, 24)]
+                grids[name] = grounding_grid(kinds, lengths)
+            else:
+                grids[name] = default_grid(name)
+        except (ValueError, TypeError) as e:
+            parser.error(f"--sweep {name}: {e}")
+    return grids
+
+
+def diagnose_main(argv: Sequence[str] | None = None) -> int:
+    """``eval/diagnose.py``: the zero-variance diagnostic, or with --sweep the difficulty calibration."""
+    from videossr.evaluation.diagnose import dataset_names, run_diagnostic
+
+    parser = build_diagnose_parser()
+    args = parser.parse_args(argv)
+    progress = setup_logging(args)
+    _check_backend_args(parser, args)
+    if args.sweep and args.data:
+        parser.error("give --data (diagnose files) or --sweep (build probe sets and calibrate), not both")
+    if not args.sweep and not args.data:
+        parser.error("give --data FILE.parquet [...] or --sweep TASK")
+    if args.sweep and not (args.frames_dir or args.video_dir):
+        parser.error("--sweep needs --frames-dir STORE or --video-dir DIR to build its probe sets from")
+    if args.write_filtered and (args.sweep or len(args.data) != 1):
+        parser.error("--write-filtered takes exactly one --data file")
+    settings = EvalSettings(model=str(args.model), backend=args.backend, max_new_tokens=args.max_new_tokens,
+                            max_pixels=args.max_pixels, rollouts=args.rollouts, temperature=args.temperature,
+                            top_p=args.top_p, top_k=args.top_k, seed=args.seed)
+    batch_size = args.batch_size or (DIAGNOSE_BATCH_PER_ENGINE * args.data_parallel_size if args.backend == "vllm"
+                                     else default_batch_size(args.backend))
+    factory = backend_factory_from_args(args, batch_size, max_videos_per_prompt=9)  # jigsaw: up to 9 clips
+    common = dict(backend_factory=factory, reward_mode=args.reward_mode, batch_size=batch_size,
+                  retry_errors=args.retry_errors, overwrite=args.overwrite, decode_workers=args.decode_workers,
+                  progress=progress)
+    if args.sweep:
+        from videossr.evaluation.sweep import run_sweep
+
+        grids = _sweep_grids(parser, args)
+        result = run_sweep(grids, settings, args.output_dir, frames_dir=args.frames_dir,
+                           video_dirs=tuple(args.video_dir or ()), probe_size=args.probe_size, target=args.target,
+                           difficulty_out=args.difficulty_out, **common)
+        print(result.table)
+        print(f"difficulty file: {result.difficulty_file}  (build with: python pretext_tasks/build_dataset.py "
+              f"--difficulty-from {result.difficulty_file} ...)")
+        print(f"measurements: {result.sweep_file}")
+        return EXIT_SOME_FAILED if result.n_errors else EXIT_OK
+    names = dataset_names(args.data)
+    report = run_diagnostic(list(zip(names, args.data)), settings, args.output_dir,
+                            limit=args.limit, write_filtered_to=args.write_filtered, **common)
+    print(report.table)
+    for name, summary in report.summaries.items():
+        run = summary["run"]
+        print(f"{name}: generated {run['generated']} questions x {args.rollouts} rollouts in {run['seconds']:.1f} s; "
+              f"results: {report.folders[name] / RESULTS_NAME}")
+        if "incomplete" in summary:
+            inc = summary["incomplete"]
+            print(f"{name}: the results cover {inc['n_results']} of the {inc['n_items']} rows; "
+                  "run again without --limit to finish")
+    print(f"figure: {report.figure}")
+    if report.filtered is not None:
+        print(f"kept {report.filtered} rows with non-zero reward variance: {args.write_filtered}")
+    if report.n_errors:
+        print(f"{report.n_errors} questions ended with an error (see results.jsonl); inputs that failed are tried "
+              "again on the next run")
+    return EXIT_SOME_FAILED if report.n_errors else EXIT_OK
 
 
 def _run(bench, items, settings: EvalSettings, args: argparse.Namespace, run_only, progress: bool,
@@ -288,11 +494,11 @@ def _run(bench, items, settings: EvalSettings, args: argparse.Namespace, run_onl
 
 
 _MAINS: dict[str, Callable[[Sequence[str] | None], int]] = {"vqa": vqa_main, "vtg": vtg_main,
-                                                            "viubench": viubench_main}
+                                                            "viubench": viubench_main, "diagnose": diagnose_main}
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:
-    """The main of the evaluation script ``name`` ("vqa", "vtg" or "viubench")."""
+    """The main of the evaluation script ``name`` ("vqa", "vtg", "viubench" or "diagnose")."""
     if name not in _MAINS:
         raise ValueError(f"unknown evaluation {name!r}; expected one of {sorted(_MAINS)}")
     return _MAINS[name](argv)

@@ -16,12 +16,15 @@ Two ways to build one:
   of ``n`` equal bins of the whole video, ``n = min(round(duration * fps), max_frames)`` (even, at least 2), decoded by
   ``videossr.video.decode_frames_at``; the clock is the source video's (fps = source fps, indices = the decoded frames'
   positions), so timestamps are seconds in the video, the same clock as grounding answers.
-* ``frames_from_list(frames, sample_fps, ...)``: a frame list (paths or arrays), e.g. a VideoSSR pretext row; frame
-  ``k`` sits at ``k / sample_fps`` seconds, as qwen-vl-utils and verl present frame lists.
+* ``frames_from_list(frames, sample_fps, ...)``: a frame list (paths, ``data:image/...;base64,`` URIs as the
+  on-the-fly rows of ``videossr.onthefly`` carry them, or arrays), e.g. a VideoSSR pretext row; frame ``k`` sits at
+  ``k / sample_fps`` seconds, as qwen-vl-utils and verl present frame lists.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 import os
 import re
@@ -138,7 +141,10 @@ def frames_from_list(
         if isinstance(f, np.ndarray):
             arr = f
         else:
-            with Image.open(f) as im:
+            source = f
+            if isinstance(f, str) and f.startswith("data:image"):
+                source = io.BytesIO(base64.b64decode(f.split("base64,", 1)[1]))
+            with Image.open(source) as im:
                 arr = np.asarray(im.convert("RGB"))
         arrays.append(resize_frame(arr, min_pixels=min_pixels, max_pixels=max_pixels))
     if arrays and len({a.shape for a in arrays}) > 1:
@@ -238,18 +244,33 @@ class Request:
         return out
 
 
+def _verl_video(entry: Any) -> VideoFrames:
+    """One entry of a verl row's ``videos``: a frame list ``{"video": [frames], "sample_fps": F, ...}``, or a video
+    file (a path, or ``{"video": path, "fps": F, "max_frames": M, ...}``: decoded at fps F (default 2) up to M frames
+    (default 64), the source clock)."""
+    spec = {"video": entry} if isinstance(entry, (str, os.PathLike)) else dict(entry)
+    lo = int(spec.get("min_pixels") or DEFAULT_MIN_PIXELS)
+    hi = int(spec.get("max_pixels") or DEFAULT_MAX_PIXELS)
+    video = spec.get("video")
+    if isinstance(video, (str, os.PathLike)):
+        return load_eval_video(video, fps=float(spec.get("fps") or 2.0), max_frames=int(spec.get("max_frames") or 64),
+                               min_pixels=lo, max_pixels=hi)
+    if "sample_fps" not in spec:
+        raise ValueError(f"a frame-list video needs its sample_fps, got keys {sorted(spec)}")
+    return frames_from_list(list(video), float(spec["sample_fps"]), min_pixels=lo, max_pixels=hi)
+
+
 def request_from_verl_row(row: Mapping[str, Any]) -> Request:
-    """A ``Request`` from a VideoSSR/verl parquet row (``prompt`` messages + ``videos`` frame-list dicts)."""
-    videos = []
-    for v in row["videos"]:
-        videos.append(
-            frames_from_list(
-                list(v["video"]),
-                float(v["sample_fps"]),
-                min_pixels=int(v.get("min_pixels") or DEFAULT_MIN_PIXELS),
-                max_pixels=int(v.get("max_pixels") or DEFAULT_MAX_PIXELS),
-            )
-        )
-    messages = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in row["prompt"])
+    """A ``Request`` from a VideoSSR/verl parquet row: ``prompt`` messages (string contents with ``<video>``
+    placeholders) and ``videos`` (frame-list dicts or video files; a row without videos is a text-only request)."""
+    if row.get("images"):
+        raise ValueError("rows with images are not supported (only videos and text)")
+    videos = [_verl_video(v) for v in (row.get("videos") or [])]
+    messages = tuple({"role": str(m["role"]), "content": _text_content(m["content"])} for m in row["prompt"])
     return Request(messages, tuple(videos))
 
+
+def _text_content(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    raise ValueError(f"a message's content must be a string (verl's format), got {type(content).__name__}")

@@ -55,7 +55,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from videossr.evaluation.backends import Backend, generate_texts
+from videossr.evaluation.backends import Backend
 from videossr.evaluation.benchmarks import (
     BENCHMARKS,
     GENERATION_ERROR,
@@ -221,7 +221,8 @@ def _run_locked(benchmark: Benchmark, items: Sequence[Any], settings: EvalSettin
     def make_record(item: Any, output: str | None, error: str | None, kind: str | None) -> dict[str, Any]:
         parsed, score = (None, 0.0) if output is None else benchmark.score(item, output)
         return {"id": item.id, **benchmark.labels(item), "settings": want, "fingerprint": prints[item.id],
-                "raw_output": output, "parsed": parsed, "score": float(score), "error": error, "error_kind": kind}
+                "raw_output": output, "parsed": parsed, "score": float(score), **benchmark.details(item, output),
+                "error": error, "error_kind": kind}
 
     # Every kept line is rebuilt from the current item: gold answers and labels as they are now, re-scored.
     done: dict[str, dict] = {}
@@ -362,16 +363,18 @@ def _run_batch(benchmark: Benchmark, batch, loaded, backend: Backend, settings: 
     if not ready:
         return 0
     try:
-        outputs: list[str | Exception] = list(generate_texts(backend, [r for _, r in ready]))
+        outputs: list[Any] = list(benchmark.generate(backend, [i for i, _ in ready], [r for _, r in ready], settings))
+        if len(outputs) != len(ready):
+            raise RuntimeError(f"{len(outputs)} outputs for a batch of {len(ready)}")
     except Exception as e:
         if len(ready) == 1:
             outputs = [e]
         else:
             logger.warning("batch of %d failed (%s); retrying item by item", len(ready), e)
             outputs = []
-            for _, req in ready:
+            for item, req in ready:
                 try:
-                    outputs.append(generate_texts(backend, [req])[0])
+                    outputs.append(benchmark.generate(backend, [item], [req], settings)[0])
                 except Exception as e1:  # recorded as this item's generation error
                     outputs.append(e1)
     n = 0

@@ -5,6 +5,10 @@ every result line and in summary.json (``Benchmark.settings_json``); a resumed r
 values. Video QA and temporal grounding use all of them; VIUBench, whose frames are fixed by its parquet, uses
 ``model``, ``backend``, ``max_new_tokens`` and ``max_pixels`` only.
 
+Sampling (``rollouts``, ``temperature``, ``top_p``, ``top_k``, ``seed``) is used by the zero-variance diagnostic
+(``videossr.evaluation.diagnose``), which draws several answers per question as GRPO's rollouts do; the benchmarks
+decode greedily and neither use nor record these fields.
+
 ``min_pixels`` / ``max_pixels`` left at None mean "the benchmark's default": 128*128 / 512*512 per frame for video
 files, each row's own budget for VIUBench (``max_pixels`` then overrides the rows' upper budget).
 
@@ -17,6 +21,7 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +44,11 @@ class EvalSettings:
     min_pixels: int | None = None  # per-frame pixel budget, lower bound (None: the benchmark's default)
     max_pixels: int | None = None  # per-frame pixel budget, upper bound (None: the benchmark's default)
     prompt_preset: str = DEFAULT_PRESET  # video files: instruction wording (videossr.evaluation.prompts)
+    rollouts: int = 1  # diagnostic: answers sampled per question
+    temperature: float = 0.0  # diagnostic: sampling temperature (0: greedy)
+    top_p: float = 1.0  # diagnostic: nucleus sampling (1: off)
+    top_k: int = -1  # diagnostic: top-k sampling (-1: off)
+    seed: int = 0  # diagnostic: the seed every question's rollouts derive from
 
     def __post_init__(self) -> None:
         for name in ("model", "backend"):
@@ -55,6 +65,17 @@ class EvalSettings:
             _check_int("min_pixels", self.min_pixels, 1)
         if self.max_pixels is not None:
             _check_int("max_pixels", self.max_pixels, MIN_MAX_PIXELS)
+        _check_int("rollouts", self.rollouts, 1)
+        _check_int("seed", self.seed, 0)
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < -1:
+            raise ValueError(f"top_k must be an integer >= 1, or -1 or 0 for off, got {self.top_k!r}")
+        for name, lo, hi, lo_open in (("temperature", 0.0, math.inf, False), ("top_p", 0.0, 1.0, True)):
+            value = getattr(self, name)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            if not ok or value > hi or value < lo or (lo_open and value == lo):
+                bound = f"in ({lo:g}, {hi:g}]" if lo_open else f">= {lo:g}"
+                raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+            object.__setattr__(self, name, float(value))
         if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
             raise ValueError(f"min_pixels {self.min_pixels} is above max_pixels {self.max_pixels}")
 

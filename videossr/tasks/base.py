@@ -18,7 +18,10 @@ A task owns everything about itself, and the rest of the project looks it up in 
   and ``score(pred, truth, mode)`` for ``"smooth"`` (training) and ``"strict"`` (VIUBench, the ablation);
   ``score_text`` puts them together, and is what the verl reward and VIUBench both call, so a score means the same
   thing in training and evaluation;
-* looking at it: ``preview(params)``, what a contact sheet marks on a sample's frames.
+* looking at it: ``preview(params)``, what a contact sheet marks on a sample's frames;
+* how hard it is: ``difficulty(audit)``, a short label of the difficulty a sample was drawn at (``F3K3``,
+  ``6clips``), and ``guess(rng, audit)``, an answer drawn uniformly from the answer space a sample with that audit
+  info offers: the guesser whose expected score is the chance level (``videossr.chance``).
 
 Plain parsing and metric functions stay in ``videossr.answers`` and ``videossr.metrics``; tasks call them.
 
@@ -219,6 +222,20 @@ class PretextTask(ABC):
             value = self.score_text(gold, gold, mode).value
             if value != 1.0:
                 raise ValueError(f"{self.name} ground truth {gold!r} scores {value} against itself in {mode} mode")
+
+    # --- how hard it is -----------------------------------------------------------------------------------------
+
+    def difficulty(self, audit: Mapping[str, Any]) -> str:
+        """A short label of the difficulty setting a sample with audit info ``audit`` was drawn at (for reports)."""
+        return "-"
+
+    def guess(self, rng: np.random.Generator, audit: Mapping[str, Any]) -> str:
+        """An answer string drawn uniformly from the answer space of a sample with audit info ``audit``.
+
+        What a model that saw nothing would answer, knowing only the answer format and the sizes the question
+        states (counts up to F*K, n clips, a segment of the video); its expected score is the chance level.
+        """
+        raise NotImplementedError(f"task {self.name!r} has no uniform guesser")
 
     # --- looking at it ---------------------------------------------------------------------------------------
 

@@ -295,6 +295,14 @@ class CountingTask(PretextTask):
                 smooth += max(0.0, 1.0 - abs(p - g) / g)
         return smooth / 3, strict / 3
 
+    def difficulty(self, audit: Mapping[str, Any]) -> str:
+        return f"F{int(audit['max_frames_per_class'])}K{int(audit['max_instances'])}"
+
+    def guess(self, rng: np.random.Generator, audit: Mapping[str, Any]) -> str:
+        """Each class's count uniform in 1..F*K: the range the generator can produce for one class."""
+        top = int(audit["max_frames_per_class"]) * int(audit["max_instances"])
+        return ",".join(str(int(c)) for c in rng.integers(1, top + 1, size=len(CLASSES)))
+
     def preview(self, params: Mapping[str, Any]) -> Preview:
         marks = {}
         for rec in params.get("frames", []):

@@ -195,6 +195,15 @@ class GroundingTask(PretextTask):
         iou = inter / (max(p1, g1) - min(p0, g0))
         return iou, iou
 
+    def difficulty(self, audit: Mapping[str, Any]) -> str:
+        return f"{audit['perturbation']}/len{int(audit['min_len'])}-{int(audit['max_len'])}"
+
+    def guess(self, rng: np.random.Generator, audit: Mapping[str, Any]) -> str:
+        """An interval between two distinct frame boundaries of the video, uniform over all such pairs."""
+        n = int(audit["num_frames"])
+        start, end = sorted(int(b) for b in rng.choice(n + 1, size=2, replace=False))
+        return answer_for(start, end - start, float(audit["fps"]))
+
     def preview(self, params: Mapping[str, Any]) -> Preview:
         if "start" not in params or "length" not in params:
             return Preview()

@@ -166,6 +166,13 @@ class JigsawTask(PretextTask):
         moved = sum(abs(where[label] - i) for i, label in enumerate(truth))
         return max(0.0, 1.0 - moved / (n * n // 2)), 0.0
 
+    def difficulty(self, audit: Mapping[str, Any]) -> str:
+        return f"{int(audit['num_clips'])}clips"
+
+    def guess(self, rng: np.random.Generator, audit: Mapping[str, Any]) -> str:
+        """A uniformly random permutation of the n clips."""
+        return "".join(str(int(k) + 1) for k in rng.permutation(int(audit["num_clips"])))
+
     def preview(self, params: Mapping[str, Any]) -> Preview:
         order = params.get("order")
         if order is None:
