@@ -200,3 +200,12 @@ def test_sigkill_of_a_multi_worker_build_then_immediate_rerun(store, tmp_path):
     again = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert _mix_digest(out) == _mix_digest(reference)
+
+
+def test_a_rebuild_from_the_builds_own_store_is_allowed(tmp_path):
+    out = tmp_path / "out"
+    make_frame_store(out / "frames_store", num_videos=2, num_frames=48, width=64, height=48, duration=12.0)
+    summary = build(BuildConfig(output_dir=out, frames_dir=out / "frames_store", num_samples=6), progress=False)
+    assert summary.counts["samples"] == 6
+    with pytest.raises(ValueError, match="is inside the output folder"):
+        build(BuildConfig(output_dir=out, frames_dir=out / "elsewhere_store", num_samples=6), progress=False)

@@ -288,7 +288,10 @@ def check_sample_count(task: str, count: int, num_videos: int) -> None:
 def build(config: BuildConfig, *, progress: bool = True) -> BuildSummary:
     """Run the whole build (see the module docstring); returns what was written."""
     out = config.output_dir.resolve()
-    inputs = {"frame store": config.frames_dir, **{f"video folder {i + 1}": d for i, d in enumerate(config.video_dirs)}}
+    store = config.frames_dir
+    if store is not None and store.resolve() == out / FRAME_STORE_DIR:
+        store = None  # the build's own store (a rebuild from it, e.g. with a difficulty file): not someone's input
+    inputs = {"frame store": store, **{f"video folder {i + 1}": d for i, d in enumerate(config.video_dirs)}}
     check_output_folder(out, inputs)
     with output_lock(out, what="dataset build") as lock:
         return _build(config, out, lock, progress)

@@ -333,7 +333,7 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="diagnose.py", description=_DESCRIPTIONS["diagnose"])
     p.add_argument("--data", type=Path, nargs="+", action="extend", default=None,
                    help="verl-format parquet file(s); several give one comparison table and figure")
-    p.add_argument("--limit", type=_count, default=None,
+    p.add_argument("--limit", type=int_at_least(0), default=None,
                    help="generate only the first N rows of each file (the summary covers every result on disk)")
     g = p.add_argument_group("rollouts and reward")
     g.add_argument("--rollouts", type=positive_int, default=8, help="answers sampled per question (default 8, as "
@@ -344,10 +344,10 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
                    help=f"nucleus sampling (default {rollout['top_p']:g}: verl's rollout default)")
     g.add_argument("--top-k", type=_top_k, default=rollout["top_k"],
                    help=f"top-k sampling, -1 off (default {rollout['top_k']}: verl's rollout default)")
-    g.add_argument("--seed", type=_count, default=0, help="seed of every question's rollouts and of the probe sets")
+    g.add_argument("--seed", type=int_at_least(0), default=0, help="seed of every question's rollouts and of the probe sets")
     g.add_argument("--reward-mode", type=choice_type(MODES), default="smooth",
                    help="smooth (training, default) or strict; correct always means reward 1.0")
-    g.add_argument("--max-pixels", type=_at_least(MIN_MAX_PIXELS), default=None,
+    g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=None,
                    help="override the per-frame pixel budget of the rows (default: each row's own, as in training)")
     g.add_argument("--write-filtered", type=Path, default=None, metavar="OUT.parquet",
                    help="write the rows with non-zero reward variance to this parquet file (one --data)")
