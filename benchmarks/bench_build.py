@@ -21,8 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from videossr.build import BuildConfig, build, training_variants
-from videossr.dataset import files_dir_for, write_task_dataset
+from videossr.build import BuildConfig, build, files_dir_for, paper_mix, write_task_dataset
 
 SOURCES = ("testsrc2", "mandelbrot", "life=mold=10:ratio=0.5:death_color=#C83232", "cellauto=rule=110")
 
@@ -92,7 +91,7 @@ def main() -> None:
         print(f"build rerun (everything done, reassemble only): {time.perf_counter() - t:.1f} s")
 
         # Per task, one process, on the build's frame store.
-        variants = training_variants()
+        variants = {entry.task: entry.resolved() for entry in paper_mix()}
         for task in ("grounding", "jigsaw", "counting"):
             output = work / "tasks" / f"{task}.parquet"
             t, c = time.perf_counter(), time.process_time()

@@ -25,7 +25,7 @@ Nothing is asserted: this prints figures.
 Usage (from the repository root)::
 
     python benchmarks/bench_sampling.py                                   # mixed, gop250, gop25; pyav
-    python benchmarks/bench_sampling.py --groups mixed --repeat 5 --clips-dir /tmp/clips   # keep the made clips
+    python benchmarks/bench_sampling.py --groups mixed --repeat 5 --clips-dir clips/   # keep the made clips
     python benchmarks/bench_sampling.py --video-dir my_videos/ --workers 4 --backends pyav torchcodec
 """
 
