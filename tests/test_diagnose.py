@@ -387,39 +387,19 @@ def test_diagnostic_benchmark_checks_golds(tmp_path):
 
 @pytest.mark.parametrize("honours_n", [True, False])
 def test_openai_sampling_asks_for_n(honours_n):
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from videossr.evaluation.backends import OpenAIBackend
     from videossr.evaluation.inputs import Request
+    from videossr.testing.chat_server import ChatServer
 
-    bodies = []
+    def answer(body):
+        n = body.get("n", 1) if honours_n else 1
+        return {"choices": [{"index": k, "message": {"content": f"s{body.get('seed')}c{k}"}} for k in reversed(range(n))]}
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 (http.server's naming)
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            bodies.append(body)
-            n = body.get("n", 1) if honours_n else 1
-            choices = [{"index": k, "message": {"content": f"s{body.get('seed')}c{k}"}} for k in reversed(range(n))]
-            data = json.dumps({"choices": choices}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        backend = OpenAIBackend("m", base_url=f"http://127.0.0.1:{httpd.server_address[1]}/v1", concurrency=2)
+    with ChatServer(answer) as server:
+        backend = OpenAIBackend("m", base_url=server.url, concurrency=2)
         req = Request(({"role": "user", "content": "hi"},))
         out = sample_texts(backend, [req, req], Sampling(n=3, temperature=0.8, top_p=0.9, top_k=5), [10, 20])
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    bodies = server.bodies
     if honours_n:
         assert out == [["s10c0", "s10c1", "s10c2"], ["s20c0", "s20c1", "s20c2"]]  # in the server's index order
         assert len(bodies) == 2

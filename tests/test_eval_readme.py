@@ -15,14 +15,14 @@ import re
 import runpy
 import shlex
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from videossr.evaluation.cli import build_diagnose_parser, build_viubench_parser, parse_args
 from videossr.io import read_jsonl
+from videossr.testing.chat_server import ChatServer, text_reply
+from videossr.testing.readme import bash_commands
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "eval" / "README.md"
@@ -35,17 +35,8 @@ FRAME_STORE = "data/videossr/frames_store"
 
 def readme_commands() -> list[tuple[dict[str, str], str, list[str]]]:
     """(environment assignments, script, arguments) of every ``python eval/...`` line of the README's bash blocks."""
-    commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README.read_text(encoding="utf-8"), re.S):
-        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-            words = shlex.split(line, comments=True)
-            env = {}
-            while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
-                key, value = words.pop(0).split("=", 1)
-                env[key] = value
-            if len(words) >= 2 and words[0] == "python" and words[1].startswith("eval/"):
-                commands.append((env, words[1], words[2:]))
-    return commands
+    return [(env, words[1], words[2:]) for env, words in bash_commands(README)
+            if len(words) >= 2 and words[0] == "python" and words[1].startswith("eval/")]
 
 
 def test_readme_has_the_commands():
@@ -53,38 +44,6 @@ def test_readme_has_the_commands():
     scripts = [script for _, script, _ in cmds]
     assert set(scripts) == set(SCRIPTS), scripts  # every script is shown, and only real ones
     assert len(cmds) >= 12
-
-
-class _Endpoint:
-    """A local OpenAI-compatible server: answers "The answer is (B)." to every authorised chat request."""
-
-    def __init__(self, key: str):
-        self.requests = 0
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                ok = self.path == "/v1/chat/completions" and self.headers.get("Authorization") == f"Bearer {key}"
-                outer.requests += ok
-                reply = {"choices": [{"message": {"role": "assistant", "content": "The answer is (B)."}}]}
-                data = json.dumps(reply if ok and body.get("messages") else {"error": "unauthorised"}).encode()
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +104,7 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
     ran, checked = [], []
     for env, script, args in readme_commands():
         key = env.get("OPENAI_API_KEY")
-        server = _Endpoint(key) if key else None
+        server = ChatServer(text_reply("The answer is (B)."), api_key=key) if key else None
         try:
             argv = _fill(args, tiny_qwen3vl, out, viubench_parquet, server.url if server else ENDPOINT, training_build)
             for name, value in env.items():
@@ -166,7 +125,7 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
             assert code == 0, f"{script} {shlex.join(args)} exited {code}:\n{printed.err[-3000:]}"
             ran.append((script, argv, printed.out))
             if server:
-                assert server.requests > 0
+                assert server.answered > 0
         finally:
             if server:
                 server.close()

@@ -11,8 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from videossr.evaluation.metrics import RECALL_THRESHOLDS, accuracy_summary, gro
 from videossr.evaluation.runner import EvalSettings, run_eval
 from videossr.io import read_jsonl
 from videossr.metrics import temporal_iou
+from videossr.testing.chat_server import ChatServer, text_reply
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -272,46 +271,10 @@ def test_batched_and_single_generation_agree(tiny_qwen3vl):
     assert batched == single and len(batched) == 3
 
 
-class _Server:
-    """A local OpenAI-compatible endpoint that checks each request and answers canned text."""
-
-    def __init__(self, reply: str):
-        self.bodies: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's naming)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.bodies.append(body)
-                ok = self.path == "/v1/chat/completions" and self.headers.get("Authorization") == "Bearer k"
-                payload = {"choices": [{"message": {"role": "assistant", "content": reply}}]} if ok else {"error": "no"}
-                data = json.dumps(payload).encode()
-                self.send_response(200 if ok else 401)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_openai_backend_over_http(video_dir, tmp_path):
     items = load_items(_write_json(tmp_path / "vqa.json", VQA_ITEMS[:3]))
     settings = EvalSettings(task="vqa", model="remote-model", backend="openai", max_frames=4, min_pixels=1024, max_pixels=4096)
-    with _Server("The answer is (B).") as server:
+    with ChatServer(text_reply("The answer is (B)."), api_key="k") as server:
         backend = OpenAIBackend("remote-model", base_url=server.url, api_key="k", max_new_tokens=8, concurrency=2)
         summary = run_eval("vqa", items, settings, tmp_path / "o", video_dir=video_dir, backend=backend)
         assert len(server.bodies) == 3

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from videossr.build import DIFFICULTY_FORMAT
+from videossr.testing.readme import bash_commands
 
 REPO = Path(__file__).resolve().parents[1]
 READMES = (REPO / "README.md", REPO / "train" / "README.md")
@@ -34,18 +35,7 @@ SKIPPED = {
 
 
 def commands() -> list[tuple[Path, dict[str, str], list[str]]]:
-    out = []
-    for readme in READMES:
-        for block in re.findall(r"```bash\n(.*?)```", readme.read_text(encoding="utf-8"), re.S):
-            for line in re.sub(r"\\\n\s*", " ", block).splitlines():
-                words = shlex.split(line, comments=True)
-                env = {}
-                while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):
-                    key, value = words.pop(0).split("=", 1)
-                    env[key] = value
-                if words:
-                    out.append((readme, env, words))
-    return out
+    return [(readme, env, words) for readme in READMES for env, words in bash_commands(readme)]
 
 
 def why_skipped(env: dict[str, str], words: list[str]) -> str | None:

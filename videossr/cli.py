@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import logging
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -72,6 +73,26 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
 
 positive_int = int_at_least(1)
+
+
+def float_in(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse ``type`` for numbers in [low, high] (``(low, high]`` with ``low_open``); rejects nan."""
+    if high == math.inf:
+        shown = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        shown = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
+
+    def convert(value: str) -> float:
+        try:
+            x = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        if not ((low < x if low_open else low <= x) and x <= high):
+            raise argparse.ArgumentTypeError(f"must be {shown}, got {x}")
+        return x
+
+    convert.__name__ = "float"
+    return convert
 
 
 def run(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None, *, name: str = "") -> int:

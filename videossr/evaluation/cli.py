@@ -32,6 +32,7 @@ from videossr.cli import (
     EXIT_SOME_FAILED,
     add_logging_args,
     choice_type,
+    float_in,
     int_at_least,
     positive_int,
     setup_logging,
@@ -41,6 +42,10 @@ from videossr.evaluation.benchmarks import BENCHMARKS, VIUBench, select_per_subt
 from videossr.evaluation.prompts import DEFAULT_PRESET, PRESETS
 from videossr.evaluation.runner import RESULTS_NAME, SUMMARY_NAME, run_benchmark
 from videossr.evaluation.settings import MIN_MAX_PIXELS, EvalSettings
+
+_FRACTION = float_in(0.0, 1.0, low_open=True)  # (0, 1]
+_POSITIVE = float_in(0.0, low_open=True)
+_UNIT = float_in(0.0, 1.0)  # [0, 1]
 
 # Items per generate call of one vLLM engine, the same for every benchmark. Two batches of decoded frames are held
 # in host memory (one generating, one loading): a VIUBench question is 48 frames of up to 512*512 (~38 MB), a
@@ -64,26 +69,6 @@ def default_batch_size(backend: str, data_parallel_size: int = 1) -> int:
     return _BATCH_DEFAULTS.get(backend, VLLM_BATCH_PER_ENGINE * data_parallel_size)
 
 
-def _fraction(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < x <= 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {x}")
-    return x
-
-
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {x}")
-    return x
-
-
 def add_backend_args(parser: argparse.ArgumentParser, *, model_required: bool = True) -> None:
     """The model and backend flags every evaluation script shares."""
     g = parser.add_argument_group("model and backend")
@@ -95,7 +80,7 @@ def add_backend_args(parser: argparse.ArgumentParser, *, model_required: bool = 
     g.add_argument("--data-parallel-size", "--gpus", dest="data_parallel_size", type=positive_int, default=1,
                    help="vllm: engines, one per GPU (uses CUDA_VISIBLE_DEVICES or GPUs 0..N-1)")
     g.add_argument("--max-model-len", type=positive_int, default=None, help="vllm: context length of the engine")
-    g.add_argument("--gpu-memory-utilization", type=_fraction, default=0.85, help="vllm: fraction of each GPU to use")
+    g.add_argument("--gpu-memory-utilization", type=_FRACTION, default=0.85, help="vllm: fraction of each GPU to use")
     g.add_argument("--base-url", default=None, help="openai: endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: environment variable with the key")
 
@@ -156,7 +141,7 @@ def build_parser(task: str) -> argparse.ArgumentParser:
     add_backend_args(p)
     g = p.add_argument_group("frames and prompt")
     g.add_argument("--max-frames", type=int_at_least(2), default=32, help="at most this many frames per video (32/48/64)")
-    g.add_argument("--fps", type=_positive_float, default=2.0, help="sampling rate before the --max-frames cap")
+    g.add_argument("--fps", type=_POSITIVE, default=2.0, help="sampling rate before the --max-frames cap")
     g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=512 * 512,
                    help="per-frame pixel budget, upper (default 512*512)")
     g.add_argument("--min-pixels", type=positive_int, default=128 * 128,
@@ -295,16 +280,6 @@ def _names(value: str) -> list[str]:
     return out
 
 
-def _target(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 <= x <= 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {x}")
-    return x
-
-
 def _non_negative_float(value: str) -> float:
     try:
         x = float(value)
@@ -340,7 +315,7 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
                    "the recipe's actor_rollout_ref.rollout.n)")
     g.add_argument("--temperature", type=_non_negative_float, default=rollout["temperature"],
                    help=f"sampling temperature (default {rollout['temperature']:g}: verl's rollout default)")
-    g.add_argument("--top-p", type=_fraction, default=rollout["top_p"],
+    g.add_argument("--top-p", type=_FRACTION, default=rollout["top_p"],
                    help=f"nucleus sampling (default {rollout['top_p']:g}: verl's rollout default)")
     g.add_argument("--top-k", type=_top_k, default=rollout["top_k"],
                    help=f"top-k sampling, -1 off (default {rollout['top_k']}: verl's rollout default)")
@@ -359,7 +334,7 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
     src.add_argument("--video-dir", type=Path, action="append", default=None,
                      help="videos to sample a frame store from (into OUTPUT_DIR/probes/frames_store); repeatable")
     s.add_argument("--probe-size", type=positive_int, default=32, help="questions per setting (default 32)")
-    s.add_argument("--target", type=_target, default=0.5, help="mean reward to aim for (default 0.5)")
+    s.add_argument("--target", type=_UNIT, default=0.5, help="mean reward to aim for (default 0.5)")
     s.add_argument("--counting-grid", type=_pairs, default=None, metavar="FxK,...",
                    help="counting settings, frames per class x shapes per frame (default 1x1,2x2,3x3,4x4)")
     s.add_argument("--jigsaw-grid", type=_ints, default=None, metavar="N,...", help="clip counts (default 3,4,6,8)")
