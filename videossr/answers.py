@@ -278,14 +278,11 @@ _ORDER_FULL_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
 _DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits a permutation of 1..n uses
 
 
-_INT_OF = {str(d): d for d in range(10)}
-
-
 def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
     if token.isdigit():  # contiguous digits: the common case
         if len(token) != n or set(token) != _DIGITS_OF[n]:
             return None
-        return tuple(_INT_OF[ch] for ch in token)
+        return tuple(map(int, token))
     digits = [ch for ch in token if "0" <= ch <= "9"]
     if len(digits) != n or set(digits) != _DIGITS_OF[n]:
         return None

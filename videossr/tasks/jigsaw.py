@@ -162,8 +162,8 @@ class JigsawTask(PretextTask):
         if pred == truth:
             return 1.0, 1.0
         n = len(truth)
-        where = {label: i for i, label in enumerate(pred)}
-        moved = sum(abs(where[label] - i) for i, label in enumerate(truth))
+        find = pred.index  # label -> its position in the prediction; i is its position in the truth
+        moved = sum([abs(find(label) - i) for i, label in enumerate(truth)])
         return max(0.0, 1.0 - moved / (n * n // 2)), 0.0
 
     def difficulty(self, audit: Mapping[str, Any]) -> str:
