@@ -38,6 +38,7 @@ Usage::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -360,5 +361,14 @@ def load_frame(ctx: TaskContext, video: VideoRecord, i: int) -> np.ndarray:
 
 
 def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
-    """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched."""
-    return (Path(ctx.frames_root) / video.frames[i]).resolve()
+    """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched.
+
+    The store root is resolved once per process (frame names are plain relative paths: the manifest refuses ``..``
+    and absolute names), not once per frame: a recipe row references up to 48 frames each time it is loaded.
+    """
+    return _resolved_root(str(ctx.frames_root)) / video.frames[i]
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: str) -> Path:
+    return Path(root).resolve()
