@@ -76,9 +76,9 @@ positive_int = int_at_least(1)
 
 
 def float_in(low: float, high: float = math.inf, *, low_open: bool = False) -> Callable[[str], float]:
-    """An argparse ``type`` for numbers in [low, high] (``(low, high]`` with ``low_open``); rejects nan."""
+    """An argparse ``type`` for finite numbers in [low, high] (``(low, high]`` with ``low_open``); rejects nan, inf."""
     if high == math.inf:
-        shown = f"{'>' if low_open else '>='} {low:g}"
+        shown = f"a finite number {'>' if low_open else '>='} {low:g}"
     else:
         shown = f"in {'(' if low_open else '['}{low:g}, {high:g}]"
 
@@ -87,7 +87,7 @@ def float_in(low: float, high: float = math.inf, *, low_open: bool = False) -> C
             x = float(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-        if not ((low < x if low_open else low <= x) and x <= high):
+        if not ((low < x if low_open else low <= x) and x <= high and math.isfinite(x)):
             raise argparse.ArgumentTypeError(f"must be {shown}, got {x}")
         return x
 

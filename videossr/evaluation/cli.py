@@ -46,6 +46,7 @@ from videossr.evaluation.settings import MIN_MAX_PIXELS, EvalSettings
 _FRACTION = float_in(0.0, 1.0, low_open=True)  # (0, 1]
 _POSITIVE = float_in(0.0, low_open=True)
 _UNIT = float_in(0.0, 1.0)  # [0, 1]
+_NON_NEGATIVE = float_in(0.0)
 
 # Items per generate call of one vLLM engine, the same for every benchmark. Two batches of decoded frames are held
 # in host memory (one generating, one loading): a VIUBench question is 48 frames of up to 512*512 (~38 MB), a
@@ -280,16 +281,6 @@ def _names(value: str) -> list[str]:
     return out
 
 
-def _non_negative_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 <= x < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {x}")
-    return x
-
-
 def _top_k(value: str) -> int:
     try:
         k = int(value)
@@ -313,7 +304,7 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("rollouts and reward")
     g.add_argument("--rollouts", type=positive_int, default=8, help="answers sampled per question (default 8, as "
                    "the recipe's actor_rollout_ref.rollout.n)")
-    g.add_argument("--temperature", type=_non_negative_float, default=rollout["temperature"],
+    g.add_argument("--temperature", type=_NON_NEGATIVE, default=rollout["temperature"],
                    help=f"sampling temperature (default {rollout['temperature']:g}: verl's rollout default)")
     g.add_argument("--top-p", type=_FRACTION, default=rollout["top_p"],
                    help=f"nucleus sampling (default {rollout['top_p']:g}: verl's rollout default)")
