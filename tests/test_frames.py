@@ -213,7 +213,7 @@ def test_determinism_across_runs_and_worker_counts(videos, tmp_path):
 
 def test_interrupt_leaves_no_half_written_folder(videos, tmp_path, monkeypatch):
     out = tmp_path / "store"
-    real_encode = frames_mod._encode_jpeg
+    real_encode = frames_mod.encode_jpeg
     calls = {"n": 0}
 
     def encode_then_interrupt(frame, quality):
@@ -222,7 +222,7 @@ def test_interrupt_leaves_no_half_written_folder(videos, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_encode(frame, quality)
 
-    monkeypatch.setattr(frames_mod, "_encode_jpeg", encode_then_interrupt)
+    monkeypatch.setattr(frames_mod, "encode_jpeg", encode_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
     dirs = [p for p in out.iterdir() if p.is_dir()]
@@ -230,7 +230,7 @@ def test_interrupt_leaves_no_half_written_folder(videos, tmp_path, monkeypatch):
     assert len(list(dirs[0].glob("*.jpg"))) == N and (dirs[0] / RECORD_NAME).is_file()
     assert [r.video_id for r in read_manifest(out)] == [dirs[0].name]  # the index was rebuilt on the way out
 
-    monkeypatch.setattr(frames_mod, "_encode_jpeg", real_encode)
+    monkeypatch.setattr(frames_mod, "encode_jpeg", real_encode)
     resumed = sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
     assert resumed.already_done == 1 and resumed.sampled == 1
     assert len(read_manifest(out)) == 2

@@ -82,6 +82,7 @@ from videossr.manifest import (
     RECORD_NAME,
     SAMPLING_NAME,
     VideoRecord,
+    encode_jpeg,
     read_failures,
     read_manifest,
     read_record,
@@ -229,21 +230,6 @@ class SamplingParams:
                 "span": list(SPAN), "format": "jpeg"}
 
 
-def _encode_image(image, quality: int) -> bytes:
-    """A PIL RGB image as JPEG bytes, always with the same encoder settings (so equal pixels give equal bytes)."""
-    import io
-
-    buf = io.BytesIO()
-    image.save(buf, format="JPEG", quality=quality, optimize=False, progressive=False, subsampling="4:2:0")
-    return buf.getvalue()
-
-
-def _encode_jpeg(frame: np.ndarray, quality: int) -> bytes:
-    from PIL import Image
-
-    return _encode_image(Image.fromarray(frame), quality)
-
-
 def sample_video(source: VideoSource, root: Path, params: SamplingParams, backend: str = "auto",
                  threads: int = 1) -> VideoRecord:
     """Sample one video into ``root/<video_id>/`` (written atomically) and return its record.
@@ -289,7 +275,7 @@ def sample_video(source: VideoSource, root: Path, params: SamplingParams, backen
     )
     with atomic_dir(root / vid) as tmp:
         for name, frame in zip(names, decoded.frames):
-            (tmp / name.rsplit("/", 1)[1]).write_bytes(_encode_jpeg(frame, params.jpeg_quality))
+            (tmp / name.rsplit("/", 1)[1]).write_bytes(encode_jpeg(frame, params.jpeg_quality))
         (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
         tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
     return record
@@ -732,7 +718,7 @@ def _derive_video(record_json: dict, source_root: Path, root: Path, max_pixels: 
                         picture = im.convert("RGB")
                     if (width, height) != picture.size:
                         picture = picture.resize((width, height), Image.Resampling.BICUBIC)
-                    data = _encode_image(picture, quality)
+                    data = encode_jpeg(picture, quality)
             except (OSError, SyntaxError, ValueError) as e:
                 raise ValueError(f"frame {src} of the source store cannot be used: {e}") from None
             dst.write_bytes(data)

@@ -48,6 +48,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image
 
+from videossr.constants import JPEG_OPTIONS, JPEG_QUALITY
 from videossr.io import dumps_jsonl_line, read_jsonl_lines
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -352,6 +353,19 @@ class TaskContext:
 
     frames_root: Path  # the frame store (holds manifest.jsonl)
     pool: Sequence[VideoRecord] = ()  # every sampled video, for tasks that borrow another video (e.g. Swap)
+
+
+def encode_jpeg(picture: np.ndarray | Image.Image, quality: int = JPEG_QUALITY) -> bytes:
+    """A frame (uint8 HxWx3 RGB array or PIL RGB image) as JPEG bytes, with the encoder settings of every frame this
+    project writes: the sampler's store, a materialised sample's new frames and the in-memory frames of a recipe row
+    (equal pixels give equal bytes, and so the same pixels whichever way a sample was built)."""
+    import io
+
+    if isinstance(picture, np.ndarray):
+        picture = Image.fromarray(picture)
+    buf = io.BytesIO()
+    picture.save(buf, format="JPEG", **{**JPEG_OPTIONS, "quality": quality})
+    return buf.getvalue()
 
 
 def load_frame(ctx: TaskContext, video: VideoRecord, i: int) -> np.ndarray:

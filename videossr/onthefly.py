@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import base64
-import io
 import json
 import logging
 import sys
@@ -39,23 +38,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from videossr.constants import JPEG_OPTIONS
 from videossr.executors import store_context
+from videossr.manifest import encode_jpeg
 from videossr.planning import Unit
-from videossr.sample import MADE_KEY
+from videossr.sample import MADE_KEY, distinct_new_frames
 from videossr.tasks import get_task
 from videossr.tasks.base import Draft
 from videossr.units import RECIPE_FORMAT, draw_unit
 
 logger = logging.getLogger(__name__)
 
+
 def jpeg_data_uri(frame: np.ndarray) -> str:
-    """``frame`` as a ``data:image/jpeg;base64`` URI, encoded with the settings every stored frame uses."""
-    buf = io.BytesIO()
-    Image.fromarray(frame).save(buf, format="JPEG", **JPEG_OPTIONS)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    """``frame`` as a ``data:image/jpeg;base64`` URI, encoded as every stored frame is (``manifest.encode_jpeg``)."""
+    return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(frame)).decode("ascii")
 
 
 def recipe_of(row: Mapping[str, Any]) -> dict | None:
@@ -69,9 +66,13 @@ def recipe_of(row: Mapping[str, Any]) -> dict | None:
     return recipe
 
 
-def make_row(row: Mapping[str, Any], epoch: int = 0) -> dict:
-    """The verl row of a recipe row with its frames made (see the module docstring); ``epoch`` > 0 draws afresh."""
-    recipe = recipe_of(row)
+def make_row(row: Mapping[str, Any], epoch: int = 0, recipe: Mapping[str, Any] | None = None) -> dict:
+    """The verl row of a recipe row with its frames made (see the module docstring); ``epoch`` > 0 draws afresh.
+
+    ``recipe``: the row's recipe when the caller has already read it (``recipe_of(row)``).
+    """
+    if recipe is None:
+        recipe = recipe_of(row)
     if recipe is None:
         raise ValueError("not a recipe row (no extra_info.recipe)")
     extra = dict(row["extra_info"])
@@ -89,21 +90,14 @@ def make_row(row: Mapping[str, Any], epoch: int = 0) -> dict:
                     params=task.params_from_json(recipe["params"]), video_id=video.video_id, seed=int(recipe["seed"]))
         draft, _ = draw_unit(unit, video, ctx, epoch=epoch)
     sample = task.render(draft, video, ctx)
-    encoded: dict[bytes, str] = {}
-    new_videos = []
-    for clip, entry in zip(sample.clips, row["videos"]):
-        frames = []
-        for f in clip.frames:
-            if isinstance(f, np.ndarray):
-                key = f.shape[0].to_bytes(4, "little") + f.shape[1].to_bytes(4, "little") + f.tobytes()
-                if key not in encoded:  # a frame shown twice (e.g. a held frame) is encoded once
-                    encoded[key] = jpeg_data_uri(f)
-                frames.append(encoded[key])
-            else:
-                frames.append(str(f))
-        new_videos.append({**dict(entry), "video": frames})
-    if len(new_videos) != len(row["videos"]):
+    if len(sample.clips) != len(row["videos"]):
         raise ValueError(f"the sample has {len(sample.clips)} clips but the row lists {len(row['videos'])} videos")
+    distinct, slots = distinct_new_frames(sample.clips)
+    uris = [jpeg_data_uri(frame) for _, _, frame in distinct]
+    new_videos = [
+        {**dict(entry), "video": [uris[k] if k is not None else str(f) for k, f in zip(clip_slots, clip.frames)]}
+        for clip, clip_slots, entry in zip(sample.clips, slots, row["videos"])
+    ]
     prompt = [dict(m) for m in row["prompt"]]
     for m in prompt:
         if m["role"] == "user":
@@ -140,9 +134,10 @@ class _MadeRows:
 
     def __getitem__(self, item: int) -> dict:
         row = self.rows[item]
-        if recipe_of(row) is None:
+        recipe = recipe_of(row)
+        if recipe is None:
             return row
-        return make_row(row, self.dataset.next_epoch(int(item)))
+        return make_row(row, self.dataset.next_epoch(int(item)), recipe)
 
 
 class VideoSSRDataset(RLHFDataset):  # type: ignore[misc,valid-type]

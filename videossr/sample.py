@@ -94,6 +94,31 @@ class Sample:
         json.dumps(dict(self.params))  # must be serialisable; raises TypeError naming the bad value
 
 
+def distinct_new_frames(clips: Sequence[Clip]) -> tuple[list[tuple[int, int, np.ndarray]], list[list[int | None]]]:
+    """The sample's new frames, each distinct picture once, and where each frame of each clip points.
+
+    Returns ``(distinct, slots)``: ``distinct`` lists ``(clip, frame, pixels)`` at the first place each distinct new
+    picture appears; ``slots[c][f]`` is the index into ``distinct`` that frame ``f`` of clip ``c`` shows, or None
+    for a stored frame (a path). A picture shown several times (e.g. a held frame) is written or encoded once.
+    """
+    distinct: list[tuple[int, int, np.ndarray]] = []
+    seen: dict[bytes, int] = {}
+    slots: list[list[int | None]] = []
+    for c, clip in enumerate(clips):
+        clip_slots: list[int | None] = []
+        for f, frame in enumerate(clip.frames):
+            if isinstance(frame, np.ndarray):
+                key = frame.shape[0].to_bytes(4, "little") + frame.shape[1].to_bytes(4, "little") + frame.tobytes()
+                if key not in seen:
+                    seen[key] = len(distinct)
+                    distinct.append((c, f, frame))
+                clip_slots.append(seen[key])
+            else:
+                clip_slots.append(None)
+        slots.append(clip_slots)
+    return distinct, slots
+
+
 def to_verl_row(
     sample: Sample,
     clip_frame_paths: Sequence[Sequence[str | os.PathLike]],

@@ -25,14 +25,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
-
-from videossr.constants import JPEG_OPTIONS
 from videossr.io import atomic_dir, dumps_jsonl_line, is_temporary, json_ready, params_to_json, write_bytes_atomic
-from videossr.manifest import TaskContext, VideoRecord
+from videossr.manifest import TaskContext, VideoRecord, encode_jpeg
 from videossr.planning import Unit, sample_rng
-from videossr.sample import Clip, Sample, to_verl_row
+from videossr.sample import Clip, Sample, distinct_new_frames, to_verl_row
 from videossr.tasks import get_task, task_names
 from videossr.tasks.base import Draft
 
@@ -74,30 +70,20 @@ def save_sample(sample: Sample, unit: Unit, root: Path) -> tuple[dict, int]:
     frames_dir = unit_frames_dir(root, unit)
     if frames_dir.exists():  # left by an older plan of this key: this sample replaces it
         shutil.rmtree(frames_dir)
-    names: list[list[str | None]] = []
-    pending: dict[bytes, tuple[str, np.ndarray]] = {}
-    for c, clip in enumerate(sample.clips):
-        clip_names: list[str | None] = []
-        for f, frame in enumerate(clip.frames):
-            if isinstance(frame, np.ndarray):
-                digest = frame.shape[0].to_bytes(4, "little") + frame.shape[1].to_bytes(4, "little") + frame.tobytes()
-                name = pending.setdefault(digest, (f"{c:02d}_{f:03d}.jpg", frame))[0]
-                clip_names.append(name)
-            else:
-                clip_names.append(None)
-        names.append(clip_names)
-    if pending:
+    distinct, slots = distinct_new_frames(sample.clips)
+    names = [f"{c:02d}_{f:03d}.jpg" for c, f, _ in distinct]
+    if distinct:
         with atomic_dir(frames_dir) as tmp:
-            for name, frame in pending.values():
-                Image.fromarray(frame).save(tmp / name, format="JPEG", **JPEG_OPTIONS)
+            for name, (_, _, frame) in zip(names, distinct):
+                (tmp / name).write_bytes(encode_jpeg(frame))
     paths = [
-        [str(frames_dir / name) if name is not None else str(frame) for name, frame in zip(clip_names, clip.frames)]
-        for clip_names, clip in zip(names, sample.clips)
+        [str(frames_dir / names[k]) if k is not None else str(frame) for k, frame in zip(clip_slots, clip.frames)]
+        for clip_slots, clip in zip(slots, sample.clips)
     ]
     row = to_verl_row(
         sample, paths, index=unit.row_index, split=unit.split, min_pixels=unit.min_pixels, max_pixels=unit.max_pixels
     )
-    return row, len(pending)
+    return row, len(distinct)
 
 
 def read_outcome(root: Path, unit: Unit) -> Outcome | None:

@@ -37,7 +37,7 @@ import logging
 import math
 from typing import Any
 
-from videossr.sample import MADE_KEY, made_without_dataset
+from videossr.sample import made_without_dataset
 from videossr.tasks import MODES, task_for_source
 
 __all__ = ["compute_score", "MODES", "RESULT_KEYS", "OTHER_TASK_ID"]
@@ -93,9 +93,9 @@ def compute_score(
     if task is None:
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
     task_id = float(task.task_id)
-    if extra_info and not extra_info.get(MADE_KEY) and made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
+    if extra_info and made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
         _report_once(f"{task.name} recipe row (load it with data.custom_cls=videossr.onthefly.VideoSSRDataset)",
-                     (extra_info or {}).get("index"), ValueError("its frames were never made"))
+                     extra_info.get("index"), ValueError("its frames were never made"))
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
     try:
         value, format_ok, strict, _ = task.score_text(solution_str, ground_truth, mode)
