@@ -121,6 +121,8 @@ def test_parse_order_accepts(text, expected):
         "041562",  # zero
         "341562 or 123456",  # ambiguous
         "34 1562",  # inconsistent separators
+        "3,4 1,5,6,2",
+        "3, 4,1, 5,6, 2",
         "",
     ],
 )
@@ -201,6 +203,8 @@ def test_order_round_trip(perm, template):
         "3,1,4 (3 circles, 1 square, 4 triangles)",
         "There are 4 triangles, 3 circles and 1 square.",
         "circles are 3, squares is 1, triangles = 4",
+        "circles: 3, squares: 1, triangles: 4, circles: 3",  # a class named twice with the same number
+        "circles: 3, squares: 1, triangles: 4, circles: 03",
     ],
 )
 def test_labelled_counts(text):
@@ -211,6 +215,7 @@ def test_labelled_counts(text):
     "text",
     [
         "3 circles, 2 circles, 1 square, 4 triangles",  # a class given two numbers
+        "circles: 3, squares: 1, triangles: 4, circles: 2",
         "3 circles and 1 square",  # a class left out
         "3,1,4 (2 circles, 1 square, 4 triangles)",  # the labels contradict the triple
         "circles: 3, squares: 1.5, triangles: 4",

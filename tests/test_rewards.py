@@ -278,3 +278,19 @@ def test_compute_score_total_and_bounded(source, text, mode):
 def test_huge_answer_is_scored():
     text = "blah " * 200_000 + "<answer>12.5-20.0</answer>"
     assert compute_score("videossr_grounding", text, "12.5-20.0")["score"] == 1.0
+
+
+def test_jigsaw_scores_kept_for_repeated_orders_are_the_computed_ones_and_bounded(monkeypatch):
+    """A group's repeated orders are scored from a bounded cache: the same values as computed, by hand here."""
+    from videossr.tasks import jigsaw as jigsaw_module
+
+    task = task_for_source("videossr_jigsaw")
+    monkeypatch.setattr(task, "_smooth_cache", {})
+    monkeypatch.setattr(jigsaw_module, "_SMOOTH_CACHE_SIZE", 3)
+    cases = [("341526", "341562", 1 - 2 / 18), ("143562", "341562", 1 - 4 / 18), ("123456", "654321", 0.0),
+             ("1", "1", 1.0), ("21", "12", 1 - 2 / 2), ("71836245", "71836254", 1 - 2 / 32)]
+    for _ in range(2):  # the second round reads what the first stored (until the cache is cleared at its size)
+        for answer, gold, expected in cases:
+            r = compute_score(data_source="videossr_jigsaw", solution_str=answer, ground_truth=gold)
+            assert r["score"] == pytest.approx(expected, abs=1e-12) and r["strict"] == (1.0 if answer == gold else 0.0)
+            assert len(task._smooth_cache) <= 3

@@ -93,10 +93,21 @@ def answer_region(text: str) -> str:
 # ---------------------------------------------------------------------------------------------------------------
 # Intervals
 
+
+def _digits_not_after(chars: str, rest: str) -> str:
+    """A run that starts with a digit not preceded by any of ``chars`` (a regex class body), then ``rest``.
+
+    The same as ``(?<![chars])\\d`` + ``rest``, written with the check after the first digit (``(?<![chars]\\d)``):
+    a pattern that begins with a plain digit lets the regex engine skip straight to the digits of a long text
+    instead of trying the look-behind at every character (measured: 1.4 -> 0.9 us on a sentence).
+    """
+    return r"\d(?<![" + chars + r"]\d)" + rest
+
+
 # A non-negative decimal (<= 9 integer digits) or a clock time m:ss(.f) / h:mm:ss(.f); never part of a longer number.
-_NUM_BODY = r"(\d{1,9}(?::[0-5]\d){0,2}(?:\.\d{1,9})?)(?![\d:]|\.\d)"
-_NUM = r"(?<![\d.:\-+])" + _NUM_BODY  # first number of an interval: unsigned
-_NUM2 = r"(?<![\d.:])" + _NUM_BODY  # second number: may follow the "-" separator
+_NUM_TAIL = r"\d{0,8}(?::[0-5]\d){0,2}(?:\.\d{1,9})?)(?![\d:]|\.\d)"
+_NUM = "(" + _digits_not_after(r"\d.:\-+", _NUM_TAIL)  # first number of an interval: unsigned
+_NUM2 = "(" + _digits_not_after(r"\d.:", _NUM_TAIL)  # second number: may follow the "-" separator
 _UNIT = r"(?: ?(?:s|sec|secs|second|seconds)\b)?"
 _INTERVAL_RES = (
     # 14.5-26.2, from 12.5s to 20s, 12.5 ~ 20 seconds
@@ -130,6 +141,8 @@ _QWEN_TIME_RE = re.compile(r"<(\d[\d.:]*) ?(?:s|secs?|seconds?)?>", re.IGNORECAS
 
 def _seconds(token: str) -> float:
     """Seconds of a matched number token (a decimal or a clock time)."""
+    if ":" not in token:
+        return float(token)
     total = 0.0
     for part in token.split(":"):
         total = total * 60.0 + float(part)
@@ -137,15 +150,16 @@ def _seconds(token: str) -> float:
 
 
 def _intervals_in(text: str) -> set[tuple[float, float]]:
-    found: set[tuple[float, float]] = set()
+    dashed, bracketed, between, start_end = _INTERVAL_RES
+    found = {(_seconds(a), _seconds(b)) for a, b in dashed.findall(text)}
+    # the other patterns only where their literal cue occurs (the same result, without scanning for what cannot match)
+    if "[" in text or "(" in text:
+        found.update((_seconds(a), _seconds(b)) for a, b in bracketed.findall(text))
     low = text.lower()
-    # each pattern only where its literal cue occurs (the same result, without scanning for what cannot match)
-    cues = (True, "[" in text or "(" in text, "between" in low, "start" in low and "end" in low)
-    for pattern, cue in zip(_INTERVAL_RES, cues):
-        if not cue:
-            continue
-        for m in pattern.finditer(text):
-            found.add((_seconds(m.group(1)), _seconds(m.group(2))))
+    if "between" in low:
+        found.update((_seconds(a), _seconds(b)) for a, b in between.findall(text))
+    if "start" in low and "end" in low:
+        found.update((_seconds(a), _seconds(b)) for a, b in start_end.findall(text))
     return found
 
 
@@ -153,14 +167,17 @@ def _intervals_in(text: str) -> set[tuple[float, float]]:
 # machinery, and give exactly what it gives (the tests check that both agree on every input a fast path accepts).
 # Text that is ASCII and holds no digit answers nothing in any of the three forms.
 _ASCII_DIGIT_RE = re.compile(r"[0-9]")
-_FAST_INTERVAL_RE = re.compile(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)\.?", re.ASCII)
 
 
-def _bare(text: str) -> str:
-    """``text`` without one enclosing ``<answer>...</answer>`` pair (when it is the only markup), for the fast paths."""
-    if text.startswith("<answer>") and text.endswith("</answer>") and text.count("<") == 2:
-        return text[8:-9]
-    return text
+def _bare_form(body: str, around: str) -> re.Pattern:
+    """A whole ASCII answer that is ``body`` with ``around`` (a regex class body) on either side, after an
+    ``<answer>`` tag and/or before an ``</answer>`` tag or neither: one regex call reads a bare or tagged answer and
+    its wrappers. (An unclosed or unopened tag reads the same in the general parser.)"""
+    return re.compile(f"(?:<answer>)?[{around}]*{body}[{around}]*(?:</answer>)?", re.ASCII)
+
+
+_WHITESPACE = r" \t\n\r\x0b\x0c\x1c-\x1f"  # what str.strip() removes from ASCII text
+_FAST_INTERVAL_RE = _bare_form(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)\.?", _WHITESPACE)
 
 
 def parse_interval(text: str) -> tuple[float, float] | None:
@@ -168,9 +185,9 @@ def parse_interval(text: str) -> tuple[float, float] | None:
     if not isinstance(text, str):
         return None
     if text.isascii():
-        m = _FAST_INTERVAL_RE.fullmatch(_bare(text).strip())
+        m = _FAST_INTERVAL_RE.fullmatch(text)
         if m is not None:
-            return float(m.group(1)), float(m.group(2))
+            return float(m[1]), float(m[2])
         if _ASCII_DIGIT_RE.search(text) is None:
             return None
     return _parse_interval_general(text)
@@ -199,7 +216,10 @@ def _parse_interval_general(text: str) -> tuple[float, float] | None:
 # Counts
 
 _COUNTS_FULL_RE = re.compile(r"(\d{1,9}), ?(\d{1,9}), ?(\d{1,9})", re.ASCII)
-_COUNTS_SEARCH_RE = re.compile(r"(?<![\d.,\-+])(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)", re.ASCII)
+_COUNTS_SEARCH_RE = re.compile(
+    "(" + _digits_not_after(r"\d.,\-+", r"\d{0,8})") + r" ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)", re.ASCII
+)
+_FAST_COUNTS_RE = _bare_form(_COUNTS_FULL_RE.pattern, re.escape(_WRAP_CHARS))
 
 
 def _strip_wrappers(region: str) -> str:
@@ -211,9 +231,9 @@ def parse_counts(text: str) -> tuple[int, int, int] | None:
     if not isinstance(text, str):
         return None
     if text.isascii():
-        m = _COUNTS_FULL_RE.fullmatch(_bare(text).strip(_WRAP_CHARS))
+        m = _FAST_COUNTS_RE.fullmatch(text)
         if m is not None:
-            return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
+            return int(m[1]), int(m[2]), int(m[3])
         if _ASCII_DIGIT_RE.search(text) is None:
             return None
     return _parse_counts_general(text)
@@ -243,19 +263,21 @@ _CLASS_ORDER = ("circle", "square", "triangle")
 _LABEL = r"(circle|square|triangle)s?\b"
 _LABEL_THEN_NUMBER_RE = re.compile(r"\b" + _LABEL + r" ?(?::|=|-|\bis\b|\bare\b)? ?(\d{1,9})(?![\d.])",
                                    re.IGNORECASE | re.ASCII)
-_NUMBER_THEN_LABEL_RE = re.compile(r"(?<![\d.])(\d{1,9}) ?" + _LABEL, re.IGNORECASE | re.ASCII)
+_NUMBER_THEN_LABEL_RE = re.compile("(" + _digits_not_after(r"\d.", r"\d{0,8})") + " ?" + _LABEL,
+                                   re.IGNORECASE | re.ASCII)
 
 
-def _complete(pairs: list[tuple[str, int]]) -> tuple[int, int, int] | None:
-    """The triple if every class is named once (or always with the same number), else None."""
-    counts: dict[str, int] = {}
-    for label, n in pairs:
-        label = label.lower()
-        if counts.setdefault(label, n) != n:
-            return None  # one class given two different numbers
+def _complete(pairs: list[tuple[str, str]]) -> tuple[int, int, int] | None:
+    """The triple from (lower-case class name, number) pairs if every class is named once (or always with the
+    same number), else None."""
+    counts = dict(pairs)
     if len(counts) != len(_CLASS_ORDER):
         return None
-    return tuple(counts[c] for c in _CLASS_ORDER)  # type: ignore[return-value]
+    if len(pairs) != len(_CLASS_ORDER):  # a class named more than once: always with the same number, or None
+        first: dict[str, int] = {}
+        if any(first.setdefault(label, int(n)) != int(n) for label, n in pairs):
+            return None
+    return int(counts["circle"]), int(counts["square"]), int(counts["triangle"])
 
 
 def _labelled_counts(region: str) -> tuple[int, int, int] | None:
@@ -263,35 +285,40 @@ def _labelled_counts(region: str) -> tuple[int, int, int] | None:
     low = region.lower()
     if "circle" not in low and "square" not in low and "triangle" not in low:
         return None
-    readings = {
-        _complete([(m.group(1), int(m.group(2))) for m in _LABEL_THEN_NUMBER_RE.finditer(region)]),
-        _complete([(m.group(2), int(m.group(1))) for m in _NUMBER_THEN_LABEL_RE.finditer(region)]),
-    } - {None}
-    return readings.pop() if len(readings) == 1 else None
+    if region.isascii():  # lower-casing ASCII changes letters only: read the lower-case text, names come out lower
+        label_first = _complete(_LABEL_THEN_NUMBER_RE.findall(low))
+        number_first = _complete([(label, n) for n, label in _NUMBER_THEN_LABEL_RE.findall(low)])
+    else:
+        label_first = _complete([(label.lower(), n) for label, n in _LABEL_THEN_NUMBER_RE.findall(region)])
+        number_first = _complete([(label.lower(), n) for n, label in _NUMBER_THEN_LABEL_RE.findall(region)])
+    if label_first is None or number_first is None or label_first == number_first:
+        return label_first or number_first
+    return None  # two complete readings that disagree
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Orders
 
-_ORDER_TOKEN_RE = re.compile(r"(?<![\d.,\-+])(\d(?:(?:, ?| )?\d)*)(?![\d,]|\.\d)", re.ASCII)
+_ORDER_TOKEN_RE = re.compile("(" + _digits_not_after(r"\d.,\-+", r"(?:(?:, ?| )?\d)*)") + r"(?![\d,]|\.\d)", re.ASCII)
 _ORDER_FULL_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
+_FAST_ORDER_RE = _bare_form(r"(\d+)", re.escape(_WRAP_CHARS))
 _DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits a permutation of 1..n uses
 
 
+_DIGIT_VALUES = bytes.maketrans(b"0123456789", bytes(range(10)))  # b"341562" -> bytes (3, 4, 1, 5, 6, 2)
+
+
 def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
-    if token.isdigit():  # contiguous digits: the common case
-        if len(token) != n or set(token) != _DIGITS_OF[n]:
-            return None
-        return tuple(map(int, token))
-    digits = [ch for ch in token if "0" <= ch <= "9"]
+    """``token`` (ASCII digits, optionally with ``,``/``, ``/`` `` between them) as a permutation of 1..n, or None."""
+    digits = token if token.isdigit() else token.replace(",", "").replace(" ", "")  # contiguous: the common case
     if len(digits) != n or set(digits) != _DIGITS_OF[n]:
         return None
-    # separators, if any, must be used between every pair of digits (no "34 1562")
-    if not token.isdigit():
-        seps = re.split(r"\d", token)[1:-1]
-        if len(set(seps)) != 1 or "" in seps:
+    if digits is not token:
+        # the same separator between every pair of digits (no "34 1562", no "3,4 1,5,6,2")
+        width, rest = divmod(len(token) - n, n - 1)
+        if rest or width == 0 or token != token[1 : 1 + width].join(digits):
             return None
-    return tuple(map(int, digits))
+    return tuple(digits.encode().translate(_DIGIT_VALUES))  # ASCII digits (checked above) as ints, in C
 
 
 def parse_order(text: str, n: int) -> tuple[int, ...] | None:
@@ -300,14 +327,14 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
     ``None`` for a wrong digit count, a repeated digit, a digit out of 1..n, or two different candidates.
     Raises ValueError if ``n`` is not in 1..9 (a caller bug: orders are single digits).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
+    if not (type(n) is int and 0 < n < 10) and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9):
         raise ValueError(f"n must be an int in 1..9, got {n!r}")
     if not isinstance(text, str):
         return None
     if text.isascii():
-        stripped = _bare(text).strip(_WRAP_CHARS)
-        if stripped.isdigit():
-            return _as_permutation(stripped, n)
+        m = _FAST_ORDER_RE.fullmatch(text)
+        if m is not None:
+            return _as_permutation(m[1], n)
         if _ASCII_DIGIT_RE.search(text) is None:
             return None
     return _parse_order_general(text, n)

@@ -243,7 +243,9 @@ MADE_KEY = "made"  # set in extra_info of every recipe row videossr.onthefly mad
 
 def made_without_dataset(extra_info: Any) -> bool:
     """Whether a row reached the reward with a recipe but without its frames made (loaded by a plain dataset)."""
-    return isinstance(extra_info, Mapping) and bool(extra_info.get("recipe")) and not extra_info.get(MADE_KEY)
+    if type(extra_info) is not dict and not isinstance(extra_info, Mapping):  # a dict (every verl row) asks no ABC
+        return False
+    return bool(extra_info.get("recipe")) and not extra_info.get(MADE_KEY)
 
 
 def rows_kind(path: str | os.PathLike) -> str:

@@ -58,6 +58,7 @@ class Score(NamedTuple):
 
 
 UNPARSED = Score(0.0, False, 0.0)
+_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,8 @@ class PretextTask(ABC):
         if pred is None:
             return UNPARSED
         smooth, strict = self.scores(pred, truth)
-        return Score(strict if mode == "strict" else smooth, True, strict, pred)
+        # Score(...) without the generated __new__'s call: the reward makes one of these per answer
+        return _new_tuple(Score, (strict if mode == "strict" else smooth, True, strict, pred))
 
     def check_gold(self, gold: object) -> None:
         """Raise ValueError naming ``gold`` unless it parses and scores 1.0 against itself in both modes.

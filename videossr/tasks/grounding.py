@@ -187,12 +187,13 @@ class GroundingTask(PretextTask):
 
     def scores(self, pred: tuple[float, float], truth: tuple[float, float]) -> tuple[float, float]:
         # metrics.temporal_iou, for what the parsers give: finite floats, a truth with end > start
+        # (conditional expressions rather than min/max: no builtin calls on the reward's hot path)
         p0, p1 = pred
         g0, g1 = truth
-        inter = min(p1, g1) - max(p0, g0)
+        inter = (p1 if p1 < g1 else g1) - (p0 if p0 > g0 else g0)
         if p1 <= p0 or inter <= 0:
             return 0.0, 0.0
-        iou = inter / (max(p1, g1) - min(p0, g0))
+        iou = inter / ((p1 if p1 > g1 else g1) - (p0 if p0 < g0 else g0))
         return iou, iou
 
     def difficulty(self, audit: Mapping[str, Any]) -> str:
