@@ -12,7 +12,8 @@ output goes). It is timed with and without those prints, so the ratio is shown b
 
 Two mixes: the GRPO mix (questions of the three tasks, each answered 8 times, as GRPO's rollouts are: mostly bare
 answers, some tagged, some sentences and labelled counts, a tenth unusable) and an adversarial one (a fresh ground
-truth per answer, a third of the answers garbage: long rambling text, random unicode).
+truth per answer, a third of the answers garbage: long rambling text, random unicode). Then the GRPO mix's parts,
+by task and answer form: microseconds per answer for both, and the ratio.
 
 Usage::
 
@@ -105,8 +106,12 @@ def make_mix(n: int, seed: int) -> list[tuple[str, str, str]]:
     return [rng.choice(makers)(rng) for _ in range(n)]
 
 
-def _forms(task: str, gold: str, rng: random.Random) -> str:
-    """One answer of a model asked to answer directly: mostly bare, some tagged, some sentences, a few unusable."""
+FORMS = ("bare", "bare, spaced", "tagged", "sentence", "unusable")  # the GRPO mix's answer forms, by _forms' index
+
+
+def _forms(task: str, gold: str, rng: random.Random) -> tuple[str, str]:
+    """One answer of a model asked to answer directly: mostly bare, some tagged, some sentences, a few unusable.
+    Returns (its form, the answer)."""
     if task == "videossr_grounding":
         s, e = (float(x) for x in gold.split("-"))
         a, b = round(s + rng.uniform(-1.5, 1.5), 1), round(e + rng.uniform(-1.5, 1.5), 1)
@@ -124,17 +129,19 @@ def _forms(task: str, gold: str, rng: random.Random) -> str:
         order = "".join(digits)
         forms = [order, order, f"<answer>{order}</answer>", f"The correct order is {','.join(order)}.",
                  "The clips are in order."]
-    return rng.choices(forms, weights=[45, 15, 15, 15, 10])[0]
+    k = rng.choices(range(len(FORMS)), weights=[45, 15, 15, 15, 10])[0]
+    return FORMS[k], forms[k]
 
 
-def make_grpo_mix(n: int, seed: int, group: int = 8) -> list[tuple[str, str, str]]:
-    """The training mix: questions of the three tasks, each answered ``group`` times (GRPO's n rollouts)."""
+def make_grpo_mix(n: int, seed: int, group: int = 8) -> list[tuple[str, str, str, str]]:
+    """The training mix: questions of the three tasks, each answered ``group`` times (GRPO's n rollouts), as
+    (data_source, answer, ground truth, the answer's form)."""
     rng = random.Random(seed)
-    out: list[tuple[str, str, str]] = []
+    out: list[tuple[str, str, str, str]] = []
     while len(out) < n:
         source, _, gold = rng.choice([_grounding, _counting, _jigsaw])(rng)
         task = "videossr_jigsaw" if source == "shuffled" else source
-        out += [(source, _forms(task, gold, rng), gold) for _ in range(group)]
+        out += [(source, answer, gold, form) for form, answer in (_forms(task, gold, rng) for _ in range(group))]
     return out[:n]
 
 
@@ -214,9 +221,31 @@ def main() -> None:
     parser.add_argument("--mode", choices=("smooth", "strict"), default="smooth")
     args = parser.parse_args()
 
-    for name, mix in (("GRPO mix (8 answers per question)", make_grpo_mix(args.n, args.seed)),
+    grpo = make_grpo_mix(args.n, args.seed)
+    for name, mix in (("GRPO mix (8 answers per question)", [row[:3] for row in grpo]),
                       ("adversarial mix (one answer per question, a third garbage)", make_mix(args.n, args.seed))):
         _report(name, mix, args.mode)
+    _report_forms(grpo, args.mode)
+
+
+def _report_forms(grpo: list[tuple[str, str, str, str]], mode: str) -> None:
+    """Microseconds per answer of the GRPO mix, by task and answer form, videossr and the reference (with prints)."""
+    parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for source, answer, gold, form in grpo:
+        task = "jigsaw" if source == "shuffled" else source.removeprefix("videossr_")
+        parts.setdefault((task, form), []).append((source, answer, gold))
+
+    def videossr(source, answer, gt):
+        return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
+
+    print("GRPO mix by task and form: share, microseconds per answer (wall), reference / videossr")
+    with tempfile.TemporaryFile("w") as log:
+        for (task, form), rows in sorted(parts.items(), key=lambda kv: (kv[0][0], FORMS.index(kv[0][1]))):
+            # best of three: a part is small, and its first pass pays for warming caches
+            ours = min(_time(videossr, rows)[0] for _ in range(3)) / len(rows) * 1e6
+            ref = min(_time(lambda s, a, g: reference_score(s, a, g, log), rows)[0] for _ in range(3)) / len(rows) * 1e6
+            print(f"  {task:<10} {form:<13} {len(rows) / len(grpo):>6.1%}  videossr {ours:6.2f} us  "
+                  f"reference {ref:6.2f} us  {ref / ours:5.2f}x")
 
 
 def _report(name: str, mix: list[tuple[str, str, str]], mode: str) -> None:
