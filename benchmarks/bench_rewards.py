@@ -127,7 +127,7 @@ def _forms(task: str, gold: str, rng: random.Random) -> tuple[str, str]:
             i = rng.randrange(len(digits) - 1)
             digits[i], digits[i + 1] = digits[i + 1], digits[i]
         order = "".join(digits)
-        forms = [order, order, f"<answer>{order}</answer>", f"The correct order is {','.join(order)}.",
+        forms = [order, " ".join(order), f"<answer>{order}</answer>", f"The correct order is {','.join(order)}.",
                  "The clips are in order."]
     k = rng.choices(range(len(FORMS)), weights=[45, 15, 15, 15, 10])[0]
     return FORMS[k], forms[k]
