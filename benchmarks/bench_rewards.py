@@ -207,6 +207,19 @@ def reference_score(source: str, pred: str, gt: str, out) -> float:
     return _REF[source](pred, gt, out)
 
 
+def _scorer(mode: str):
+    """``compute_score`` as the timing loop calls it: (data_source, answer, ground truth) -> result."""
+    def videossr(source: str, answer: str, gt: str) -> dict:
+        return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
+
+    return videossr
+
+
+def _reference(out):
+    """The reference's scoring as the timing loop calls it, printing to ``out``."""
+    return lambda source, answer, gt: reference_score(source, answer, gt, out)
+
+
 def _time(fn, mix) -> tuple[float, float]:
     t0, c0 = time.perf_counter(), time.process_time()
     for source, answer, gt in mix:
@@ -234,32 +247,26 @@ def _report_forms(grpo: list[tuple[str, str, str, str]], mode: str) -> None:
     for source, answer, gold, form in grpo:
         task = "jigsaw" if source == "shuffled" else source.removeprefix("videossr_")
         parts.setdefault((task, form), []).append((source, answer, gold))
-
-    def videossr(source, answer, gt):
-        return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
-
+    videossr = _scorer(mode)
     print("GRPO mix by task and form: share, microseconds per answer (wall), reference / videossr")
     with tempfile.TemporaryFile("w") as log:
         for (task, form), rows in sorted(parts.items(), key=lambda kv: (kv[0][0], FORMS.index(kv[0][1]))):
             # best of three: a part is small, and its first pass pays for warming caches
             ours = min(_time(videossr, rows)[0] for _ in range(3)) / len(rows) * 1e6
-            ref = min(_time(lambda s, a, g: reference_score(s, a, g, log), rows)[0] for _ in range(3)) / len(rows) * 1e6
+            ref = min(_time(_reference(log), rows)[0] for _ in range(3)) / len(rows) * 1e6
             print(f"  {task:<10} {form:<13} {len(rows) / len(grpo):>6.1%}  videossr {ours:6.2f} us  "
                   f"reference {ref:6.2f} us  {ref / ours:5.2f}x")
 
 
 def _report(name: str, mix: list[tuple[str, str, str]], mode: str) -> None:
-    sample = [compute_score(data_source=s, solution_str=a, ground_truth=g, mode=mode) for s, a, g in mix[:20000]]
+    videossr = _scorer(mode)
+    sample = [videossr(s, a, g) for s, a, g in mix[:20000]]
     parsed = sum(r["format_ok"] for r in sample) / len(sample)
-
-    def videossr(source, answer, gt):
-        return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
-
     with tempfile.TemporaryFile("w") as log:  # where a training worker's prints go: a log file
         runs = {
             "videossr compute_score": _time(videossr, mix),
-            "reference, printing to a file": _time(lambda s, a, g: reference_score(s, a, g, log), mix),
-            "reference, prints removed": _time(lambda s, a, g: reference_score(s, a, g, _NullOut), mix),
+            "reference, printing to a file": _time(_reference(log), mix),
+            "reference, prints removed": _time(_reference(_NullOut), mix),
         }
     base = runs["videossr compute_score"]
     print(f"{name}: {len(mix)} scores ({mode}); videossr parses {parsed:.1%} of the answers")

@@ -328,7 +328,7 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
     ``None`` for a wrong digit count, a repeated digit, a digit out of 1..n, or two different candidates.
     Raises ValueError if ``n`` is not in 1..9 (a caller bug: orders are single digits).
     """
-    if not (type(n) is int and 0 < n < 10) and (isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9):
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 9:
         raise ValueError(f"n must be an int in 1..9, got {n!r}")
     if not isinstance(text, str):
         return None

@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 import argparse
-import math
 import logging
+import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
 

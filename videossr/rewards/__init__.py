@@ -106,6 +106,4 @@ def compute_score(
         _report_once(f"{task.name} answer", str(solution_str)[:200], e)
         logger.debug("reward scorer failure", exc_info=True)
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
-    # the dict written out (not through _result): this line runs once per answer of every training step
-    return {"score": float(value), "format_ok": 1.0 if format_ok else 0.0, "strict": float(strict), "task_id": task_id,
-            "gold_ok": 1.0}
+    return _result(float(value), 1.0 if format_ok else 0.0, float(strict), task_id)
