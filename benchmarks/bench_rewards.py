@@ -17,7 +17,7 @@ by task and answer form: microseconds per answer for both, and the ratio.
 
 Usage::
 
-    python benchmarks/bench_rewards.py [--n 200000] [--seed 0] [--mode smooth|strict]
+    python benchmarks/bench_rewards.py [--n 200000] [--seed 0] [--mode smooth|strict] [--pure-python]
 """
 
 from __future__ import annotations
@@ -232,8 +232,16 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000, help="number of scores")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", choices=("smooth", "strict"), default="smooth")
+    parser.add_argument("--pure-python", action="store_true",
+                        help="time videossr with its C path switched off (what an install without a C compiler runs)")
     args = parser.parse_args()
 
+    import videossr.rewards
+
+    if args.pure_python:
+        videossr.rewards._fast_score = None
+    built = videossr.rewards._fast_score is not None
+    print(f"videossr's C path (videossr/_speedups.c): {'on' if built else 'off: the pure-Python path is timed'}")
     grpo = make_grpo_mix(args.n, args.seed)
     for name, mix in (("GRPO mix (8 answers per question)", [row[:3] for row in grpo]),
                       ("adversarial mix (one answer per question, a third garbage)", make_mix(args.n, args.seed))):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize", "answer_region", "parse_interval", "parse_counts", "parse_order"]
+__all__ = ["normalize", "answer_region", "parse_interval", "parse_counts", "parse_order", "as_permutation"]
 
 # Characters that NFKC leaves alone but that models use as a range dash.
 _DASHES = str.maketrans(
@@ -247,7 +247,7 @@ def _parse_counts_general(text: str) -> tuple[int, int, int] | None:
     m = _COUNTS_FULL_RE.fullmatch(_strip_wrappers(region))
     if m:
         return (int(m.group(1)), int(m.group(2)), int(m.group(3)))
-    found = {tuple(int(g) for g in m.groups()) for m in _COUNTS_SEARCH_RE.finditer(region)}
+    found = {(int(a), int(b), int(c)) for a, b, c in _COUNTS_SEARCH_RE.findall(region)}
     labelled = _labelled_counts(region)
     if labelled is not None:
         found.add(labelled)
@@ -261,15 +261,20 @@ def _parse_counts_general(text: str) -> tuple[int, int, int] | None:
 # "Circles=3; Squares=1; Triangles=4", in any order of the labels.
 _CLASS_ORDER = ("circle", "square", "triangle")
 _LABEL = r"(circle|square|triangle)s?\b"
-_LABEL_THEN_NUMBER_RE = re.compile(r"\b" + _LABEL + r" ?(?::|=|-|\bis\b|\bare\b)? ?(\d{1,9})(?![\d.])",
-                                   re.IGNORECASE | re.ASCII)
-_NUMBER_THEN_LABEL_RE = re.compile("(" + _digits_not_after(r"\d.", r"\d{0,8})") + " ?" + _LABEL,
-                                   re.IGNORECASE | re.ASCII)
+_LABEL_THEN_NUMBER = r"\b" + _LABEL + r" ?(?::|=|-|\bis\b|\bare\b)? ?(\d{1,9})(?![\d.])"
+_NUMBER_THEN_LABEL = "(" + _digits_not_after(r"\d.", r"\d{0,8})") + " ?" + _LABEL
+_LABEL_THEN_NUMBER_RE = re.compile(_LABEL_THEN_NUMBER, re.IGNORECASE | re.ASCII)
+_NUMBER_THEN_LABEL_RE = re.compile(_NUMBER_THEN_LABEL, re.IGNORECASE | re.ASCII)
+# the same on lower-cased ASCII text, where ignoring case is not needed (and slower)
+_LABEL_THEN_NUMBER_LOW_RE = re.compile(_LABEL_THEN_NUMBER, re.ASCII)
+_NUMBER_THEN_LABEL_LOW_RE = re.compile(_NUMBER_THEN_LABEL, re.ASCII)
 
 
 def _complete(pairs: list[tuple[str, str]]) -> tuple[int, int, int] | None:
     """The triple from (lower-case class name, number) pairs if every class is named once (or always with the
     same number), else None."""
+    if len(pairs) < len(_CLASS_ORDER):  # fewer pairs than classes complete nothing
+        return None
     counts = dict(pairs)
     if len(counts) != len(_CLASS_ORDER):
         return None
@@ -286,11 +291,12 @@ def _labelled_counts(region: str) -> tuple[int, int, int] | None:
     if "circle" not in low and "square" not in low and "triangle" not in low:
         return None
     if region.isascii():  # lower-casing ASCII changes letters only: read the lower-case text, names come out lower
-        label_first = _complete(_LABEL_THEN_NUMBER_RE.findall(low))
-        number_first = _complete([(label, n) for n, label in _NUMBER_THEN_LABEL_RE.findall(low)])
+        by_label = _LABEL_THEN_NUMBER_LOW_RE.findall(low)
+        by_number = [(label, n) for n, label in _NUMBER_THEN_LABEL_LOW_RE.findall(low)]
     else:
-        label_first = _complete([(label.lower(), n) for label, n in _LABEL_THEN_NUMBER_RE.findall(region)])
-        number_first = _complete([(label.lower(), n) for n, label in _NUMBER_THEN_LABEL_RE.findall(region)])
+        by_label = [(label.lower(), n) for label, n in _LABEL_THEN_NUMBER_RE.findall(region)]
+        by_number = [(label.lower(), n) for n, label in _NUMBER_THEN_LABEL_RE.findall(region)]
+    label_first, number_first = _complete(by_label), _complete(by_number)
     if label_first is None or number_first is None or label_first == number_first:
         return label_first or number_first
     return None  # two complete readings that disagree
@@ -309,7 +315,7 @@ _DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits
 _DIGIT_VALUES = bytes.maketrans(b"0123456789", bytes(range(10)))  # b"341562" -> bytes (3, 4, 1, 5, 6, 2)
 
 
-def _as_permutation(token: str, n: int) -> tuple[int, ...] | None:
+def as_permutation(token: str, n: int) -> tuple[int, ...] | None:
     """``token`` (ASCII digits, optionally with ``,``/``, ``/`` `` between them) as a permutation of 1..n, or None."""
     digits = token if token.isdigit() else token.replace(",", "").replace(" ", "")  # contiguous: the common case
     if len(digits) != n or set(digits) != _DIGITS_OF[n]:
@@ -335,7 +341,7 @@ def parse_order(text: str, n: int) -> tuple[int, ...] | None:
     if text.isascii():
         m = _FAST_ORDER_RE.fullmatch(text)
         if m is not None:
-            return _as_permutation(m[1], n)
+            return as_permutation(m[1], n)
         if _ASCII_DIGIT_RE.search(text) is None:
             return None
     return _parse_order_general(text, n)
@@ -348,11 +354,10 @@ def _parse_order_general(text: str, n: int) -> tuple[int, ...] | None:
     region = answer_region(norm)
     stripped = _strip_wrappers(region)
     if _ORDER_FULL_RE.fullmatch(stripped):
-        return _as_permutation(stripped, n)
+        return as_permutation(stripped, n)
     perms = set()
-    for m in _ORDER_TOKEN_RE.finditer(region):
-        token = m.group(1)
-        perm = _as_permutation(token, n)
+    for token in _ORDER_TOKEN_RE.findall(region):
+        perm = as_permutation(token, n)
         if perm is not None:
             perms.add(perm)
         elif len(token) > 1:  # another multi-digit token makes it ambiguous (e.g. "341562 or 123456")

@@ -207,6 +207,10 @@ class PretextTask(ABC):
         truth = self._gold_cache.get(gold) if isinstance(gold, str) else None
         if truth is None:
             truth = self.parse_gold(gold)
+        return self.score_truth(text, truth, mode)
+
+    def score_truth(self, text: object, truth: Any, mode: str) -> Score:
+        """``score_text`` against a ground truth already parsed (what ``parse_gold`` gave), in a valid ``mode``."""
         pred = self.parse_answer(text if isinstance(text, str) else "", truth)
         if pred is None:
             return UNPARSED

@@ -150,7 +150,8 @@ class JigsawTask(PretextTask):
 
     def _parse_gold(self, gold: str) -> tuple[int, ...]:
         g = gold.strip()
-        truth = answers.parse_order(g, len(g)) if _GOLD_RE.fullmatch(g) else None  # bare digits: read exactly
+        # bare digits 1-9, read exactly (as parse_order reads a contiguous order)
+        truth = answers.as_permutation(g, len(g)) if _GOLD_RE.fullmatch(g) else None
         if truth is None:
             raise ValueError(f"jigsaw ground truth must be a permutation of 1..n written as digits, got {gold!r}")
         return truth
