@@ -272,7 +272,9 @@ static int plain_row(PyObject *extra_info, PyObject *made_key)
     PyObject *recipe = PyDict_GetItemWithError(extra_info, KEY_RECIPE);
     if (recipe == NULL)
         return PyErr_Occurred() ? (PyErr_Clear(), -1) : 1;
+    Py_INCREF(recipe);  /* held while its truth is asked (which may run Python code) */
     int has_recipe = PyObject_IsTrue(recipe);
+    Py_DECREF(recipe);
     if (has_recipe < 0) {
         PyErr_Clear();
         return -1;
@@ -285,7 +287,9 @@ static int plain_row(PyObject *extra_info, PyObject *made_key)
             PyErr_Clear();
         return -1;
     }
+    Py_INCREF(made);
     int is_made = PyObject_IsTrue(made);
+    Py_DECREF(made);
     if (is_made < 0)
         PyErr_Clear();
     return is_made == 1 ? 1 : -1;
@@ -341,12 +345,17 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         is_strict = 1;
     else
         Py_RETURN_NONE;
+    /* extra_info first: asking a value whether it is true may run Python code, which must not run while the
+       borrowed entry of `kinds` below is in use */
+    if (plain_row(args[4], args[6]) < 0)
+        Py_RETURN_NONE;
     PyObject *entry = PyDict_GetItemWithError(kinds, source);
     if (entry == NULL) {
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2)
+    if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2 || !PyLong_CheckExact(PyTuple_GET_ITEM(entry, 0)) ||
+        !PyFloat_CheckExact(PyTuple_GET_ITEM(entry, 1)))
         Py_RETURN_NONE;
     long kind = PyLong_AsLong(PyTuple_GET_ITEM(entry, 0));
     PyObject *task_id = PyTuple_GET_ITEM(entry, 1);
@@ -354,7 +363,7 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (ascii_bytes(gold, &g, &gn) == NULL || plain_row(args[4], args[6]) < 0)
+    if (ascii_bytes(gold, &g, &gn) == NULL)
         Py_RETURN_NONE;
     /* the answer as ASCII bytes, or NULL: then only the ground truth is read here */
     int ascii = ascii_bytes(text, &s, &n) != NULL, has_digit = 0;
