@@ -42,7 +42,7 @@ SMOKE_PIP  := PIP_FIND_LINKS=$(CURDIR)/$(SMOKE_VENV)/no-find-links $(SMOKE_PY) -
 
 train-smoke-env: $(SMOKE_VENV)/.installed
 
-$(SMOKE_VENV)/.installed: setup.py requirements-train-smoke.txt
+$(SMOKE_VENV)/.installed: setup.py requirements-train-smoke.txt videossr/_speedups.c
 	@[ -x $(SMOKE_PY) ] || $(PYTHON) -m venv $(SMOKE_VENV)
 	@mkdir -p $(SMOKE_VENV)/no-find-links
 	$(SMOKE_PIP) install -q --upgrade pip

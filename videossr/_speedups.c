@@ -221,21 +221,22 @@ static void jigsaw_scores(const int pred[9], const int truth[9], int n, double *
 
 /* --- the entry point ------------------------------------------------------------------------------------------ */
 
-static PyObject *ascii_bytes(PyObject *text, const unsigned char **s, Py_ssize_t *n)
+/* Whether `text` is an ASCII str; then its bytes and length. */
+static int ascii_bytes(PyObject *text, const unsigned char **s, Py_ssize_t *n)
 {
     if (!PyUnicode_Check(text))
-        return NULL;
+        return 0;
 #if PY_VERSION_HEX < 0x030C0000
     if (PyUnicode_READY(text) < 0) {
         PyErr_Clear();
-        return NULL;
+        return 0;
     }
 #endif
     if (!PyUnicode_IS_ASCII(text))
-        return NULL;
+        return 0;
     *s = PyUnicode_1BYTE_DATA(text);
     *n = PyUnicode_GET_LENGTH(text);
-    return text;
+    return 1;
 }
 
 static PyObject *result(double score, PyObject *format_ok, double strict, PyObject *task_id)
@@ -363,10 +364,10 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
         PyErr_Clear();
         Py_RETURN_NONE;
     }
-    if (ascii_bytes(gold, &g, &gn) == NULL)
+    if (!ascii_bytes(gold, &g, &gn))
         Py_RETURN_NONE;
-    /* the answer as ASCII bytes, or NULL: then only the ground truth is read here */
-    int ascii = ascii_bytes(text, &s, &n) != NULL, has_digit = 0;
+    /* an answer that is not ASCII text: only the ground truth is read here */
+    int ascii = ascii_bytes(text, &s, &n), has_digit = 0;
     for (Py_ssize_t i = 0; ascii && i < n && !has_digit; i++)
         has_digit = IS_DIGIT(s[i]);
 
@@ -391,11 +392,13 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     } else if (kind == JIGSAW) {
         int truth[9], pred[9], ok;
         long as_long[9];
-        if (gn < 1 || gn > 9 || !order(g, 0, gn, (int)gn, truth, &ok) || !ok)
+        if (gn < 1 || gn > 9)
             Py_RETURN_NONE;
         for (Py_ssize_t i = 0; i < gn; i++)
             if (!IS_DIGIT(g[i]))  /* the ground truth is bare digits, never separated */
                 Py_RETURN_NONE;
+        if (!order(g, 0, gn, (int)gn, truth, &ok) || !ok)
+            Py_RETURN_NONE;
         if (ascii && !has_digit)
             return result(0.0, ZERO, 0.0, task_id);
         if (!ascii || (unwrap(s, n, WRAP, &lo, &hi), !order(s, lo, hi, (int)gn, pred, &ok))) {
