@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -198,10 +199,13 @@ def test_resume_and_retry(videos, tmp_path, clip_cache):
         sample_videos([videos], out, num_frames=N + 1, max_pixels=80 * 60, workers=1, progress=False)
 
 
-def test_determinism_across_runs_and_worker_counts(videos, tmp_path):
+@pytest.mark.parametrize("workers, local_slots", [(2, 2), (3, 2), (2, 1)])
+def test_determinism_across_runs_and_worker_counts(videos, tmp_path, monkeypatch, workers, local_slots):
+    """The same bytes with slots in threads of the sampler, in worker processes, or both."""
     a, b = tmp_path / "a", tmp_path / "b"
     sample_videos([videos], a, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
-    sample_videos([videos], b, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
+    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", local_slots)
+    sample_videos([videos], b, num_frames=N, max_pixels=80 * 60, workers=workers, progress=False)
     for name in ("manifest.jsonl", "failures.jsonl", "sampling.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
@@ -234,6 +238,65 @@ def test_interrupt_leaves_no_half_written_folder(videos, tmp_path, monkeypatch):
     resumed = sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
     assert resumed.already_done == 1 and resumed.sampled == 1
     assert len(read_manifest(out)) == 2
+
+
+def test_interrupt_with_two_slots_in_threads_finishes_the_other_video(videos, tmp_path, monkeypatch):
+    """Ctrl-C reaches the calling thread: its video stops at once, the video in the other slot's thread finishes and
+    is indexed, and nothing half-written is left."""
+    out = tmp_path / "store"
+    real_encode = frames_mod.encode_jpeg
+    calls = {"main": 0}
+
+    def encode(frame, quality):
+        if threading.current_thread() is threading.main_thread():
+            calls["main"] += 1
+            if calls["main"] == 3:
+                raise KeyboardInterrupt
+        else:
+            time.sleep(0.01)  # the other video is still being written when the interrupt comes
+        return real_encode(frame, quality)
+
+    monkeypatch.setattr(frames_mod, "encode_jpeg", encode)
+    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", 2)
+    with pytest.raises(KeyboardInterrupt):
+        sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("videossr-")]
+    dirs = [p for p in out.iterdir() if p.is_dir()]
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    assert all(len(list(d.glob("*.jpg"))) == N and (d / RECORD_NAME).is_file() for d in dirs)
+    assert sorted(r.video_id for r in read_manifest(out)) == sorted(d.name for d in dirs)
+    assert len(dirs) == 1  # the other slot's video; the interrupted one is not there
+
+    monkeypatch.setattr(frames_mod, "encode_jpeg", real_encode)
+    resumed = sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
+    assert resumed.already_done == 1 and resumed.sampled == 1 and len(read_manifest(out)) == 2
+
+
+def test_an_error_in_a_slot_thread_reaches_the_caller(videos, tmp_path, monkeypatch):
+    """A bug (an exception no video explains) in the other slot's thread stops the run and is raised here."""
+    real_sample = frames_mod.sample_video
+
+    def sample(source, *args):
+        if threading.current_thread() is not threading.main_thread():
+            raise TypeError("a bug")
+        return real_sample(source, *args)
+
+    monkeypatch.setattr(frames_mod, "sample_video", sample)
+    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", 2)
+    with pytest.raises(TypeError, match="a bug"):
+        sample_videos([videos], tmp_path / "store", num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
+    assert not [t for t in threading.enumerate() if t.name.startswith("videossr-")]
+
+
+def test_decoder_threads_by_hand():
+    threads_for = frames_mod._threads_for
+    # 2 slots, 4 videos: one thread each while others wait; the last two get both cores
+    assert [threads_for(2, 0, 3), threads_for(2, 1, 2), threads_for(2, 1, 1), threads_for(2, 1, 0)] == [1, 1, 2, 2]
+    # 8 slots, 3 videos: spare cores shared from the start, the last two get them all
+    assert [threads_for(8, 0, 2), threads_for(8, 1, 1), threads_for(8, 2, 0)] == [4, 8, 8]
+    # 8 slots, many videos: ceil(8 / videos left to start) once fewer are left than slots
+    assert [threads_for(8, 7, r) for r in (50, 8, 7, 4, 3, 2, 1, 0)] == [1, 1, 2, 2, 3, 4, 8, 8]
+    assert threads_for(1, 0, 5) == threads_for(1, 0, 0) == 1
 
 
 def test_demo_clips_48_frames(tmp_path):
@@ -392,7 +455,8 @@ def test_sigkill_of_a_multi_worker_run_then_immediate_rerun(slow_videos, tmp_pat
                           timeout=300).returncode == 0
 
     out = tmp_path / "store"
-    run = subprocess.Popen(cli(slow_videos, out, "--workers", "2"), cwd=REPO, stdout=subprocess.PIPE,
+    # three slots: two threads of the sampler (LOCAL_SLOTS) and one worker process
+    run = subprocess.Popen(cli(slow_videos, out, "--workers", "3"), cwd=REPO, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
     try:
         wait_for(lambda: any((d / RECORD_NAME).exists() for d in out.glob("clip*")) or run.poll() is not None,
@@ -408,7 +472,7 @@ def test_sigkill_of_a_multi_worker_run_then_immediate_rerun(slow_videos, tmp_pat
     assert workers and done_at_kill < 6
     wait_for(lambda: not any(alive(p) for p in workers), 5, "the workers to die with the sampler")
 
-    again = subprocess.run(cli(slow_videos, out, "--workers", "2"), cwd=REPO, capture_output=True, text=True,
+    again = subprocess.run(cli(slow_videos, out, "--workers", "3"), cwd=REPO, capture_output=True, text=True,
                            timeout=300)
     assert again.returncode == 0, again.stderr
     assert tree(out) == tree(reference)

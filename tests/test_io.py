@@ -93,3 +93,37 @@ def test_read_jsonl_strict_and_tolerant(tmp_path, caplog):
         with pytest.raises(ValueError, match=r"log\.jsonl:2: not a JSON line"):
             read_jsonl(path, strict=strict)
     assert read_jsonl(tmp_path / "missing.jsonl", strict=True) == []
+
+
+def test_outputs_follow_the_umask_read_without_changing_it(tmp_path):
+    """Files and folders written atomically get the modes the process umask gives (027 here), and reading the umask
+    leaves it as it was, in both ways of reading it (/proc, and setting it and back where /proc is missing)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import builtins, os, stat, sys
+        from pathlib import Path
+        os.umask(0o027)
+        if sys.argv[2] == "no-proc":
+            real_open = builtins.open
+            def no_proc(file, *args, **kwargs):
+                if str(file).startswith("/proc/"):
+                    raise FileNotFoundError(file)
+                return real_open(file, *args, **kwargs)
+            builtins.open = no_proc
+        from videossr.io import atomic_dir, write_text_atomic
+        out = Path(sys.argv[1])
+        write_text_atomic(out / "f.txt", "x")
+        with atomic_dir(out / "d") as d:
+            (d / "g").write_text("y")
+        now = os.umask(0)
+        print(oct(stat.S_IMODE((out / "f.txt").stat().st_mode)), oct(stat.S_IMODE((out / "d").stat().st_mode)),
+              oct(now))
+    """)
+    for way in ("proc", "no-proc"):
+        out = tmp_path / way
+        run = subprocess.run([sys.executable, "-c", code, str(out), way], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split() == ["0o640", "0o750", "0o27"], way

@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import av
@@ -319,6 +321,106 @@ def test_threads_and_indexed_decode_give_the_linear_decode_bytes(codec_zoo, name
     for out in (many, linear):
         assert out.timestamps == one.timestamps
         assert all(np.array_equal(a, b) for a, b in zip(out.frames, one.frames))
+
+
+def _index(spec: list[tuple[int, bool]]) -> list:
+    """A packet index from (pts, keyframe) pairs in decode order."""
+    return [video._Packet(pts, None, key, 1, 100 + i) for i, (pts, key) in enumerate(spec)]
+
+
+def test_decoding_runs_by_hand():
+    # 12 packets, keyframes at 0, 4 and 8, shown in decode order
+    index = _index([(i, i % 4 == 0) for i in range(12)])
+    plan = video._av_plan_runs
+    # a jump wherever a keyframe lies past the packet the run would decode next
+    assert plan(index, [1, 2, 5, 10], jumps=True) == [(0, [1, 2]), (4, [5]), (8, [10])]
+    assert plan(index, [1, 2, 5, 10], jumps=False) == [(0, [1, 2, 5, 10])]
+    # packet 4 is the next one after target 3: decoding on is as cheap as jumping to it
+    assert plan(index, [3, 4], jumps=True) == [(0, [3, 4])]
+    assert plan(index, [4, 11], jumps=True) == [(4, [4]), (8, [11])]
+    # an open GOP: packet 5 (pts 4) is shown before its keyframe (packet 4, pts 6) and needs the GOP before
+    open_gop = _index([(0, True), (1, False), (2, False), (3, False), (6, True), (4, False), (5, False), (7, False)])
+    assert plan(open_gop, [5], jumps=True) == [(0, [5])]
+    assert plan(open_gop, [2, 7], jumps=True) == [(0, [2]), (4, [7])]
+
+
+def _decode_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("videossr-decode")]
+
+
+def test_threads_decode_different_gops_at_once(codec_zoo, monkeypatch):
+    """With threads, the runs (one per GOP here) are shared among decoders in different threads: every run is
+    decoded once, by more than one thread, and the frames are those of one decoder."""
+    path = codec_zoo["h264_bframes"]  # GOP 25: several keyframes
+    times = targets(probe(path).duration, 12)
+    one = decode_frames_at(path, times, backend="pyav")
+    taken: list[tuple[str, int]] = []
+    real = video._av_run
+
+    def spy(container, stream, index, runs, *rest):
+        def watched():
+            for run in runs:
+                taken.append((threading.current_thread().name, run[0]))
+                yield run
+                if threading.current_thread() is threading.main_thread():
+                    deadline = time.monotonic() + 30  # let a helper take a run before this thread takes another
+                    while len({name for name, _ in taken}) < 2 and time.monotonic() < deadline:
+                        time.sleep(0.001)
+        return real(container, stream, index, watched(), *rest)
+
+    plans = []
+    real_plan = video._av_plan_runs
+
+    def record_plan(index, wanted, jumps):
+        plans.append(real_plan(index, wanted, jumps))
+        return plans[-1]
+
+    monkeypatch.setattr(video, "_av_plan_runs", record_plan)
+    monkeypatch.setattr(video, "_av_run", spy)
+    many = decode_frames_at(path, times, backend="pyav", threads=2)
+    assert many.timestamps == one.timestamps
+    assert all(np.array_equal(a, b) for a, b in zip(many.frames, one.frames))
+    assert len(plans) == 1 and len(plans[0]) >= 2
+    assert sorted(k for _, k in taken) == [key for key, _ in plans[0]]  # every run decoded once
+    assert len({name for name, _ in taken}) == 2 and not _decode_threads()
+
+
+def test_a_decoding_thread_that_fails_is_not_absorbed(codec_zoo, monkeypatch):
+    """A jump that does not land in a helper thread: the video is decoded again without jumps (same bytes). An
+    FFmpeg error in a helper thread: VideoDecodeError, and no decoding thread is left behind."""
+    path = codec_zoo["h264_bframes"]
+    times = targets(probe(path).duration, 12)
+    one = decode_frames_at(path, times, backend="pyav")
+    real = video._av_run
+    plans = []
+
+    def helper_misses(container, stream, index, runs, *rest):
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        return real(container, stream, index, runs, *rest)
+
+    def record_plan(index, wanted, jumps):
+        plans.append(jumps)
+        return real_plan(index, wanted, jumps)
+
+    real_plan = video._av_plan_runs
+    monkeypatch.setattr(video, "_av_plan_runs", record_plan)
+    monkeypatch.setattr(video, "_av_run", helper_misses)
+    again = decode_frames_at(path, times, backend="pyav", threads=2)
+    assert plans == [True, False]  # the jumps were given up, the frames decoded forward from the start
+    assert again.timestamps == one.timestamps
+    assert all(np.array_equal(a, b) for a, b in zip(again.frames, one.frames))
+
+    def helper_breaks(container, stream, index, runs, *rest):
+        if threading.current_thread() is not threading.main_thread():
+            next(iter(runs))
+            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return real(container, stream, index, runs, *rest)
+
+    monkeypatch.setattr(video, "_av_run", helper_breaks)
+    with pytest.raises(VideoDecodeError, match="decoding failed") as err:
+        decode_frames_at(path, times, backend="pyav", threads=2)
+    assert err.value.backend == "pyav" and not _decode_threads()
 
 
 @pytest.mark.parametrize("name", ["mpeg_ps", "mpeg2_ts", "h264_bframes"])

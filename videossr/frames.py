@@ -28,13 +28,14 @@ killed run. The output folder may not be an input folder, lie inside one (its fr
 on every run, and the user's video tree would fill with frames) or contain one (the sampler owns its output folder).
 Worker processes die with the sampler (``videossr.procs.worker_pool``), so a killed run leaves no process writing.
 
-Speed (benchmarks/bench_sampling.py has the figures). ``workers`` videos are sampled at a time: one in this process
-and the others in ``workers - 1`` worker processes, so this process starts on the first video at once instead of
-idling while the workers start. Each free slot takes the costliest video left (cost estimated from each header:
-frames x pixels, read in a background thread), so that no long video ends the run alone; the last video gets
-several decoder threads, so that the cores the others free are not left idle. Each video is opened once (probe and
-decode together, ``videossr.video.probe_and_decode``), and only the frames the targets need are decoded (see
-``videossr.video``).
+Speed (benchmarks/bench_sampling.py has the figures). ``workers`` videos are sampled at a time: up to two
+(``LOCAL_SLOTS``) in threads of this process, which start on the first videos at once, and the others in worker
+processes. Decoding, scaling and JPEG encoding let go of the GIL, so two threads run as fast as two processes
+without the start-up of a worker interpreter (about 0.2 s of CPU). Each free slot takes the costliest video left
+(cost estimated from each header: frames x pixels, read in a background thread), so that no long video ends the run
+alone; the last videos get several decoder threads (``_threads_for``), which decode different GOPs at once, so that
+the cores the others free are not left idle. Each video is opened once (probe and decode together,
+``videossr.video.probe_and_decode``), and only the frames the targets need are decoded (see ``videossr.video``).
 
 Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
 from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
@@ -69,7 +70,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -307,7 +308,6 @@ def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str, 
 
 def _init_worker() -> None:
     """Worker set-up: load the decoders now, while the first video is being sampled here, not on the first job."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import av  # noqa: F401
     from PIL import Image, JpegImagePlugin  # noqa: F401
 
@@ -396,14 +396,19 @@ class _LongestFirst:
 def _threads_for(workers: int, running: int, remaining: int) -> int:
     """Decoder threads for a video started now, with ``running`` others under way and ``remaining`` still to start.
 
-    One while videos are plenty (parallelism comes from the slots). Cores that no video will take share out among
-    the videos starting now; the last video gets them all, since every core freed by the others from then on
-    would otherwise idle until it ends (the threads share cores with the finishing videos meanwhile). FFmpeg's
-    threaded decoding gives the same frames.
+    One while videos are plenty (parallelism comes from the slots). Once fewer videos are left than there are
+    slots, a slot that frees up finds nothing to start, and its core would idle until the videos still running
+    end: so each of the last videos gets several threads, ``ceil(workers / remaining)`` (the last two get all
+    ``workers``), and spare cores at the start are shared out among the videos starting then. The threads share
+    cores with the videos still running meanwhile; with PyAV they decode different GOPs of the video
+    (``videossr.video``), which costs no more CPU than one thread. The frames do not depend on the threads.
     """
     if remaining == 0:
         return workers
-    return max(1, (workers - running) // (remaining + 1))
+    share = max(1, (workers - running) // (remaining + 1))
+    if remaining < workers:
+        share = max(share, -(-workers // remaining))
+    return share
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -556,10 +561,14 @@ def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str,
                 collect(_job(s, root, params, backend, threads))
                 bar.update(1)
         else:
-            # this process is one of the ``workers`` slots (see _run_slots)
+            # up to LOCAL_SLOTS of the slots are threads of this process, the others worker processes (_run_slots)
             slots = min(workers, len(todo))
-            with worker_pool(slots - 1, lock=lock, initializer=_init_worker) as pool:
-                _run_slots(pool, todo, slots, workers, root, params, backend, collect, bar)
+            local = min(slots, LOCAL_SLOTS)
+            if slots == local:
+                _run_slots(None, 0, todo, local, workers, root, params, backend, collect, bar)
+            else:
+                with worker_pool(slots - local, lock=lock, initializer=_init_worker) as pool:
+                    _run_slots(pool, slots - local, todo, local, workers, root, params, backend, collect, bar)
     finally:
         bar.close()
         failures.update(new_failures)
@@ -581,13 +590,23 @@ def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str,
     return summary
 
 
-def _run_slots(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], slots: int, workers: int, root: Path,
-               params: SamplingParams, backend: str, collect, bar) -> None:
-    """Sample ``todo`` in ``slots`` slots: this process (the calling thread) and ``slots - 1`` worker processes.
+# Slots that run as threads of the sampling process. Decoding, scaling and JPEG encoding let go of the GIL for about
+# nine tenths of a video's time, so two videos in threads run as fast as in two processes (measured with
+# benchmarks/bench_sampling.py), without starting an interpreter and importing the decoders in a worker (about 0.2 s
+# of CPU each); beyond two, the Python parts of the threads would start to queue for the GIL, so further slots are
+# worker processes.
+LOCAL_SLOTS = 2
+
+
+def _run_slots(pool: cf.ProcessPoolExecutor | None, procs: int, todo: list[VideoSource], local: int, workers: int,
+               root: Path, params: SamplingParams, backend: str, collect, bar) -> None:
+    """Sample ``todo`` in ``local`` threads of this process (the calling thread among them) and the ``procs`` worker
+    processes of ``pool`` (None when there are none).
 
     Every slot takes the costliest video left when it frees up. This process starts at once, while the worker
     processes are still starting (so no core idles meanwhile); a feeder thread keeps the workers busy. Ctrl-C stops
-    the video in this process at once; videos in worker processes finish, and are indexed.
+    the video in the calling thread at once; videos in the other threads and in worker processes finish, and are
+    indexed.
     """
     queue = _LongestFirst(todo)
     state = threading.Lock()
@@ -610,41 +629,58 @@ def _run_slots(pool: cf.ProcessPoolExecutor, todo: list[VideoSource], slots: int
             collect(result)
             bar.update(1)
 
-    def feed() -> None:
-        """Keep the worker processes busy, one video each."""
-        busy: set[cf.Future] = set()
-        try:
-            cf.wait([pool.submit(_ready) for _ in range(slots - 1)], return_when=cf.FIRST_COMPLETED)
-            while True:
-                while len(busy) < slots - 1 and not stop.is_set():
-                    source = queue.pop()
-                    if source is None:
-                        break
-                    busy.add(pool.submit(_job, source, root, params, backend, start(source)))
-                if not busy:
-                    return
-                done, busy = cf.wait(busy, return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    if not fut.cancelled():
-                        finish(fut.result())
-        except BaseException as e:  # handed to the calling thread, which raises it
-            if not stop.is_set():
-                errors.append(e)
-            stop.set()
-
-    feeder = threading.Thread(target=feed, name="videossr-feeder", daemon=True)
-    feeder.start()
-    try:
+    def sample_here() -> None:
+        """One slot in this process: videos one after the other until none is left."""
         while not stop.is_set():
             source = queue.pop()
             if source is None:
-                break
+                return
             finish(_job(source, root, params, backend, start(source)))
-        feeder.join()
+
+    def feed() -> None:
+        """Keep the worker processes busy, one video each."""
+        busy: set[cf.Future] = set()
+        cf.wait([pool.submit(_ready) for _ in range(procs)], return_when=cf.FIRST_COMPLETED)
+        while True:
+            while len(busy) < procs and not stop.is_set():
+                source = queue.pop()
+                if source is None:
+                    break
+                busy.add(pool.submit(_job, source, root, params, backend, start(source)))
+            if not busy:
+                return
+            done, busy = cf.wait(busy, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                if not fut.cancelled():
+                    finish(fut.result())
+
+    def guarded(body: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                body()
+            except BaseException as e:  # handed to the calling thread, which raises it
+                if not stop.is_set():
+                    errors.append(e)
+                stop.set()
+
+        return run
+
+    helpers = [threading.Thread(target=guarded(sample_here), name=f"videossr-slot-{i}", daemon=True)
+               for i in range(1, local)]
+    if pool is not None:
+        helpers.append(threading.Thread(target=guarded(feed), name="videossr-feeder", daemon=True))
+    for t in helpers:
+        t.start()
+    try:
+        sample_here()
+        for t in helpers:
+            t.join()
     except BaseException:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)  # videos in progress in the workers finish
-        feeder.join()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)  # videos in progress in the workers finish
+        for t in helpers:
+            t.join()
         raise
     finally:
         queue.close()

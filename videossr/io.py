@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -73,11 +74,23 @@ def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
     return removed
 
 
+_UMASK_LOCK = threading.Lock()
+
+
 @functools.cache
 def _umask() -> int:
-    """The process umask, read once (reading it means setting it, which is not safe while other threads write)."""
-    mask = os.umask(0)
-    os.umask(mask)
+    """The process umask, read once: from /proc on Linux, elsewhere by setting it and back (under a lock, so that two
+    threads asking at once cannot leave it at 0)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0)
+        os.umask(mask)
     return mask
 
 

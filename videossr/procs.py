@@ -287,7 +287,7 @@ def worker_pool(max_workers: int, *, lock: OutputLock | None = None, initializer
     """A ``ProcessPoolExecutor`` (spawn) whose workers die with this process and, with ``lock``, hold its share.
 
     The workers are started right away (each runs a no-op task), so that their start-up overlaps with whatever the
-    caller does next.
+    caller does next. They start with one thread per numerical library (``WORKER_ENVIRONMENT``).
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
@@ -297,6 +297,30 @@ def worker_pool(max_workers: int, *, lock: OutputLock | None = None, initializer
         initializer=init_worker,
         initargs=worker_initargs(lock, initializer, initargs),
     )
-    for _ in range(max_workers):
-        pool.submit(os.getpid)
+    with _worker_environment():
+        for _ in range(max_workers):
+            pool.submit(os.getpid)  # starts one worker process each
     return pool
+
+
+# One thread per numerical library in each worker: the pool's parallelism is its processes, and BLAS or OpenMP
+# thread pools sized to the machine in every worker would oversubscribe the cores (OpenBLAS also starts its threads
+# when numpy is imported, about 0.1 s of CPU per worker). A value the user has set is kept.
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def _worker_environment() -> Iterator[None]:
+    """Set ``WORKER_ENVIRONMENT`` (where unset) while worker processes start; this process's own is then restored.
+
+    The variables must be in a worker's environment when its interpreter starts (numpy reads them on import, before
+    any initializer runs), and spawned processes take the environment of this process.
+    """
+    added = [k for k in WORKER_ENVIRONMENT if k not in os.environ]
+    for k in added:
+        os.environ[k] = WORKER_ENVIRONMENT[k]
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
