@@ -214,3 +214,22 @@ def test_c_and_python_paths_agree(source, data, pieces, mode):
     where = data.draw(st.integers(0, len(gold)))
     _same(source, gold, gold, mode=mode)
     _same(source, gold[:where] + (pieces[0] if pieces else "") + gold[where:], gold, mode=mode)
+
+
+@needs_c
+def test_the_c_path_strips_the_characters_answers_py_gives_it():
+    """The C code has no character set of its own: videossr.rewards hands it answers.WRAP_CHARS and STRIP_CHARS."""
+    from videossr import _speedups
+    from videossr.answers import STRIP_CHARS, WRAP_CHARS
+
+    assert _fast("videossr_counting", "#3,1,4#", "3,1,4") == (3, 1, 4)  # '#' is no wrapper: Python reads it
+    try:
+        _speedups.configure(WRAP_CHARS + "#", STRIP_CHARS)
+        assert _fast("videossr_counting", "#3,1,4#", "3,1,4")["score"] == 1.0
+        with pytest.raises(TypeError):
+            _speedups.configure("\u00a0", STRIP_CHARS)
+        assert _fast("videossr_counting", "3,1,4", "3,1,4") is None  # a failed configure leaves it unconfigured
+    finally:
+        _speedups.configure(WRAP_CHARS, STRIP_CHARS)
+    assert _fast("videossr_counting", "#3,1,4#", "3,1,4") == (3, 1, 4)
+    assert _fast("videossr_grounding", "\x1c 2.5-4.0 \x0b", "2.5-4.0")["score"] == 1.0

@@ -19,8 +19,11 @@
 
 enum { GROUNDING = 0, COUNTING = 1, JIGSAW = 2 };
 
-static unsigned char WRAP[256];  /* answers._WRAP_CHARS: around counts and orders */
-static unsigned char SPACE[256]; /* answers._WHITESPACE (what str.strip removes from ASCII): around intervals */
+/* The characters stripped around an answer, given by configure() from videossr/answers.py: WRAP_CHARS around counts
+   and orders, STRIP_CHARS (what str.strip removes from ASCII) around intervals. score() reads nothing before. */
+static unsigned char WRAP[256];
+static unsigned char SPACE[256];
+static int configured = 0;
 
 static PyObject *KEY_SCORE, *KEY_FORMAT_OK, *KEY_STRICT, *KEY_TASK_ID, *KEY_GOLD_OK, *KEY_RECIPE;
 static PyObject *ZERO, *ONE;
@@ -338,7 +341,7 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     double value, strict;
     int is_strict;
 
-    if (!PyDict_CheckExact(kinds) || !PyUnicode_Check(mode))
+    if (!configured || !PyDict_CheckExact(kinds) || !PyUnicode_Check(mode))
         Py_RETURN_NONE;
     if (PyUnicode_CompareWithASCIIString(mode, "smooth") == 0)
         is_strict = 0;
@@ -415,8 +418,41 @@ static PyObject *score(PyObject *module, PyObject *const *args, Py_ssize_t nargs
     return result(is_strict ? strict : value, ONE, strict, task_id);
 }
 
+/* table[c] = 1 for each character of the ASCII str `chars`; 0 (with an exception set) otherwise. */
+static int fill(unsigned char table[256], PyObject *chars)
+{
+    const unsigned char *s;
+    Py_ssize_t n;
+    if (!ascii_bytes(chars, &s, &n)) {
+        PyErr_SetString(PyExc_TypeError, "configure() takes two ASCII str");
+        return 0;
+    }
+    memset(table, 0, 256);
+    for (Py_ssize_t i = 0; i < n; i++)
+        table[s[i]] = 1;
+    return 1;
+}
+
+PyDoc_STRVAR(configure_doc,
+"configure(wrap_chars, strip_chars) -> None\n\n"
+"The characters stripped around counts and orders (answers.WRAP_CHARS) and around intervals (answers.STRIP_CHARS).\n"
+"score() returns None until this is called.");
+
+static PyObject *configure(PyObject *module, PyObject *args)
+{
+    PyObject *wrap, *space;
+    if (!PyArg_ParseTuple(args, "UU:configure", &wrap, &space))
+        return NULL;
+    configured = 0;
+    if (!fill(WRAP, wrap) || !fill(SPACE, space))
+        return NULL;
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"score", (PyCFunction)(void (*)(void))score, METH_FASTCALL, score_doc},
+    {"configure", configure, METH_VARARGS, configure_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -428,11 +464,6 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__speedups(void)
 {
-    const char *wrap = " \t\n.;:!\"'`*_[](){}<>", *space = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f";
-    for (const char *c = wrap; *c; c++)
-        WRAP[(unsigned char)*c] = 1;
-    for (const char *c = space; *c; c++)
-        SPACE[(unsigned char)*c] = 1;
     if (!(KEY_SCORE = PyUnicode_InternFromString("score")) ||
         !(KEY_FORMAT_OK = PyUnicode_InternFromString("format_ok")) ||
         !(KEY_STRICT = PyUnicode_InternFromString("strict")) ||

@@ -58,7 +58,8 @@ _DASHES = str.maketrans(
 _TAG_RE = re.compile(r"<answer>(.*?)</answer>", re.IGNORECASE | re.DOTALL | re.ASCII)
 _OPEN_TAG_RE = re.compile(r"<answer>", re.IGNORECASE | re.ASCII)
 _LEAD_IN_RE = re.compile(r"\b(?:final answer|answer)\b(?: is)?(?: ?[:=])?", re.IGNORECASE | re.ASCII)
-_WRAP_CHARS = " \t\n.;:!\"'`*_[](){}<>"
+# around counts and orders, stripped before they are read (the reward's C path is given the same set)
+WRAP_CHARS = " \t\n.;:!\"'`*_[](){}<>"
 
 
 def normalize(text: object) -> str | None:
@@ -176,7 +177,8 @@ def _bare_form(body: str, around: str) -> re.Pattern:
     return re.compile(f"(?:<answer>)?[{around}]*{body}[{around}]*(?:</answer>)?", re.ASCII)
 
 
-_WHITESPACE = r" \t\n\r\x0b\x0c\x1c-\x1f"  # what str.strip() removes from ASCII text
+STRIP_CHARS = "".join(c for c in map(chr, range(128)) if not c.strip())  # what str.strip() removes from ASCII
+_WHITESPACE = re.escape(STRIP_CHARS)
 _FAST_INTERVAL_RE = _bare_form(r"(\d{1,9}(?:\.\d{1,9})?) ?- ?(\d{1,9}(?:\.\d{1,9})?)\.?", _WHITESPACE)
 
 
@@ -219,11 +221,11 @@ _COUNTS_FULL_RE = re.compile(r"(\d{1,9}), ?(\d{1,9}), ?(\d{1,9})", re.ASCII)
 _COUNTS_SEARCH_RE = re.compile(
     "(" + _digits_not_after(r"\d.,\-+", r"\d{0,8})") + r" ?, ?(\d{1,9}) ?, ?(\d{1,9})(?![\d,]|\.\d| ,)", re.ASCII
 )
-_FAST_COUNTS_RE = _bare_form(_COUNTS_FULL_RE.pattern, re.escape(_WRAP_CHARS))
+_FAST_COUNTS_RE = _bare_form(_COUNTS_FULL_RE.pattern, re.escape(WRAP_CHARS))
 
 
 def _strip_wrappers(region: str) -> str:
-    return region.strip(_WRAP_CHARS)
+    return region.strip(WRAP_CHARS)
 
 
 def parse_counts(text: str) -> tuple[int, int, int] | None:
@@ -308,7 +310,7 @@ def _labelled_counts(region: str) -> tuple[int, int, int] | None:
 _ORDER_TOKEN_RE = re.compile("(" + _digits_not_after(r"\d.,\-+", r"(?:(?:, ?| )?\d)*)") + r"(?![\d,]|\.\d)", re.ASCII)
 _ORDER_FULL_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
 # contiguous digits first (the common answer, one cheap alternative), then digits each followed by a separator
-_FAST_ORDER_RE = _bare_form(r"(\d+|\d(?:(?:, ?| )\d)+)", re.escape(_WRAP_CHARS))
+_FAST_ORDER_RE = _bare_form(r"(\d+|\d(?:(?:, ?| )\d)+)", re.escape(WRAP_CHARS))
 _DIGITS_OF = {n: frozenset("123456789"[:n]) for n in range(1, 10)}  # the digits a permutation of 1..n uses
 
 

@@ -45,6 +45,7 @@ Errors are ``VideoDecodeError`` with a ``kind`` (one of ``ERROR_KINDS``) so that
 from __future__ import annotations
 
 import bisect
+import contextlib
 import logging
 import math
 import os
@@ -500,21 +501,18 @@ def _av_decode_runs(path: Path, container, stream, index: list[_Packet], runs: l
     threading, given the jumps and skipped frames, gains little wall time for much more CPU). A single run with
     ``threads`` > 1 is decoded by a new opening of ``path`` with that many FFmpeg decoder threads.
     """
+    def alone(c, s) -> dict | None:
+        got: dict = {}
+        return got if _av_run(c, s, index, runs, wanted_pts, got, make_convert()) else None
+
     lanes = min(threads, len(runs))
+    if lanes <= 1 and threads <= 1:
+        return alone(container, stream)
     if lanes <= 1:
-        if threads <= 1:
-            got: dict = {}
-            ok = _av_run(container, stream, index, runs, wanted_pts, got, make_convert())
-            return got if ok else None
-        threaded = _av_open(path)
-        try:
+        with contextlib.closing(_av_open(path)) as threaded:
             s = threaded.streams.video[0]
             _av_threads(s, threads)
-            got = {}
-            ok = _av_run(threaded, s, index, runs, wanted_pts, got, make_convert())
-            return got if ok else None
-        finally:
-            threaded.close()
+            return alone(threaded, s)
 
     import concurrent.futures as cf
 
@@ -542,13 +540,10 @@ def _av_decode_runs(path: Path, container, stream, index: list[_Packet], runs: l
         return ok, got
 
     def helper() -> tuple[bool, dict]:
-        c = _av_open(path)
-        try:
+        with contextlib.closing(_av_open(path)) as c:
             s = c.streams.video[0]
             _av_threads(s, 1)
             return lane(c, s)
-        finally:
-            c.close()
 
     with cf.ThreadPoolExecutor(lanes - 1, thread_name_prefix="videossr-decode") as pool:
         helpers = [pool.submit(helper) for _ in range(lanes - 1)]

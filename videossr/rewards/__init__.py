@@ -42,13 +42,17 @@ import logging
 import math
 from typing import Any
 
+from videossr.answers import STRIP_CHARS, WRAP_CHARS
 from videossr.sample import MADE_KEY, made_without_dataset
 from videossr.tasks import FAST_SOURCES, MODES, task_for_source
 
 try:  # the common case in C (videossr/_speedups.c), built by the install when a C compiler is there
-    from videossr._speedups import score as _fast_score
+    from videossr import _speedups
 except ImportError:  # pragma: no cover - the pure-Python path below gives the same results
     _fast_score = None
+else:
+    _speedups.configure(WRAP_CHARS, STRIP_CHARS)  # the answer grammar's own character sets
+    _fast_score = _speedups.score
 
 __all__ = ["compute_score", "MODES", "RESULT_KEYS", "OTHER_TASK_ID"]
 
