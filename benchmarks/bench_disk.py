@@ -7,9 +7,9 @@ in ``--clips-dir`` (kept and reused); ``--video-dir`` uses yours instead.
 
 Stages, each timed (wall: ``time.perf_counter``; CPU: user + system of this process and its worker processes):
 
-1. sampling: ``videossr.frames.sample_videos`` into ``OUT_recipe/frames_store`` at the training size (256*256),
+1. sampling: ``videossr.sampling.sampler.sample_videos`` into ``OUT_recipe/frames_store`` at the training size (256*256),
    which is what ``pretext_tasks/build_dataset.py --video-dir V --output-dir OUT_recipe`` does first;
-2. tasks, recipe rows: ``videossr.build.build`` on the same videos and output (the store is found finished, so this
+2. tasks, recipe rows: ``videossr.datasets.build.build`` on the same videos and output (the store is found finished, so this
    is the rest of that command: the store check and the 40/40/20 mix as recipe rows; the default build);
 3. tasks, materialised rows: the same mix with the same seed from that store into another folder, with
    ``materialize=True`` (``--materialize``: every new frame written as a JPEG);
@@ -40,10 +40,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from videoset import REPO_ROOT, make_video_set  # noqa: E402
 
-from videossr.build import FRAME_STORE_DIR, BuildConfig, build  # noqa: E402
+from videossr.datasets.build import FRAME_STORE_DIR, BuildConfig, build  # noqa: E402
 from videossr.constants import EVAL_MAX_PIXELS, TRAIN_MAX_PIXELS  # noqa: E402
-from videossr.frames import find_videos, sample_videos  # noqa: E402
-from videossr.manifest import read_manifest  # noqa: E402
+from videossr.sampling.sampler import find_videos, sample_videos  # noqa: E402
+from videossr.sampling.store import read_manifest  # noqa: E402
 
 
 def cpu_seconds() -> float:

@@ -23,7 +23,7 @@ from videossr.evaluation.inputs import load_eval_video
 from videossr.evaluation.items import load_items
 from videossr.evaluation.benchmarks import build_request
 from videossr.evaluation.runner import EvalSettings, run_eval
-from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+from videossr.training.tiny_model import build_tiny_qwen3vl
 
 DEMO = Path(__file__).resolve().parents[1] / "data" / "demo"
 

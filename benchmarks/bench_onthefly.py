@@ -4,7 +4,7 @@ One frame store at the training size (256*256), two builds of the same mix from 
 (the build's default) and materialised rows (``--materialize``: new frames as JPEGs on disk). Every row is then
 loaded the way the trainer loads it:
 
-- ``item``: ``dataset[i]`` of verl's dataset class, ``videossr.onthefly.VideoSSRDataset`` for the recipe rows (it
+- ``item``: ``dataset[i]`` of verl's dataset class, ``videossr.training.dataset.VideoSSRDataset`` for the recipe rows (it
   makes the sample's pixels) and verl's ``RLHFDataset`` for the materialised rows (what ``train/train.sh`` picks
   for each kind);
 - ``vision``: ``qwen_vl_utils.process_vision_info(raw_prompt, image_patch_size=16, return_video_metadata=True)``,
@@ -13,7 +13,7 @@ loaded the way the trainer loads it:
 - ``processor`` (with ``--with-processor``): the chat template and the Qwen3-VL processor call the agent loop
   makes next (the same pixels either way, so the same cost; it only dilutes the ratio).
 
-The datasets get the tiny local Qwen3-VL's tokenizer and processor (``videossr.testing.tiny_qwen3vl``: the real
+The datasets get the tiny local Qwen3-VL's tokenizer and processor (``videossr.training.tiny_model``: the real
 Qwen3-VL processor classes and pixel budgets; the rows carry their own min/max pixels, and process_vision_info
 reads those, not the processor's). verl's prompt-length filter is off: it runs once when the dataset is created,
 not per item.
@@ -56,9 +56,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from videoset import REPO_ROOT, make_video_set  # noqa: E402
 
-from videossr.build import BuildConfig, build  # noqa: E402
+from videossr.datasets.build import BuildConfig, build  # noqa: E402
 from videossr.constants import TRAIN_MAX_PIXELS  # noqa: E402
-from videossr.frames import ensure_store  # noqa: E402
+from videossr.sampling.sampler import ensure_store  # noqa: E402
 
 KINDS = ("recipe", "materialised")
 STAGES = ("item", "vision", "processor")
@@ -122,8 +122,8 @@ def main() -> int:
     from transformers import AutoProcessor
     from verl.utils.dataset.rl_dataset import RLHFDataset
 
-    from videossr.onthefly import VideoSSRDataset
-    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+    from videossr.training.dataset import VideoSSRDataset
+    from videossr.training.tiny_model import build_tiny_qwen3vl
 
     if args.torch_threads > 0:
         torch.set_num_threads(args.torch_threads)
@@ -220,7 +220,7 @@ def _count(task_of: dict) -> dict:
 
 
 def _num_videos(store: Path) -> int:
-    from videossr.manifest import read_manifest
+    from videossr.sampling.store import read_manifest
 
     return len(read_manifest(store))
 

@@ -11,7 +11,7 @@ Groups of videos (made here with ffmpeg unless ``--video-dir`` is given):
 For each group the script times
 
 - the decode floor: ``ffmpeg -threads 1 -i V -f null -`` on every video, ``--workers`` videos at a time;
-- ``videossr.frames.sample_videos`` with each backend and ``--workers`` worker processes, writing a fresh frame
+- ``videossr.sampling.sampler.sample_videos`` with each backend and ``--workers`` worker processes, writing a fresh frame
   store (``--num-frames`` frames per video, JPEG, fitted to ``--max-pixels``),
 
 and prints, per backend, the ratios sampler / floor in wall-clock seconds (the goal: at most 1.0, i.e. sampling
@@ -19,7 +19,7 @@ costs no more than decoding every video once) and in CPU seconds (steadier on a 
 bytes on disk per video. Sampler times include starting the worker processes and importing the decoders. Each
 figure is the best of ``--repeat`` runs, the floor and the sampler runs interleaved so that both see the same load.
 Then, once per group, the store at ``--small-pixels`` (the training size): bytes per video when sampled at that size
-and when derived from the ``--max-pixels`` store (``videossr.frames.derive_store``), and the derivation's time.
+and when derived from the ``--max-pixels`` store (``videossr.sampling.sampler.derive_store``), and the derivation's time.
 Nothing is asserted: this prints figures.
 
 Usage (from the repository root)::
@@ -39,13 +39,17 @@ import shutil
 import subprocess
 import tempfile
 import time
+import sys
 from pathlib import Path
 
-from videossr.frames import derive_store, find_videos, sample_videos
-from videossr.testing.media import ffmpeg_binary, make_clip
-from videossr.video import BACKENDS
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: the test clips come from tests/support
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tests.support.media import ffmpeg_binary, make_clip  # noqa: E402
+from videossr.sampling.sampler import derive_store, find_videos, sample_videos  # noqa: E402
+from videossr.sampling.video import BACKENDS  # noqa: E402
+
 NOISE = "noise=alls=6:allf=t+u:all_seed={seed}"  # temporal noise: frames cost what real footage costs to decode
 
 # The synthetic part of the mixed folder: (file name, make_clip arguments).

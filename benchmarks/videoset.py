@@ -27,8 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from videossr.frames import find_videos  # noqa: E402
-from videossr.testing.media import ffmpeg_binary, make_clip  # noqa: E402
+from videossr.sampling.sampler import find_videos  # noqa: E402
+from tests.support.media import ffmpeg_binary, make_clip  # noqa: E402
 
 NOISE = "noise=alls=6:allf=t+u:all_seed={seed}"
 

@@ -5,7 +5,7 @@
 recipes that the trainer turns into pixels when it loads them (--on-the-fly; nothing but the frame store and small
 parquet files on disk); --materialize writes every new frame instead. Writes
 OUT/train.parquet (shuffled), OUT/<task>.parquet, optional OUT/val.parquet and OUT/metadata.json; see
-videossr/build.py for the layout. Resumable: rerun the same command after an interrupt. With no arguments it samples
+videossr/datasets/build.py for the layout. Resumable: rerun the same command after an interrupt. With no arguments it samples
 the demo clips in data/demo into data/videossr (30000 samples; for a quick look at the demo pass e.g.
 --num-samples 300).
 
@@ -26,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from videossr.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, read_difficulty
+from videossr.datasets.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, read_difficulty
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, default_workers
-from videossr.executors import EXECUTORS
+from videossr.datasets.executors import EXECUTORS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"

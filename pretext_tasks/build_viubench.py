@@ -1,7 +1,7 @@
 """Build VIUBench (9 subtypes x 300 questions, 48 frames at up to 512*512) from a frame store of held-out videos.
 
 Writes OUT/viubench.parquet (verl rows plus a ``subtype`` column), OUT/files/ (per-question units and new frames)
-and OUT/metadata.json; see videossr/viubench.py. Resumable: rerun the same command after an interrupt.
+and OUT/metadata.json; see videossr/evaluation/viubench.py. Resumable: rerun the same command after an interrupt.
 
 Usage (from the repository root; sample the held-out videos first with pretext_tasks/sample_frames.py)::
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
 from videossr.constants import default_workers
-from videossr.executors import EXECUTORS
-from videossr.viubench import DEFAULT_SEED, PER_SUBTYPE, SUBTYPE_NAMES, build_viubench, get_subtype
+from videossr.datasets.executors import EXECUTORS
+from videossr.evaluation.viubench import DEFAULT_SEED, PER_SUBTYPE, SUBTYPE_NAMES, build_viubench, get_subtype
 
 
 def main(argv: list[str] | None = None) -> int:

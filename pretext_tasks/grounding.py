@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 from videossr.cli import choice_type, run, setup_logging
-from videossr.planning import Variant
-from videossr.task_cli import add_task_dataset_args, exit_code, run_task_dataset, summary_text
+from videossr.datasets.planning import Variant
+from videossr.datasets.cli import add_task_dataset_args, exit_code, run_task_dataset, summary_text
 from videossr.tasks import get_task
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

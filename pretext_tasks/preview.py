@@ -17,7 +17,7 @@ import argparse
 import sys
 
 from videossr.cli import add_logging_args, choice_type, run, setup_logging
-from videossr.preview import render_parquet
+from videossr.datasets.preview import render_parquet
 from videossr.tasks import task_names
 
 

@@ -3,7 +3,7 @@
 Finds every video under the ``--video-dir`` folders (recursive; mp4, mkv, webm, avi, mov, mpg, ...), samples
 ``--num-frames`` frames per video evenly inside its 5%..95% span, and writes them as JPEGs (fitted to
 ``--max-pixels``) plus ``manifest.jsonl`` and ``failures.jsonl`` under ``--output-dir``. A rerun resumes: finished
-videos are skipped, failed ones are retried only with ``--retry-failed``. See videossr/frames.py for the layout.
+videos are skipped, failed ones are retried only with ``--retry-failed``. See videossr/sampling/sampler.py for the layout.
 ``--from-store`` makes a store at a smaller ``--max-pixels`` from a finished larger one instead (its JPEGs are
 shrunk; no video is decoded). ``--verify`` checks the finished store (every frame present and a whole JPEG).
 One sampler at a time per output folder: a second one stops at once and names the first.
@@ -25,9 +25,9 @@ import sys
 from pathlib import Path
 
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
-from videossr.frames import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, derive_store, sample_videos
-from videossr.manifest import verify_store
-from videossr.video import BACKENDS
+from videossr.sampling.sampler import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, derive_store, sample_videos
+from videossr.sampling.store import verify_store
+from videossr.sampling.video import BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

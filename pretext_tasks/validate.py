@@ -1,6 +1,6 @@
 """Validate verl parquet files before training: row shape, frames on disk, ground truths the reward can score.
 
-Checks every row (see videossr/validate.py): the columns verl reads and their shape, that every frame file exists,
+Checks every row (see videossr/datasets/validate.py): the columns verl reads and their shape, that every frame file exists,
 is not empty and decodes, and that each true answer parses with the reward's own parser and scores 1.0 against
 itself in smooth and strict mode (other data sources: that the reward scores their true answer above 0). Prints a
 report; exit status 0 when every row is valid, 1 when some are not, 2 on bad usage or an unreadable file.
@@ -18,7 +18,7 @@ import sys
 
 from videossr.cli import add_logging_args, positive_int, setup_logging
 from videossr.constants import default_workers
-from videossr.validate import validate_files
+from videossr.datasets.validate import validate_files
 
 
 def main(argv: list[str] | None = None) -> int:

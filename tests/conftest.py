@@ -43,7 +43,7 @@ def tiny_qwen3vl(tmp_path_factory):
 
     Loads offline with AutoTokenizer / AutoProcessor / AutoModelForImageTextToText.from_pretrained(path).
     """
-    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+    from videossr.training.tiny_model import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny_qwen3vl") / "model")
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videossr.answers import parse_counts, parse_interval, parse_order
+from videossr.tasks.answers import parse_counts, parse_interval, parse_order
 
 
 @pytest.mark.parametrize(
@@ -228,7 +228,7 @@ def test_ambiguous_labelled_counts_are_refused(text):
 
 # --- fast paths give what the general parser gives ------------------------------------------------------------
 
-from videossr import answers as _answers  # noqa: E402
+from videossr.tasks import answers as _answers  # noqa: E402
 
 _near_bare = st.one_of(
     st.from_regex(r"\s{0,2}(<answer>)?\s?\d{1,3}(\.\d{1,3})? ?-? ?\d{1,3}(\.\d{1,3})?\.?\s?(</answer>)?\s{0,2}",

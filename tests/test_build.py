@@ -15,11 +15,11 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
-from videossr.build import BuildConfig, build
+from videossr.datasets.build import BuildConfig, build
 from videossr.tasks import get_task
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.tasks import jigsaw
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 PARQUETS = ("train.parquet", "grounding.parquet", "jigsaw.parquet", "counting.parquet")
@@ -287,7 +287,7 @@ def test_counting_hard_fraction_is_an_explicit_option(store, tmp_path):
 
 
 def test_difficulty_file_sets_the_variants(store, tmp_path):
-    from videossr.build import DIFFICULTY_FORMAT, read_difficulty
+    from videossr.datasets.build import DIFFICULTY_FORMAT, read_difficulty
 
     calib = tmp_path / "calib.json"
     calib.write_text(json.dumps({

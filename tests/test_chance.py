@@ -9,10 +9,11 @@ import math
 import numpy as np
 import pytest
 
-from videossr.chance import each_row_chance, params_chance, rows_chance, subtype_chance, synthetic_videos
-from videossr.manifest import TaskContext
+from videossr.evaluation.chance import each_row_chance, params_chance, rows_chance, synthetic_videos
+from videossr.evaluation.viubench import subtype_chance
+from videossr.sampling.store import TaskContext
 from videossr.tasks import get_task
-from videossr.viubench import SUBTYPE_NAMES, format_summary, summarize
+from videossr.evaluation.viubench import SUBTYPE_NAMES, format_summary, summarize
 
 
 @pytest.mark.parametrize("task_name, preset", [("counting", "easy"), ("counting", "hard"), ("jigsaw", "easy"),

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videossr.manifest import VideoRecord
+from videossr.sampling.store import VideoRecord
 from videossr.tasks import counting
-from videossr.manifest import TaskContext, frame_path, load_frame
+from videossr.sampling.store import TaskContext, frame_path, load_frame
 from videossr.tasks import get_task
 
 TASK = get_task("counting")
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 W, H, N = 96, 64, 48
 BACKGROUND = 20  # below the lowest shape channel (50), so every painted pixel differs from the background

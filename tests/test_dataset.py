@@ -16,14 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from videossr.build import files_dir_for, write_task_dataset
+from videossr.datasets.build import files_dir_for, write_task_dataset
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIDEO_PLACEHOLDER
-from videossr.planning import Variant, assign_splits, assign_variants, assign_videos, largest_remainder, plan_task
+from videossr.datasets.planning import Variant, assign_splits, assign_variants, assign_videos, largest_remainder, plan_task
 from videossr.io import write_jsonl_atomic
-from videossr.manifest import MANIFEST_NAME, read_manifest
-from videossr.sample import ROW_SCHEMA, SYSTEM_PROMPT
+from videossr.sampling.store import MANIFEST_NAME, read_manifest
+from videossr.tasks.sample import ROW_SCHEMA, SYSTEM_PROMPT
 from videossr.tasks import get_task
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 

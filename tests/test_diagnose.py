@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import runpy
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from videossr.build import BuildConfig, build, read_difficulty
+from videossr.datasets.build import BuildConfig, build, read_difficulty
 from videossr.evaluation import EvalSettings
 from videossr.evaluation.backends import HFBackend, Sampling, sample_texts
 from videossr.evaluation.cli import build_diagnose_parser, main
@@ -29,8 +30,8 @@ from videossr.evaluation.diagnose import (
 )
 from videossr.evaluation.inputs import request_from_verl_row
 from videossr.io import read_jsonl
-from videossr.onthefly import make_row
-from videossr.testing.frames import make_frame_store
+from videossr.tasks.recipe import make_row
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = ["--backend", "hf", "--max-new-tokens", "6", "--max-pixels", "4096", "--quiet"]
@@ -165,7 +166,7 @@ def _with_unique_questions(src: Path, dst: Path) -> list[dict]:
         r["prompt"] = [dict(m, content=f"[{i}] {m['content']}") if m["role"] == "user" else m for m in r["prompt"]]
         extra = {k: r["extra_info"][k] for k in ("index", "split", "task", "video_id", "params")}
         rows.append({**r, "extra_info": extra})
-    from videossr.sample import write_parquet
+    from videossr.tasks.sample import write_parquet
 
     write_parquet(rows, dst)
     return rows
@@ -340,13 +341,10 @@ def test_sweep_writes_a_difficulty_file_that_changes_the_build(data, tiny_qwen3v
         p = json.loads(r["extra_info"]["params"])
         assert (p["max_frames_per_class"], p["max_instances"]) == (params["max_frames_per_class"],
                                                                   params["max_instances"]) != (3, 3)
-    sys.path.insert(0, str(REPO / "pretext_tasks"))
-    try:
-        from build_dataset import main as build_main
-    finally:
-        sys.path.pop(0)
-    assert build_main(["--frames-dir", str(data / "frames"), "--output-dir", str(tmp_path / "c"), "--num-samples",
-                       "10", "--difficulty-from", str(out / "difficulty.json"), "--quiet"]) == 0
+    run = subprocess.run([sys.executable, str(REPO / "pretext_tasks" / "build_dataset.py"), "--frames-dir",
+                          str(data / "frames"), "--output-dir", str(tmp_path / "c"), "--num-samples", "10",
+                          "--difficulty-from", str(out / "difficulty.json"), "--quiet"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
     meta = json.loads((tmp_path / "c" / "metadata.json").read_text())
     assert [v["label"] for v in meta["mix"]["counting"]["variants"]] == [label]
 
@@ -389,7 +387,7 @@ def test_diagnostic_benchmark_checks_golds(tmp_path):
 def test_openai_sampling_asks_for_n(honours_n):
     from videossr.evaluation.backends import OpenAIBackend
     from videossr.evaluation.inputs import Request
-    from videossr.testing.chat_server import ChatServer
+    from support.chat_server import ChatServer
 
     def answer(body):
         n = body.get("n", 1) if honours_n else 1

@@ -1,5 +1,5 @@
 """Answer extraction on real-world output shapes: option letters (videossr.evaluation.choice) and time intervals
-(the shared videossr.answers.parse_interval that training rewards also use)."""
+(the shared videossr.tasks.answers.parse_interval that training rewards also use)."""
 
 from __future__ import annotations
 
@@ -147,7 +147,7 @@ INTERVAL_GAPS = [
 
 @pytest.mark.parametrize("output,expected", INTERVAL_CASES + INTERVAL_GAPS)
 def test_parse_interval_table(output, expected):
-    from videossr.answers import parse_interval
+    from videossr.tasks.answers import parse_interval
 
     got = parse_interval(output)
     if expected is None:

@@ -21,8 +21,8 @@ import pytest
 
 from videossr.evaluation.cli import build_diagnose_parser, build_viubench_parser, parse_args
 from videossr.io import read_jsonl
-from videossr.testing.chat_server import ChatServer, text_reply
-from videossr.testing.readme import bash_commands
+from support.chat_server import ChatServer, text_reply
+from support.readme import bash_commands
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "eval" / "README.md"
@@ -48,8 +48,8 @@ def test_readme_has_the_commands():
 
 @pytest.fixture(scope="module")
 def viubench_parquet(tmp_path_factory) -> Path:
-    from videossr.testing.frames import make_frame_store
-    from videossr.viubench import build_viubench
+    from support.frames import make_frame_store
+    from videossr.evaluation.viubench import build_viubench
 
     base = tmp_path_factory.mktemp("readme_viubench")
     make_frame_store(base / "frames", num_videos=2, num_frames=48, width=64, height=48)
@@ -59,8 +59,8 @@ def viubench_parquet(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def training_build(tmp_path_factory) -> Path:
     """A small build of the training mix (recipe rows) with its own frame store, in place of ``make demo``'s."""
-    from videossr.build import BuildConfig, build
-    from videossr.testing.frames import make_frame_store
+    from videossr.datasets.build import BuildConfig, build
+    from support.frames import make_frame_store
 
     base = tmp_path_factory.mktemp("readme_build")
     make_frame_store(base / "videossr" / "frames_store", num_videos=2, num_frames=48, width=64, height=48)
@@ -143,6 +143,6 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
     assert re.search(r"^Overall", rescore, re.M)
     diag = json.loads((out / "diag-cpu" / "summary.json").read_text())
     assert diag["overall"]["n"] == 6 and diag["rollouts"] == 4 and (out / "diag-cpu" / "histogram.png").is_file()
-    from videossr.build import read_difficulty
+    from videossr.datasets.build import read_difficulty
 
     assert read_difficulty(out / "calib-cpu" / "difficulty.json")["counting"]

@@ -159,8 +159,8 @@ def _set_gold(parquet: Path, row: int, gold: str) -> None:
 
 def test_viubench_rebuilt_or_regraded_in_the_same_output_folder(tmp_path):
     from videossr.evaluation import EvalSettings
-    from videossr.testing.frames import make_frame_store
-    from videossr.viubench import build_viubench, evaluate, read_rows, score_output
+    from support.frames import make_frame_store
+    from videossr.evaluation.viubench import build_viubench, evaluate, read_rows, score_output
 
     make_frame_store(tmp_path / "frames", num_videos=2, num_frames=48, width=64, height=48)
     first = build_viubench(tmp_path / "frames", tmp_path / "a", per_subtype=1, progress=False).parquet
@@ -286,8 +286,8 @@ def test_bad_gold_is_refused_before_anything_is_loaded(task, item, message, vide
 
 
 def test_bad_viubench_gold_is_refused(tmp_path, capsys):
-    from videossr.testing.frames import make_frame_store
-    from videossr.viubench import build_viubench
+    from support.frames import make_frame_store
+    from videossr.evaluation.viubench import build_viubench
 
     make_frame_store(tmp_path / "frames", num_videos=2, num_frames=48, width=64, height=48)
     parquet = build_viubench(tmp_path / "frames", tmp_path / "bench", per_subtype=1, progress=False,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videossr.answers import parse_interval
+from videossr.tasks.answers import parse_interval
 from videossr.evaluation import cli
 from videossr.evaluation.backends import HFBackend, OpenAIBackend, chat_messages
 from videossr.evaluation.benchmarks import build_request
@@ -27,8 +27,8 @@ from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resol
 from videossr.evaluation.metrics import RECALL_THRESHOLDS, accuracy_summary, grounding_summary
 from videossr.evaluation.runner import EvalSettings, run_eval
 from videossr.io import read_jsonl
-from videossr.metrics import temporal_iou
-from videossr.testing.chat_server import ChatServer, text_reply
+from videossr.tasks.metrics import temporal_iou
+from support.chat_server import ChatServer, text_reply
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -230,7 +230,7 @@ def test_eval_frames_sit_on_the_video_clock():
     times = eval_sample_times(5.312, fps=2, max_frames=4)
     assert times == pytest.approx([0.664, 1.992, 3.32, 4.648])
     assert len(eval_sample_times(5.312, fps=2, max_frames=64)) == 10  # round(10.6) = 11 -> even 10
-    from videossr.video import probe
+    from videossr.sampling.video import probe
 
     for name, size in (("bigbuckbunny.mp4", (720, 1280)), ("cityCC0.mpg", (405, 720))):
         v = load_eval_video(DEMO / name, fps=2, max_frames=4, min_pixels=32 * 32, max_pixels=64 * 64)

@@ -27,7 +27,7 @@ SMALL = ["--max-frames", "8", "--max-pixels", str(128 * 128), "--min-pixels", st
 
 @pytest.fixture(scope="module")
 def tiny64(tmp_path_factory):
-    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+    from videossr.training.tiny_model import build_tiny_qwen3vl
 
     return build_tiny_qwen3vl(tmp_path_factory.mktemp("tiny64") / "model", text_head_dim=64, dtype="bfloat16")
 
@@ -110,8 +110,8 @@ def test_vllm_sampling_n_per_prompt_seeded(engine):
 
 
 def test_vllm_diagnose_cli(tiny64, tmp_path, capsys):
-    from videossr.build import BuildConfig, build
-    from videossr.testing.frames import make_frame_store
+    from videossr.datasets.build import BuildConfig, build
+    from support.frames import make_frame_store
 
     make_frame_store(tmp_path / "frames", num_videos=2, num_frames=48, width=64, height=48)
     build(BuildConfig(output_dir=tmp_path / "b", frames_dir=tmp_path / "frames", num_samples=6), progress=False)

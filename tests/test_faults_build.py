@@ -18,11 +18,11 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from videossr.build import BuildConfig, build, write_task_dataset
-from videossr.manifest import TaskContext
-from videossr.planning import Variant
+from videossr.datasets.build import BuildConfig, build, write_task_dataset
+from videossr.sampling.store import TaskContext
+from videossr.datasets.planning import Variant
 from videossr.tasks import get_task
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 

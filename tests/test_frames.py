@@ -1,4 +1,4 @@
-"""videossr.frames: finding videos, the clock, the frame store (manifest, failures), resume, determinism, Ctrl-C;
+"""videossr.sampling.sampler: finding videos, the clock, the frame store (manifest, failures), resume, determinism, Ctrl-C;
 the output folder rules, the writer lock and SIGKILL with real sampler processes; derived stores and ensure_store."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from videossr import frames as frames_mod
-from videossr.frames import (
+from videossr.sampling import sampler as frames_mod
+from videossr.sampling.sampler import (
     RECORD_NAME,
     derive_store,
     ensure_store,
@@ -32,10 +32,10 @@ from videossr.frames import (
     video_id_for,
 )
 from videossr.io import TMP_PREFIX, read_jsonl
-from videossr.manifest import read_failures, read_manifest, read_sampling, verify_store
+from videossr.sampling.store import read_failures, read_manifest, read_sampling, verify_store
 from videossr.procs import LOCK_NAME, output_lock
-from videossr.testing.frames import make_frame_store
-from videossr.testing.media import make_audio_only, make_clip, truncate_file, write_garbage
+from support.frames import make_frame_store
+from support.media import make_audio_only, make_clip, truncate_file, write_garbage
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "data" / "demo"
@@ -587,7 +587,7 @@ def test_ensure_store(big_store, store_videos, tmp_path, caplog):
 
     synthetic = tmp_path / "synthetic"
     make_frame_store(synthetic, num_videos=1, num_frames=N, width=80, height=60)
-    with caplog.at_level(logging.WARNING, logger="videossr.frames"):
+    with caplog.at_level(logging.WARNING, logger="videossr.sampling.sampler"):
         assert ensure_store(out, max_pixels=SMALL, store=synthetic, num_frames=N) == synthetic
     assert "no sampling.json" in caplog.text
     with pytest.raises(ValueError, match="size it was built at is unknown"):

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from videossr import perturb
-from videossr.metrics import temporal_iou
-from videossr.sample import to_verl_row
+from videossr.tasks import perturb
+from videossr.tasks.metrics import temporal_iou
+from videossr.tasks.sample import to_verl_row
 from videossr.tasks import grounding
-from videossr.manifest import TaskContext, frame_path, load_frame
+from videossr.sampling.store import TaskContext, frame_path, load_frame
 from videossr.tasks import get_task
 
 TASK = get_task("grounding")
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 
 @pytest.fixture(scope="module")

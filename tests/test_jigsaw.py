@@ -10,12 +10,12 @@ import pytest
 
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.tasks import jigsaw
-from videossr.manifest import TaskContext
+from videossr.sampling.store import TaskContext
 from videossr.tasks import get_task
 
 TASK = get_task("jigsaw")
 JIGSAW = "jigsaw"
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""videossr.manifest: damaged manifests, records and stores are errors that name the file (and line), never absorbed.
+"""videossr.sampling.store: damaged manifests, records and stores are errors that name the file (and line), never absorbed.
 
 The stores here are real: sampled by the sampler from clips made with ffmpeg.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from videossr.frames import sample_videos
-from videossr.manifest import (
+from videossr.sampling.sampler import sample_videos
+from videossr.sampling.store import (
     MANIFEST_NAME,
     RECORD_NAME,
     SAMPLING_NAME,
@@ -24,7 +24,7 @@ from videossr.manifest import (
     read_sampling,
     verify_store,
 )
-from videossr.testing.media import make_clip, write_garbage
+from support.media import make_clip, write_garbage
 
 N = 8
 

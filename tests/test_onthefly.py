@@ -17,13 +17,14 @@ import pytest
 from omegaconf import OmegaConf
 from PIL import Image
 
-from videossr.build import BuildConfig, build
-from videossr.onthefly import VideoSSRDataset, make_row
+from videossr.datasets.build import BuildConfig, build
+from videossr.tasks.recipe import make_row
+from videossr.training.dataset import VideoSSRDataset
 from videossr.rewards import compute_score
-from videossr.sample import rows_kind
+from videossr.tasks.sample import rows_kind
 from videossr.tasks import get_task
-from videossr.testing.frames import make_frame_store
-from videossr.validate import validate_files
+from support.frames import make_frame_store
+from videossr.datasets.validate import validate_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -160,7 +161,7 @@ def test_recipe_rows_loaded_by_the_plain_dataset_are_refused_by_the_reward(build
 
 def test_kind_command(builds):
     def kind(*files):
-        return subprocess.run([sys.executable, "-m", "videossr.onthefly", "kind", *map(str, files)],
+        return subprocess.run([sys.executable, "-m", "videossr.training.dataset", "kind", *map(str, files)],
                               capture_output=True, text=True, cwd=REPO).stdout.strip()
 
     assert kind(builds / "recipes" / "train.parquet") == "recipes"

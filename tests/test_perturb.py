@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from videossr import perturb
-from videossr.perturb import PERTURBATIONS, REGISTRY, SPATIAL, SWAP, TEMPORAL
-from videossr.manifest import TaskContext, frame_path, load_frame
-from videossr.testing.frames import make_frame_store
+from videossr.tasks import perturb
+from videossr.tasks.perturb import PERTURBATIONS, REGISTRY, SPATIAL, SWAP, TEMPORAL
+from videossr.sampling.store import TaskContext, frame_path, load_frame
+from support.frames import make_frame_store
 
 START, LENGTH = 17, 12
 

@@ -16,9 +16,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from videossr.build import BuildConfig, build
+from videossr.datasets.build import BuildConfig, build
 from videossr.rewards import compute_score
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ def test_training_build_bytes(store, tmp_path):
 
 
 def test_viubench_build_bytes(store, tmp_path):
-    from videossr.viubench import build_viubench
+    from videossr.evaluation.viubench import build_viubench
 
     out = tmp_path / "bench"
     build_viubench(store, out, per_subtype=2, progress=False)
@@ -120,7 +120,7 @@ def _request_key(req) -> tuple:
 
 def test_viubench_eval_summary(store, tmp_path):
     from videossr.evaluation.inputs import request_from_verl_row
-    from videossr.viubench import EvalSettings, build_viubench, evaluate, read_rows
+    from videossr.evaluation.viubench import EvalSettings, build_viubench, evaluate, read_rows
 
     bench = tmp_path / "bench"
     build_viubench(store, bench, per_subtype=2, progress=False)

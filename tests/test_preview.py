@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from videossr import preview
-from videossr.sample import to_verl_row
+from videossr.datasets import preview
+from videossr.tasks.sample import to_verl_row
 from videossr.tasks import counting, grounding, jigsaw
-from videossr.manifest import TaskContext
+from videossr.sampling.store import TaskContext
 from videossr.tasks import get_task
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 

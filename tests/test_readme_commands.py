@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from videossr.build import DIFFICULTY_FORMAT
-from videossr.testing.readme import bash_commands
+from videossr.datasets.build import DIFFICULTY_FORMAT
+from support.readme import bash_commands
 
 REPO = Path(__file__).resolve().parents[1]
 READMES = (REPO / "README.md", REPO / "train" / "README.md")

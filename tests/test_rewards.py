@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videossr import metrics
+from videossr.tasks import metrics
 from videossr.rewards import RESULT_KEYS, compute_score
 from videossr.tasks import TASKS, known_data_sources, task_for_source
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from videossr.launch import compose_config
+from videossr.training.launch import compose_config
 from videossr.rewards import RESULT_KEYS, compute_score
 
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "verl"

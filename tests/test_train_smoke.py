@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from videossr.smoke import check_run
+from videossr.training.smoke import check_run
 
 REPO = Path(__file__).resolve().parents[1]
 # Settings a caller may have exported that would change what the smoke runs.
@@ -34,7 +34,7 @@ def smoke_env():
 
 @pytest.mark.parametrize("mode, rows", [("smooth", "recipes"), ("strict", "recipes"), ("smooth", "frames")])
 def test_make_train_smoke(smoke_env, tmp_path, mode, rows):
-    """Recipe rows (the build's default, made on the fly by videossr.onthefly inside verl) in both reward modes,
+    """Recipe rows (the build's default, made on the fly by videossr.training.dataset inside verl) in both reward modes,
     and rows with frames on disk (a materialised build)."""
     env = {k: v for k, v in os.environ.items() if k not in _SETTINGS}
     env.update(REWARD_MODE=mode, SMOKE_ROWS=rows, OUTPUT_DIR=str(tmp_path / "out"), HF_HOME=str(tmp_path / "hf"))
@@ -51,7 +51,7 @@ def test_make_train_smoke(smoke_env, tmp_path, mode, rows):
     assert (tmp_path / "out" / "model" / "config.json").is_file()
     data = tmp_path / "out" / f"data_{rows}" / "train.parquet"
     assert data.is_file()
-    from videossr.sample import rows_kind
+    from videossr.tasks.sample import rows_kind
 
     assert rows_kind(data) == rows
     # verl prints its resolved configuration: recipe rows were loaded with the class that makes their frames

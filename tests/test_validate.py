@@ -11,14 +11,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from videossr.build import BuildConfig, build
-from videossr.build import write_task_dataset
-from videossr.planning import Variant
-from videossr.sample import write_parquet
+from videossr.datasets.build import BuildConfig, build
+from videossr.datasets.build import write_task_dataset
+from videossr.datasets.planning import Variant
+from videossr.tasks.sample import write_parquet
 from videossr.tasks import get_task
 from videossr.tasks import grounding
-from videossr.testing.frames import make_frame_store
-from videossr.validate import validate_files, validate_rows
+from support.frames import make_frame_store
+from videossr.datasets.validate import validate_files, validate_rows
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""videossr.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg; the
+"""videossr.sampling.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg; the
 speed features (decoder threads, keyframe jumps, a reused swscale context, one opening per video) change no byte."""
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videossr import video
-from videossr.testing.media import (
+from videossr.sampling import video
+from support.media import (
     corrupt_file,
     ffmpeg_binary,
     make_audio_only,
@@ -25,7 +25,7 @@ from videossr.testing.media import (
     truncate_file,
     write_garbage,
 )
-from videossr.video import BACKENDS, VideoDecodeError, decode_frames_at, fit_size, probe, probe_and_decode
+from videossr.sampling.video import BACKENDS, VideoDecodeError, decode_frames_at, fit_size, probe, probe_and_decode
 
 DEMO = Path(__file__).resolve().parent.parent / "data" / "demo"
 BBB = DEMO / "bigbuckbunny.mp4"

@@ -13,14 +13,14 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from videossr.sample import ROW_SCHEMA
+from videossr.tasks.sample import ROW_SCHEMA
 from videossr.evaluation.inputs import request_from_verl_row
 from videossr.io import read_jsonl
 from videossr.constants import TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
-from videossr.testing.frames import make_frame_store
+from support.frames import make_frame_store
 from videossr.evaluation.benchmarks import GENERATION_ERROR
 from videossr.evaluation.runner import RESULTS_NAME, SUMMARY_NAME
-from videossr.viubench import (
+from videossr.evaluation.viubench import (
     SUBTYPE_KEY,
     SUBTYPE_NAMES,
     SUBTYPES,

@@ -23,11 +23,11 @@
 #   REWARD_MODE      smooth (paper) | strict (ablation)         smooth
 #   FRESH_EACH_EPOCH 1: recipe rows are drawn afresh each time they are loaded again (multi-epoch runs)   0
 #   PYTHON           interpreter                                .venv/bin/python if present, else python3
-#   DRY_RUN          1: run videossr.launch's CPU dry run instead of training
+#   DRY_RUN          1: run videossr.training.launch's CPU dry run instead of training
 #   DRY_RUN_ROWS     training rows the dry run loads            2
 #   SMOKE            1: one real GRPO step on a CPU (train/README.md, "CPU smoke step"): the same override list plus
 #                    the CPU overrides, with a tiny Qwen3-VL and rows from data/demo unless MODEL_PATH / DATA_DIR /
-#                    TRAIN_FILES are given; then checks verl's logged metrics (python -m videossr.smoke check).
+#                    TRAIN_FILES are given; then checks verl's logged metrics (python -m videossr.training.smoke check).
 #                    Defaults change to: OUTPUT_DIR outputs/train_smoke_$REWARD_MODE, MODEL_PATH $OUTPUT_DIR/model,
 #                    DATA_DIR $OUTPUT_DIR/data, N_GPUS_PER_NODE 1, ROLLOUT_TP 1, LOGGER console,file, PYTHON
 #                    .venv-train-smoke/bin/python (created by `make train-smoke-env` if missing)
@@ -88,7 +88,7 @@ if [[ "$SMOKE" == 1 ]]; then
     SMOKE_BUILD+=(--data-dir "$DATA_DIR" --rows "$SMOKE_ROWS")
   fi
   if [[ ${#SMOKE_BUILD[@]} -gt 0 ]]; then
-    PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m videossr.smoke prepare "${SMOKE_BUILD[@]}" ||
+    PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m videossr.training.smoke prepare "${SMOKE_BUILD[@]}" ||
       die "could not build the smoke's model/data (${SMOKE_BUILD[*]})"
   fi
 fi
@@ -157,7 +157,7 @@ LOGGER_ARG="[$(printf '%s' "$LOGGER" | sed 's/[[:space:]]//g')]"
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 # Recipe rows (the build's default) are made by VideoSSR's dataset class; the parquet's metadata says which kind.
-ROWS_KIND="$(IFS=','; "$PYTHON" -m videossr.onthefly kind $TRAIN_FILES $VAL_FILES)" ||
+ROWS_KIND="$(IFS=','; "$PYTHON" -m videossr.training.dataset kind $TRAIN_FILES $VAL_FILES)" ||
   die "cannot read the data files' metadata with $PYTHON"
 
 # --- the one override list, shared by the real run and the dry run ---------------------------------------------
@@ -177,7 +177,7 @@ OVERRIDES=(
   "+actor_rollout_ref.rollout.engine_kwargs.vllm.mm_processor_cache_gb=0"
 )
 if [[ "$ROWS_KIND" != frames ]]; then
-  OVERRIDES+=("data.custom_cls.path=pkg://videossr.onthefly" "data.custom_cls.name=VideoSSRDataset")
+  OVERRIDES+=("data.custom_cls.path=pkg://videossr.training.dataset" "data.custom_cls.name=VideoSSRDataset")
 fi
 if [[ "${FRESH_EACH_EPOCH:-0}" == 1 ]]; then
   OVERRIDES+=("data.videossr.fresh_each_epoch=true")
@@ -193,7 +193,7 @@ STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
 if [[ "$DRY_RUN" == 1 ]]; then
   LOG_FILE="$OUTPUT_DIR/logs/dry_run_$STAMP.log"
   echo "train.sh: dry run on CPU; log: $LOG_FILE" >&2
-  "$PYTHON" -m videossr.launch --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
+  "$PYTHON" -m videossr.training.launch --config-path "$REPO_ROOT/verl" --config-name videossr_grpo \
     "${OVERRIDES[@]}" "$@" 2>&1 | tee -a "$LOG_FILE"
   exit "${PIPESTATUS[0]}"
 fi
@@ -201,7 +201,7 @@ fi
 if [[ "$SMOKE" == 1 ]]; then
   # One GRPO step of a tiny model on the CPU. The platform plugin loads in every verl process through verl's
   # external-module hook; the engine registry is told to use its CUDA entry (FSDP runs on the CPU all the same).
-  export VERL_USE_EXTERNAL_MODULES="videossr.cpu_platform" VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda
+  export VERL_USE_EXTERNAL_MODULES="videossr.training.cpu_platform" VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda
   export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}" VLLM_CPU_OMP_THREADS_BIND="${VLLM_CPU_OMP_THREADS_BIND:-nobind}"
   export TOKENIZERS_PARALLELISM=false
   RUN_DIR="$OUTPUT_DIR/smoke_$STAMP" # this run's metrics, responses and composed config
@@ -262,7 +262,7 @@ if [[ "$SMOKE" == 1 ]]; then
   [[ "$rc" == 0 ]] || die "main_ppo exited $rc; log: $LOG_FILE"
   # --cfg / --help only print (verl's own Hydra app): nothing ran, so there is nothing to check
   [[ " $* " == *" --cfg "* || " $* " == *" --help "* ]] && exit 0
-  "$PYTHON" -m videossr.smoke check --run-dir "$RUN_DIR" --reward-mode "$REWARD_MODE" 2>&1 | tee -a "$LOG_FILE"
+  "$PYTHON" -m videossr.training.smoke check --run-dir "$RUN_DIR" --reward-mode "$REWARD_MODE" 2>&1 | tee -a "$LOG_FILE"
   exit "${PIPESTATUS[0]}"
 fi
 

@@ -4,13 +4,13 @@ backends.
 Public API:
 
 * ``EvalSettings`` (settings): what changes a model's answers, one class for every benchmark
-* ``VideoQA``, ``TemporalGrounding``, ``VIUBench`` (benchmarks): items, prompt, gold, score, summary, table
+* ``VideoQA``, ``TemporalGrounding`` (benchmarks; VIUBench is ``videossr.evaluation.viubench.VIUBench``): items, prompt, gold, score, summary, table
 * ``run_benchmark`` (runner): results log with fingerprints and resume, batches, retries, summary; ``run_eval`` is
-  its shorthand for video QA / grounding items, ``videossr.viubench.evaluate`` for VIUBench
+  its shorthand for video QA / grounding items, ``videossr.evaluation.viubench.evaluate`` for VIUBench
 * ``Request``, ``VideoFrames``, ``frames_from_list``, ``load_eval_video``, ``request_from_verl_row`` (inputs)
 * ``make_backend``, ``generate_texts``, ``sample_texts``, ``Sampling``, ``HFBackend``, ``VLLMBackend``,
   ``OpenAIBackend`` (backends: greedy answers, or N seeded rollouts per request)
-* ``extract_choice``, ``parse_options`` (answer letters; intervals come from ``videossr.answers.parse_interval``)
+* ``extract_choice``, ``parse_options`` (answer letters; intervals come from ``videossr.tasks.answers.parse_interval``)
 * ``load_items``, ``resolve_video``, ``EvalItem`` (benchmark items on video files)
 
 The zero-variance diagnostic and the difficulty sweep live in ``videossr.evaluation.diagnose`` and
@@ -45,7 +45,6 @@ from videossr.evaluation.benchmarks import (
     InputError,
     TemporalGrounding,
     VideoQA,
-    VIUBench,
     build_request,
     format_table,
 )
@@ -78,7 +77,6 @@ __all__ = [
     "Sampling",
     "TemporalGrounding",
     "UnsafeVideoId",
-    "VIUBench",
     "VLLMBackend",
     "VideoFrames",
     "VideoQA",

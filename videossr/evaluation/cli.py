@@ -38,7 +38,7 @@ from videossr.cli import (
     setup_logging,
 )
 from videossr.evaluation.backends import BACKENDS, make_backend
-from videossr.evaluation.benchmarks import BENCHMARKS, VIUBench, select_per_subtype
+from videossr.evaluation.benchmarks import BENCHMARKS
 from videossr.evaluation.prompts import DEFAULT_PRESET, PRESETS
 from videossr.evaluation.runner import RESULTS_NAME, SUMMARY_NAME, run_benchmark
 from videossr.evaluation.settings import MIN_MAX_PIXELS, EvalSettings
@@ -131,7 +131,7 @@ def backend_factory_from_args(args: argparse.Namespace, batch_size: int, **extra
 
 def build_parser(task: str) -> argparse.ArgumentParser:
     """The parser of ``eval/vqa.py`` (``task="vqa"``) or ``eval/vtg.py`` (``"vtg"``)."""
-    from videossr.video import BACKENDS as DECODERS
+    from videossr.sampling.video import BACKENDS as DECODERS
 
     p = argparse.ArgumentParser(prog=f"{task}.py", description=_DESCRIPTIONS[task])
     p.add_argument("--data", type=Path, required=True, help="JSON list or JSONL of {video, question, answer, ...}")
@@ -216,7 +216,7 @@ def build_viubench_parser() -> argparse.ArgumentParser:
 
 def viubench_main(argv: Sequence[str] | None = None) -> int:
     """``eval/viubench.py``: VIUBench."""
-    from videossr.viubench import format_summary, summarize_results_file
+    from videossr.evaluation.viubench import VIUBench, format_summary, select_per_subtype, summarize_results_file
 
     parser = build_viubench_parser()
     args = parser.parse_args(argv)

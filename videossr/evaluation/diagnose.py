@@ -7,7 +7,7 @@ exactly as the training rollouts are drawn (same temperature / top_p / top_k, ve
 otherwise), scores each with the training reward, and reports how much of a dataset has zero reward variance.
 
 A question is one row of any verl-format parquet: this repository's (recipe rows are made first with
-``videossr.onthefly.make_row``, as the trainer's dataset class does; rows with frames are used as they are) or
+``videossr.tasks.recipe.make_row``, as the trainer's dataset class does; rows with frames are used as they are) or
 another dataset's (text-only rows, frame-list or video-file videos). Its reward is
 ``videossr.rewards.compute_score(data_source, answer, ground_truth, extra_info, mode=...)``: VideoSSR's tasks for
 their data sources, verl's own scorers for any other. A rollout is "correct" when its reward is exactly 1.0 (the
@@ -30,7 +30,7 @@ split into ``all_zero``, ``all_one`` and ``all_equal_other`` (all equal at anoth
 rewards); ``mean_reward`` and ``std_mean_reward`` (mean and spread of the per-question mean rewards);
 ``mean_reward_std`` (the mean within-question spread: the scale of GRPO's signal); ``correct_histogram`` (how many
 questions have k = 0..N correct rollouts); and ``chance`` (the expected reward of a uniform guesser on the same
-questions, ``videossr.chance``; None for data sources VideoSSR does not own). Questions whose inputs or generation
+questions, ``videossr.evaluation.chance``; None for data sources VideoSSR does not own). Questions whose inputs or generation
 failed have no rewards: they are counted under ``n_errors`` and left out of the statistics.
 
 ``write_filtered`` keeps the rows with non-zero reward variance (the filter some RLVR recipes apply) in a new parquet
@@ -70,9 +70,9 @@ from videossr.io import atomic_path, read_jsonl, write_json_atomic
 
 # Imported here, not in the decoding threads: onthefly imports torch and verl, and importing them in a thread while
 # the main thread imports transformers to load the model races inside transformers' lazy imports.
-from videossr.onthefly import make_row, recipe_of
+from videossr.tasks.recipe import make_row, read_recipe
 from videossr.rewards import compute_score
-from videossr.sample import MADE_KEY
+from videossr.tasks.sample import MADE_KEY
 from videossr.tasks import MODES, task_for_source
 
 __all__ = ["CORRECT", "DiagItem", "Diagnostic", "DiagnosticReport", "FIGURE_NAME", "COMPARISON_NAME",
@@ -219,7 +219,7 @@ class Diagnostic(Benchmark):
     def load_source(self, source: Hashable, settings: EvalSettings) -> Request:
         """The whole request of a question (its made row's messages and videos), built in a decoding thread."""
         row = dict(self._items[str(source)].row)
-        if recipe_of(row) is not None:
+        if read_recipe(row) is not None:
             row = make_row(row)  # the sample's frames, made as the trainer's dataset class makes them
         cap = self._pixel_override(settings)
         if cap is not None and row.get("videos"):
@@ -332,7 +332,7 @@ def summarize(records: Sequence[Mapping[str, Any]], settings: Mapping[str, Any],
     """summary.json of a diagnostic's result lines; ``rows`` (by id) give the chance levels."""
     rollouts = int(settings["rollouts"])
     ok = [r for r in records if not r.get("error") and r.get("rewards") is not None]
-    from videossr.chance import each_row_chance, mean_chance
+    from videossr.evaluation.chance import each_row_chance, mean_chance
 
     rows = rows or {}
     chances = each_row_chance({r["id"]: rows[r["id"]] for r in ok if r["id"] in rows},
@@ -405,7 +405,7 @@ def _settings_line(summary: Mapping[str, Any]) -> str:
 
 _FOOTER = ("zero-var: share of questions whose rollouts all got the same reward (GRPO learns nothing from them); "
            "mean/spread: mean and standard deviation of the per-question mean reward; chance: expected reward of "
-           "a uniform guesser (videossr.chance)")
+           "a uniform guesser (videossr.evaluation.chance)")
 
 
 def format_summary(summary: Mapping[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """What every evaluation backend consumes: chat messages plus decoded, already-resized video frames.
 
 A ``Request`` is a list of chat messages whose string contents mark each video with a ``<video>`` placeholder (the
-same convention as the training rows of ``videossr.sample``), plus one ``VideoFrames`` per placeholder. A
+same convention as the training rows of ``videossr.tasks.sample``), plus one ``VideoFrames`` per placeholder. A
 ``VideoFrames`` holds uint8 RGB frames that are already resized, and the clock Qwen3-VL prints as timestamps:
 frame ``k`` sits at ``frame_indices[k] / fps`` seconds.
 
@@ -14,10 +14,10 @@ Two ways to build one:
 
 * ``load_eval_video(path, fps=2, max_frames=32, ...)``: a video file of an eval benchmark. Frames sit at the centres
   of ``n`` equal bins of the whole video, ``n = min(round(duration * fps), max_frames)`` (even, at least 2), decoded by
-  ``videossr.video.decode_frames_at``; the clock is the source video's (fps = source fps, indices = the decoded frames'
+  ``videossr.sampling.video.decode_frames_at``; the clock is the source video's (fps = source fps, indices = the decoded frames'
   positions), so timestamps are seconds in the video, the same clock as grounding answers.
 * ``frames_from_list(frames, sample_fps, ...)``: a frame list (paths, ``data:image/...;base64,`` URIs as the
-  on-the-fly rows of ``videossr.onthefly`` carry them, or arrays), e.g. a VideoSSR pretext row; frame ``k`` sits at
+  on-the-fly rows of ``videossr.training.dataset`` carry them, or arrays), e.g. a VideoSSR pretext row; frame ``k`` sits at
   ``k / sample_fps`` seconds, as qwen-vl-utils and verl present frame lists.
 """
 
@@ -181,7 +181,7 @@ def load_eval_video(
     backend: str = "auto",
 ) -> VideoFrames:
     """Decode an eval video: frames at ``fps`` over the whole video, at most ``max_frames``, resized; source clock."""
-    from videossr.video import decode_frames_at, probe
+    from videossr.sampling.video import decode_frames_at, probe
 
     info = probe(path)
     times = eval_sample_times(float(info.duration), fps=fps, max_frames=max_frames)

@@ -5,8 +5,8 @@ counted in ``n_unparsable``. An item whose video is missing, unsafe or undecodab
 also scores 0 in the headline metric and is counted and listed under ``errors``; ``*_excluding_errors`` figures
 are given beside the headline only to tell model quality from data problems.
 
-Interval parsing and IoU are the ones training rewards use (``videossr.answers.parse_interval``,
-``videossr.metrics.temporal_iou``).
+Interval parsing and IoU are the ones training rewards use (``videossr.tasks.answers.parse_interval``,
+``videossr.tasks.metrics.temporal_iou``).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def score_choice(output: str, gold: Any, options: Mapping[str, str] | None) -> t
 
 def score_interval(output: str, gold: tuple[float, float]) -> tuple[list[float] | None, float]:
     """(parsed [start, end] or None, temporal IoU with the gold interval; 0 when unparsable)."""
-    from videossr.answers import parse_interval
-    from videossr.metrics import temporal_iou
+    from videossr.tasks.answers import parse_interval
+    from videossr.tasks.metrics import temporal_iou
 
     iv = parse_interval(output)
     if iv is None:

@@ -8,7 +8,7 @@
     OUTPUT_DIR/summary.json    the benchmark's summary of every line of results.jsonl, written atomically
 
 and returns the summary with run counters under ``"run"`` (not written). ``run_eval`` (video QA / grounding) and
-``videossr.viubench.evaluate`` are shorthands that build the benchmark object.
+``videossr.evaluation.viubench.evaluate`` are shorthands that build the benchmark object.
 
 Results belong to what was asked. Each line carries a fingerprint: digests of the settings the benchmark records and
 of what the model is asked for the item (``Benchmark.asked``: the prompt and the video's identity). On a rerun:

@@ -10,14 +10,14 @@ with the lowest cost
 is chosen (ties: the first in grid order). A family is a group of settings that compete: all of counting's F/K
 pairs, all of jigsaw's clip counts, and for grounding the segment length ranges of one perturbation kind (so the
 training mix keeps one variant per kind, as the paper's mix does). The choices are written as a difficulty file
-that the build accepts (``videossr.build.DIFFICULTY_FORMAT``; ``pretext_tasks/build_dataset.py --difficulty-from
+that the build accepts (``videossr.datasets.build.DIFFICULTY_FORMAT``; ``pretext_tasks/build_dataset.py --difficulty-from
 FILE``), with what was measured as notes.
 
 The default grid: counting F/K in {(1,1), (2,2), (3,3), (4,4)}; jigsaw 3, 4, 6 or 8 clips; grounding each of the four
 training perturbations with segments of 4-8, 8-16 (the paper's) or 16-24 frames.
 
 Probe sets are recipe rows (as the build writes by default), made with the build's machinery
-(``videossr.planning.plan_task`` + ``videossr.executors.generate``) from a frame store, one folder per setting;
+(``videossr.datasets.planning.plan_task`` + ``videossr.datasets.executors.generate``) from a frame store, one folder per setting;
 every setting of a task uses the same videos and the same random streams, so settings differ by difficulty only.
 Layout under the sweep's output folder ``OUT``::
 
@@ -45,18 +45,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videossr.build import DIFFICULTY_FORMAT, BuildConfig, ensure_frame_store, read_difficulty
+from videossr.datasets.build import DIFFICULTY_FORMAT, BuildConfig, ensure_frame_store, read_difficulty
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.evaluation.backends import Backend
 from videossr.evaluation.diagnose import run_diagnostic
 from videossr.evaluation.settings import EvalSettings
-from videossr.executors import generate
+from videossr.datasets.executors import generate
 from videossr.io import params_to_json, write_json_atomic
-from videossr.manifest import read_manifest
-from videossr.planning import Variant, plan_task
-from videossr.sample import write_parquet
+from videossr.sampling.store import read_manifest
+from videossr.datasets.planning import Variant, plan_task
+from videossr.tasks.sample import write_parquet
 from videossr.tasks import get_task
-from videossr.units import prune
+from videossr.datasets.units import prune
 
 __all__ = ["DEFAULT_GRID", "SWEEP_NAME", "DIFFICULTY_NAME", "Setting", "SweepResult", "build_probe_set", "choose",
            "counting_grid", "default_grid", "format_sweep", "grounding_grid", "jigsaw_grid", "run_sweep"]

@@ -16,7 +16,7 @@ different keys would crash it):
     task_id     the task's task_id (0 grounding, 1 counting, 2 jigsaw), -1 a data source VideoSSR does not own
     gold_ok     1.0 if the row itself could be scored; 0.0 for a broken row (a ground truth that does not parse,
                 a data_source neither VideoSSR nor verl knows, a recipe row whose frames were never made because
-                it was loaded without ``videossr.onthefly.VideoSSRDataset``), which then scores 0
+                it was loaded without ``videossr.training.dataset.VideoSSRDataset``), which then scores 0
 
 Inside training the reward never raises on a row: one bad row must not end a multi-hour run. A broken row scores 0
 with ``gold_ok`` 0 and is logged once per distinct value (its mean below 1 in the logged metrics says that some
@@ -42,8 +42,8 @@ import logging
 import math
 from typing import Any
 
-from videossr.answers import STRIP_CHARS, WRAP_CHARS
-from videossr.sample import MADE_KEY, made_without_dataset
+from videossr.tasks.answers import STRIP_CHARS, WRAP_CHARS
+from videossr.tasks.sample import MADE_KEY, made_without_dataset
 from videossr.tasks import FAST_SOURCES, MODES, task_for_source
 
 try:  # the common case in C (videossr/_speedups.c), built by the install when a C compiler is there
@@ -114,7 +114,7 @@ def compute_score(
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
     task_id = float(task.task_id)
     if extra_info and made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
-        _report_once(f"{task.name} recipe row (load it with data.custom_cls=videossr.onthefly.VideoSSRDataset)",
+        _report_once(f"{task.name} recipe row (load it with data.custom_cls=videossr.training.dataset.VideoSSRDataset)",
                      extra_info.get("index"), ValueError("its frames were never made"))
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
     try:

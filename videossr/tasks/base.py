@@ -12,7 +12,7 @@ A task owns everything about itself, and the rest of the project looks it up in 
   question, the answer and the audit info without reading a pixel; ``clips(video, ctx, audit)`` renders the frames
   the model sees from the audit info alone (pure: it reads the frame store through ``ctx`` and writes nothing).
   ``make_sample`` is the two together. The split is what lets a dataset keep only recipes on disk and make the
-  pixels when the trainer loads an item (``videossr.onthefly``);
+  pixels when the trainer loads an item (``videossr.training.dataset``);
 * the answer: ``format_answer`` (truth -> the exact answer string), ``parse_gold`` (an answer string -> the truth,
   strict: ValueError naming the bad value), ``parse_answer`` (free model output -> a prediction or None, tolerant)
   and ``score(pred, truth, mode)`` for ``"smooth"`` (training) and ``"strict"`` (VIUBench, the ablation);
@@ -21,9 +21,9 @@ A task owns everything about itself, and the rest of the project looks it up in 
 * looking at it: ``preview(params)``, what a contact sheet marks on a sample's frames;
 * how hard it is: ``difficulty(audit)``, a short label of the difficulty a sample was drawn at (``F3K3``,
   ``6clips``), and ``guess(rng, audit)``, an answer drawn uniformly from the answer space a sample with that audit
-  info offers: the guesser whose expected score is the chance level (``videossr.chance``).
+  info offers: the guesser whose expected score is the chance level (``videossr.evaluation.chance``).
 
-Plain parsing and metric functions stay in ``videossr.answers`` and ``videossr.metrics``; tasks call them.
+Plain parsing and metric functions stay in ``videossr.tasks.answers`` and ``videossr.tasks.metrics``; tasks call them.
 
 Adding a task: write one module with a ``PretextTask`` subclass and add one line to the table in
 ``videossr/tasks/__init__.py`` (or call ``videossr.tasks.register`` from your own code).
@@ -40,8 +40,8 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
-from videossr.manifest import TaskContext, VideoRecord, frame_path
-from videossr.sample import Clip, Sample
+from videossr.sampling.store import TaskContext, VideoRecord, frame_path
+from videossr.tasks.sample import Clip, Sample
 
 MODES = ("smooth", "strict")
 RGB = tuple[int, int, int]
@@ -63,7 +63,7 @@ _new_tuple = tuple.__new__
 
 @dataclass(frozen=True)
 class Preview:
-    """What a contact sheet marks on one sample (see ``videossr.preview``)."""
+    """What a contact sheet marks on one sample (see ``videossr.datasets.preview``)."""
 
     header: str = ""  # appended to the row's header line
     marks: Mapping[tuple[int, int], tuple[RGB, str]] = field(default_factory=dict)  # (clip, frame) -> colour, label
@@ -147,7 +147,7 @@ class PretextTask(ABC):
     def layout(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[tuple[Path, ...], ...]:
         """The source frames in the shape of the rendered clips (same count and size), without rendering.
 
-        What a recipe row lists as its videos (see ``videossr.sample``). The default is one clip of every frame of
+        What a recipe row lists as its videos (see ``videossr.tasks.sample``). The default is one clip of every frame of
         the video, the shape of a task that changes frames in place; multi-clip tasks override it.
         """
         return (tuple(frame_path(ctx, video, i) for i in range(video.num_frames)),)

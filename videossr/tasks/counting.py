@@ -17,7 +17,7 @@ class has at least one). The answer is ``"circles,squares,triangles"``, e.g. ``"
 every placement (frame, class, centre, size, rotation, colour) and the per-class counts.
 
 Scoring: smooth = mean over the classes of ``max(0, 1 - |pred - gt| / gt)``; strict = the share of classes counted
-exactly (``videossr.metrics``). The truth must be three non-negative integers ``c,s,t`` (spaces after the commas
+exactly (``videossr.tasks.metrics``). The truth must be three non-negative integers ``c,s,t`` (spaces after the commas
 tolerated). Presets: ``easy`` (F=3, K=3; the default and the training mix's) and ``hard`` (F=4, K=4).
 
 Usage::
@@ -38,10 +38,10 @@ from typing import Any
 
 import numpy as np
 
-from videossr import answers, metrics
+from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
-from videossr.manifest import TaskContext, VideoRecord, frame_path, load_frame
-from videossr.sample import Clip, Frame, Sample
+from videossr.sampling.store import TaskContext, VideoRecord, frame_path, load_frame
+from videossr.tasks.sample import Clip, Frame, Sample
 from videossr.tasks.base import Draft, Preview, PretextTask
 
 __all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]

@@ -2,8 +2,8 @@
 
 A segment of ``t`` consecutive frames (``t`` uniform in ``[min_len, max_len]``, start uniform among the positions
 where it fits) is perturbed by one perturbation drawn uniformly from ``params.perturbations`` (see
-``videossr.perturb``); the frames outside it are the untouched source frames. The answer is the segment on the
-model's clock (``videossr.manifest``: frame ``i`` sits at ``i / sample_fps`` seconds), end exclusive::
+``videossr.tasks.perturb``); the frames outside it are the untouched source frames. The answer is the segment on the
+model's clock (``videossr.sampling.store``: frame ``i`` sits at ``i / sample_fps`` seconds), end exclusive::
 
     f"{start / fps:.1f}-{(start + t) / fps:.1f}"     with fps = video.sample_fps
 
@@ -19,9 +19,9 @@ grounding sample (a ValueError the build reports and skips).
 ``Sample.params`` holds everything needed to re-derive the answer and the frames: the perturbation, its drawn
 parameters, the segment's start index, length and end, the fps and the frame count.
 
-Scoring: the temporal IoU of the predicted and the true interval, in both modes (``videossr.metrics``). The truth
+Scoring: the temporal IoU of the predicted and the true interval, in both modes (``videossr.tasks.metrics``). The truth
 must be written as the generator writes it, ``<start>-<end>`` in seconds with end > start (spaces around the dash
-tolerated); model output is read tolerantly by ``videossr.answers.parse_interval``.
+tolerated); model output is read tolerantly by ``videossr.tasks.answers.parse_interval``.
 
 Presets: one per perturbation (that perturbation alone; VIUBench's grounding subtypes) and ``train`` (the four
 training perturbations mixed; the default).
@@ -44,11 +44,11 @@ from typing import Any
 
 import numpy as np
 
-from videossr import answers, metrics, perturb
+from videossr.tasks import answers, metrics, perturb
 from videossr.constants import VIDEO_PLACEHOLDER
-from videossr.manifest import TaskContext, VideoRecord
-from videossr.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
-from videossr.sample import Clip, Sample
+from videossr.sampling.store import TaskContext, VideoRecord
+from videossr.tasks.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
+from videossr.tasks.sample import Clip, Sample
 from videossr.tasks.base import Draft, Preview, PretextTask
 
 __all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]

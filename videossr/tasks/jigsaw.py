@@ -11,7 +11,7 @@ original ``k``-th clip, i.e. the order in which to play the shown clips to resto
 ``order``, plus one. Example: ``order = [2, 5, 0, 1, 3, 4]`` gives ``341562`` (the original first clip is shown
 third, the original second clip fourth, ...).
 
-Scoring: smooth = ``1 - E / floor(n^2 / 2)`` with the paper's displacement E (``videossr.metrics.jigsaw_score``),
+Scoring: smooth = ``1 - E / floor(n^2 / 2)`` with the paper's displacement E (``videossr.tasks.metrics.jigsaw_score``),
 strict = 1 if the whole order is exact. The truth must be a permutation of 1..n written as n digits. Presets:
 ``easy`` (6 clips; the default and the training mix's) and ``hard`` (8 clips).
 """
@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from videossr import answers, metrics
+from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
-from videossr.manifest import TaskContext, VideoRecord, frame_path
-from videossr.sample import Clip, Sample
+from videossr.sampling.store import TaskContext, VideoRecord, frame_path
+from videossr.tasks.sample import Clip, Sample
 from videossr.tasks.base import Draft, Preview, PretextTask
 
 MAX_CLIPS = 9  # one digit per clip

@@ -1,6 +1,6 @@
 """The frame store's layout and manifest, and the readers that check them.
 
-The frame sampler (``videossr.frames``) writes, under its output directory ``ROOT``::
+The frame sampler (``videossr.sampling.sampler``) writes, under its output directory ``ROOT``::
 
     ROOT/manifest.jsonl        one JSON line per sampled video (a ``VideoRecord``), sorted by video_id
     ROOT/failures.jsonl        one JSON line per video that could not be sampled (video_id, source, kind, message)
@@ -386,3 +386,17 @@ def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
 @functools.lru_cache(maxsize=64)
 def _resolved_root(root: str) -> Path:
     return Path(root).resolve()
+
+
+@functools.lru_cache(maxsize=4)
+def _load_store(frames_root: str, _stamp: tuple[int, int]) -> tuple[TaskContext, dict[str, VideoRecord]]:
+    records = read_manifest(frames_root)
+    return TaskContext(frames_root=Path(frames_root), pool=tuple(records)), {r.video_id: r for r in records}
+
+
+def store_context(frames_root: str | os.PathLike) -> tuple[TaskContext, dict[str, VideoRecord]]:
+    """The frame store's task context and its records by video id, read once per process (and again if the
+    manifest changes)."""
+    frames_root = str(frames_root)
+    st = os.stat(Path(frames_root) / MANIFEST_NAME)
+    return _load_store(frames_root, (st.st_mtime_ns, st.st_size))

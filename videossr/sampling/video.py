@@ -27,7 +27,7 @@ Backends (``backend=``):
   checked where it can be (each frame is the one on screen at its time, never a later one).
 
 Decoders run single-threaded by default (``threads=1``): parallelism comes from running several videos at once
-(``videossr.frames``), which scales better than threading inside one decoder. ``threads=n`` is for the last videos
+(``videossr.sampling.sampler``), which scales better than threading inside one decoder. ``threads=n`` is for the last videos
 of a batch, when cores would otherwise sit idle: PyAV then decodes the video's runs (the stretches decoded from
 one keyframe, usually one per GOP) in up to n threads, each with its own single-threaded decoder, which costs no
 more CPU than one decoder (FFmpeg's own frame threading gains about 10% of wall time here, at 20% more CPU, because
@@ -71,7 +71,7 @@ ERROR_KINDS = (
     "no_video_stream",  # a media file without video (audio only, ...)
     "truncated",  # the file ends before its video does (interrupted download, missing index)
     "corrupt",  # the container opens but the stream cannot be decoded
-    "too_short",  # fewer frames than requested (raised by the sampler, videossr.frames)
+    "too_short",  # fewer frames than requested (raised by the sampler, videossr.sampling.sampler)
     "unavailable",  # the requested backend is not installed
 )
 

@@ -21,8 +21,8 @@ Three are defined here:
 
 * ``VideoQA`` (``vqa``): multiple-choice questions on video files; accuracy, overall and per category.
 * ``TemporalGrounding`` (``vtg``): "when does this happen" on video files; mean IoU and recall at IoU 0.3/0.5/0.7.
-* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.viubench``); strict scores per subtype and
-  their unweighted mean, scored through the task table (``videossr.viubench.score_output``).
+* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.evaluation.viubench``); strict scores per subtype and
+  their unweighted mean, scored through the task table (``videossr.evaluation.viubench.score_output``).
 
 Video files (VQA, grounding): an item's ``video`` id resolves safely under the benchmark's video folder
 (``items.resolve_video``); frames are decoded at ``fps`` up to ``max_frames`` and resized once
@@ -41,14 +41,13 @@ from __future__ import annotations
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from videossr.constants import EVAL_MAX_PIXELS, EVAL_MIN_PIXELS
 from videossr.evaluation.backends import Backend, generate_texts
 from videossr.evaluation.choice import extract_choice, normalise_gold_letter
-from videossr.evaluation.inputs import Request, VideoFrames, frames_from_list, load_eval_video
+from videossr.evaluation.inputs import Request, VideoFrames, load_eval_video
 from videossr.evaluation.items import EvalItem, UnsafeVideoId, load_items, resolve_video, vqa_prompt, vtg_prompt
 from videossr.evaluation.metrics import (
     accuracy_summary,
@@ -235,7 +234,7 @@ class VideoQA(_VideoFileBenchmark):
 
 
 class TemporalGrounding(_VideoFileBenchmark):
-    """Temporal grounding: ``start-end`` seconds read with ``videossr.answers.parse_interval``; IoU."""
+    """Temporal grounding: ``start-end`` seconds read with ``videossr.tasks.answers.parse_interval``; IoU."""
 
     name = "vtg"
 
@@ -283,120 +282,5 @@ def format_table(summary: Mapping[str, Any]) -> str:
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# VIUBench
-
-
-def _viubench():
-    """``videossr.viubench``, imported when first needed (it imports this package for ``EvalSettings``)."""
-    from videossr import viubench
-
-    return viubench
-
-
-@dataclass(frozen=True)
-class Question:
-    """One VIUBench question: its id (``subtype_index``), subtype, task and verl row."""
-
-    id: str
-    subtype: str
-    task: str
-    row: Mapping[str, Any]
-
-    @property
-    def gold(self) -> str:
-        return self.row["reward_model"]["ground_truth"]
-
-
-class VIUBench(Benchmark):
-    """VIUBench rows (``videossr.viubench``): the row's own prompt and frame lists, scored strictly per task."""
-
-    name = "viubench"
-    setting_keys = ("model", "backend", "max_new_tokens", "max_pixels")
-    load_error_kind = LOAD_ERROR
-
-    def __init__(self, data: str | os.PathLike | None = None) -> None:
-        self.data = None if data is None else Path(data)
-
-    def load_items(self, path: str | os.PathLike | None = None) -> list[Question]:
-        """The questions of a VIUBench parquet (default: the one this benchmark was made with), in file order."""
-        viubench = _viubench()
-        if path is not None:
-            self.data = Path(path)
-        if self.data is None:
-            raise ValueError("VIUBench needs its parquet file")
-        questions = [
-            Question(viubench.question_id(r), viubench.subtype_of(r), str(r["extra_info"]["task"]), r)
-            for r in viubench.read_rows(self.data)
-        ]
-        if len({q.id for q in questions}) != len(questions):
-            raise ValueError(f"{self.data}: question ids repeat (extra_info.index must be unique)")
-        return questions
-
-    def check_gold(self, item: Question) -> None:
-        try:
-            _viubench().score_output(item.task, item.gold, item.gold)
-        except ValueError as e:
-            raise ValueError(f"question {item.id}: {e}") from None
-
-    def _videos(self, item: Question, settings: EvalSettings) -> tuple[tuple[tuple[str, ...], float, int, int], ...]:
-        """Each video of the row as (frame paths, sample fps, min_pixels, max_pixels), the override applied."""
-        out = []
-        for v in item.row["videos"]:
-            lo = int(v.get("min_pixels") or EVAL_MIN_PIXELS)
-            hi = int(v.get("max_pixels") or EVAL_MAX_PIXELS)
-            if settings.max_pixels is not None:
-                hi, lo = settings.max_pixels, min(lo, settings.max_pixels)
-            out.append((tuple(str(p) for p in v["video"]), float(v["sample_fps"]), lo, hi))
-        return tuple(out)
-
-    def asked(self, item: Question, settings: EvalSettings) -> dict[str, Any]:
-        extra = item.row["extra_info"]
-        return {
-            "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in item.row["prompt"]],
-            "videos": [list(v) for v in self._videos(item, settings)],
-            "sample": {"task": item.task, "video_id": extra.get("video_id"), "params": extra.get("params")},
-        }
-
-    def sources(self, item: Question, settings: EvalSettings) -> tuple[Hashable, ...]:
-        try:
-            return self._videos(item, settings)
-        except (KeyError, TypeError, ValueError) as e:
-            raise InputError(LOAD_ERROR, f"malformed row: {type(e).__name__}: {e}") from None
-
-    def load_source(self, source: Hashable, settings: EvalSettings) -> VideoFrames:
-        paths, fps, lo, hi = source  # type: ignore[misc]
-        return frames_from_list(list(paths), fps, min_pixels=lo, max_pixels=hi)
-
-    def request(self, item: Question, videos: Sequence[VideoFrames], settings: EvalSettings) -> Request:
-        messages = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in item.row["prompt"])
-        return Request(messages, tuple(videos))
-
-    def score(self, item: Question, output: str) -> tuple[Any, float]:
-        return _viubench().score_output(item.task, output, item.gold)
-
-    def labels(self, item: Question) -> dict[str, Any]:
-        return {"subtype": item.subtype, "video_id": item.row["extra_info"]["video_id"], "answer": item.gold}
-
-    def summarize(self, records: Sequence[Mapping[str, Any]], settings: EvalSettings) -> dict[str, Any]:
-        summary = _viubench().summarize(records)
-        summary["settings"] = self.settings_json(settings)
-        summary["data"] = None if self.data is None else str(self.data.resolve())
-        return summary
-
-    def format(self, summary: Mapping[str, Any]) -> str:
-        return _viubench().format_summary(summary)
-
-
-def select_per_subtype(questions: Sequence[Question], limit: int) -> list[Question]:
-    """The first ``limit`` questions of each subtype, in file order."""
-    seen: dict[str, int] = {}
-    kept = []
-    for q in questions:
-        seen[q.subtype] = seen.get(q.subtype, 0) + 1
-        if seen[q.subtype] <= limit:
-            kept.append(q)
-    return kept
-
-
-BENCHMARKS: dict[str, type[Benchmark]] = {"vqa": VideoQA, "vtg": TemporalGrounding, "viubench": VIUBench}
+# The generic benchmarks by task name (VIUBench is ``videossr.evaluation.viubench.VIUBench``).
+BENCHMARKS: dict[str, type[Benchmark]] = {"vqa": VideoQA, "vtg": TemporalGrounding}

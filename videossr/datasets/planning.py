@@ -13,7 +13,7 @@ remainder on their weights) in a seeded order. Held-out rows are a seeded random
 
 Usage::
 
-    from videossr.planning import Variant, plan_task
+    from videossr.datasets.planning import Variant, plan_task
     task = get_task("jigsaw")
     units = plan_task("jigsaw", [Variant("6clips", task.preset("easy"))], count=100, videos=records, seed=0)
 """
@@ -29,28 +29,20 @@ import numpy as np
 
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.io import params_to_json
-from videossr.manifest import VideoRecord
+from videossr.sampling.store import VideoRecord
 from videossr.tasks import get_task
+from videossr.tasks.recipe import sample_rng
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val")
 
 # Tags that keep the random streams apart (first entropy word after the seed).
-SAMPLE_STREAM, VIDEO_STREAM, VARIANT_STREAM, SPLIT_STREAM, SHUFFLE_STREAM = range(5)
+VIDEO_STREAM, VARIANT_STREAM, SPLIT_STREAM, SHUFFLE_STREAM = range(1, 5)  # 0 is SAMPLE_STREAM, a sample's own
 
 
 def task_id(task: str) -> int:
     """The number of ``task`` in the table (ValueError naming an unknown task)."""
     return get_task(task).task_id
-
-
-def sample_rng(seed: int, task: str, index: int, attempt: int = 0, epoch: int = 0) -> np.random.Generator:
-    """The random stream of sample ``index`` of ``task``: its first draw, its redraws (``attempt`` > 0) and, for
-    datasets made fresh every epoch, its draws of later epochs (``epoch`` > 0). All streams are distinct."""
-    key = [seed, SAMPLE_STREAM, task_id(task), index]
-    if epoch:
-        return np.random.default_rng([*key, attempt, epoch])
-    return np.random.default_rng(key if attempt == 0 else [*key, attempt])
 
 
 def _check_seed(seed: int) -> int:

@@ -17,7 +17,7 @@ fraction of the three classes counted exactly; jigsaw = 1 if the whole order is 
 the mean over its questions; the overall score is the unweighted mean of the nine subtype scores x 100. An answer
 that cannot be parsed scores 0, stays in the denominator and is counted; so does a question whose frames cannot be
 read or whose generation failed (counted apart as an error). Parsing and the score functions are the ones the
-training rewards use (``videossr.answers``, ``videossr.metrics``).
+training rewards use (``videossr.tasks.answers``, ``videossr.tasks.metrics``).
 
 Building (``build_viubench``) reuses the dataset machinery of ``videossr.dataset`` (plan, seeded per-sample RNG,
 atomic per-sample commits, resume) and the task presets of ``videossr.tasks.registry``. It writes::
@@ -39,7 +39,7 @@ turns result records into the per-subtype and overall figures, and works on any 
 Usage::
 
     from videossr.evaluation import EvalSettings, make_backend
-    from videossr.viubench import build_viubench, evaluate, format_summary
+    from videossr.evaluation.viubench import build_viubench, evaluate, format_summary
     build_viubench("data/frames_heldout", "data/viubench")                        # 2700 questions
     settings = EvalSettings(model="MODEL_DIR", backend="vllm")
     summary = evaluate("data/viubench/viubench.parquet", "out/viubench", settings,
@@ -49,12 +49,13 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,18 +63,23 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from videossr.build import check_sample_count
+from videossr.constants import EVAL_MAX_PIXELS, EVAL_MIN_PIXELS
+from videossr.datasets.build import check_sample_count
+from videossr.evaluation.benchmarks import LOAD_ERROR, Benchmark, InputError
+from videossr.evaluation.chance import DEFAULT_DRAWS, Chance, params_chance
+from videossr.evaluation.inputs import Request, VideoFrames, frames_from_list
+from videossr.evaluation.runner import run_benchmark
 from videossr.io import check_output_folder
 from videossr.constants import NUM_FRAMES, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS
 from videossr.evaluation.settings import EvalSettings
-from videossr.executors import generate
+from videossr.datasets.executors import generate
 from videossr.io import params_to_json, read_jsonl, write_json_atomic
-from videossr.manifest import read_manifest
-from videossr.planning import Variant, plan_task
+from videossr.sampling.store import read_manifest
+from videossr.datasets.planning import Variant, plan_task
 from videossr.procs import output_lock
-from videossr.sample import ROW_SCHEMA, write_parquet
+from videossr.tasks.sample import ROW_SCHEMA, write_parquet
 from videossr.tasks import get_task, task_names
-from videossr.units import count_outcomes, prune
+from videossr.datasets.units import count_outcomes, prune
 
 logger = logging.getLogger(__name__)
 
@@ -339,14 +345,19 @@ def summarize_results_file(path: str | os.PathLike) -> dict[str, Any]:
     return summarize(read_jsonl(path))
 
 
+@functools.lru_cache(maxsize=32)
+def subtype_chance(name: str, *, draws: int = DEFAULT_DRAWS, seed: int = 0) -> Chance:
+    """Chance level of a VIUBench subtype (its preset on 48-frame videos); computed once per process."""
+    subtype = get_subtype(name)
+    return params_chance(subtype.task, subtype.params(), draws=draws, seed=seed)
+
+
 def chance_column(names: Sequence[str]) -> dict[str, float | None]:
     """The strict chance level (x 100) of each subtype named, None for a subtype that is not one of the nine.
 
-    Computed by ``videossr.chance.subtype_chance`` (a seeded simulation of a uniform guesser scored by the task's
+    Computed by ``subtype_chance`` (a seeded simulation of a uniform guesser scored by the task's
     own scorer), once per process; not part of summary.json.
     """
-    from videossr.chance import subtype_chance
-
     return {n: 100 * subtype_chance(n).strict if n in _BY_NAME else None for n in names}
 
 
@@ -374,12 +385,120 @@ def format_summary(summary: Mapping[str, Any]) -> str:
             f"{'Overall (partial)':<24}{shown(present):>8}{shown(sum(known) / len(known) if known else None):>8}"
             f"{tail}   missing: {', '.join(summary['missing_subtypes'])}"
         )
-    lines.append("chance: expected strict score of a uniform guesser over the answer space (videossr.chance)")
+    lines.append("chance: expected strict score of a uniform guesser over the answer space (videossr.evaluation.chance)")
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Evaluating (the runner and the benchmark object live in videossr.evaluation)
+# The benchmark object the runner drives
+
+
+@dataclass(frozen=True)
+class Question:
+    """One VIUBench question: its id (``subtype_index``), subtype, task and verl row."""
+
+    id: str
+    subtype: str
+    task: str
+    row: Mapping[str, Any]
+
+    @property
+    def gold(self) -> str:
+        return self.row["reward_model"]["ground_truth"]
+
+
+class VIUBench(Benchmark):
+    """VIUBench rows: the row's own prompt and frame lists, scored strictly per task."""
+
+    name = "viubench"
+    setting_keys = ("model", "backend", "max_new_tokens", "max_pixels")
+    load_error_kind = LOAD_ERROR
+
+    def __init__(self, data: str | os.PathLike | None = None) -> None:
+        self.data = None if data is None else Path(data)
+
+    def load_items(self, path: str | os.PathLike | None = None) -> list[Question]:
+        """The questions of a VIUBench parquet (default: the one this benchmark was made with), in file order."""
+        if path is not None:
+            self.data = Path(path)
+        if self.data is None:
+            raise ValueError("VIUBench needs its parquet file")
+        questions = [
+            Question(question_id(r), subtype_of(r), str(r["extra_info"]["task"]), r)
+            for r in read_rows(self.data)
+        ]
+        if len({q.id for q in questions}) != len(questions):
+            raise ValueError(f"{self.data}: question ids repeat (extra_info.index must be unique)")
+        return questions
+
+    def check_gold(self, item: Question) -> None:
+        try:
+            score_output(item.task, item.gold, item.gold)
+        except ValueError as e:
+            raise ValueError(f"question {item.id}: {e}") from None
+
+    def _videos(self, item: Question, settings: EvalSettings) -> tuple[tuple[tuple[str, ...], float, int, int], ...]:
+        """Each video of the row as (frame paths, sample fps, min_pixels, max_pixels), the override applied."""
+        out = []
+        for v in item.row["videos"]:
+            lo = int(v.get("min_pixels") or EVAL_MIN_PIXELS)
+            hi = int(v.get("max_pixels") or EVAL_MAX_PIXELS)
+            if settings.max_pixels is not None:
+                hi, lo = settings.max_pixels, min(lo, settings.max_pixels)
+            out.append((tuple(str(p) for p in v["video"]), float(v["sample_fps"]), lo, hi))
+        return tuple(out)
+
+    def asked(self, item: Question, settings: EvalSettings) -> dict[str, Any]:
+        extra = item.row["extra_info"]
+        return {
+            "prompt": [{"role": str(m["role"]), "content": str(m["content"])} for m in item.row["prompt"]],
+            "videos": [list(v) for v in self._videos(item, settings)],
+            "sample": {"task": item.task, "video_id": extra.get("video_id"), "params": extra.get("params")},
+        }
+
+    def sources(self, item: Question, settings: EvalSettings) -> tuple[Hashable, ...]:
+        try:
+            return self._videos(item, settings)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(LOAD_ERROR, f"malformed row: {type(e).__name__}: {e}") from None
+
+    def load_source(self, source: Hashable, settings: EvalSettings) -> VideoFrames:
+        paths, fps, lo, hi = source  # type: ignore[misc]
+        return frames_from_list(list(paths), fps, min_pixels=lo, max_pixels=hi)
+
+    def request(self, item: Question, videos: Sequence[VideoFrames], settings: EvalSettings) -> Request:
+        messages = tuple({"role": str(m["role"]), "content": str(m["content"])} for m in item.row["prompt"])
+        return Request(messages, tuple(videos))
+
+    def score(self, item: Question, output: str) -> tuple[Any, float]:
+        return score_output(item.task, output, item.gold)
+
+    def labels(self, item: Question) -> dict[str, Any]:
+        return {"subtype": item.subtype, "video_id": item.row["extra_info"]["video_id"], "answer": item.gold}
+
+    def summarize(self, records: Sequence[Mapping[str, Any]], settings: EvalSettings) -> dict[str, Any]:
+        summary = summarize(records)
+        summary["settings"] = self.settings_json(settings)
+        summary["data"] = None if self.data is None else str(self.data.resolve())
+        return summary
+
+    def format(self, summary: Mapping[str, Any]) -> str:
+        return format_summary(summary)
+
+
+def select_per_subtype(questions: Sequence[Question], limit: int) -> list[Question]:
+    """The first ``limit`` questions of each subtype, in file order."""
+    seen: dict[str, int] = {}
+    kept = []
+    for q in questions:
+        seen[q.subtype] = seen.get(q.subtype, 0) + 1
+        if seen[q.subtype] <= limit:
+            kept.append(q)
+    return kept
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Evaluating
 
 
 def question_id(row: Mapping[str, Any]) -> str:
@@ -400,9 +519,6 @@ def evaluate(
     keyword arguments (``backend`` or ``backend_factory``, ``batch_size``, ``retry_errors``, ``overwrite``, ...) are
     the runner's. Returns the summary (``summarize`` plus settings and data) with run counters under ``"run"``.
     """
-    from videossr.evaluation.benchmarks import VIUBench, select_per_subtype
-    from videossr.evaluation.runner import run_benchmark
-
     bench = VIUBench(parquet)
     questions = bench.load_items()
     run_only = None if limit_per_subtype is None else [q.id for q in select_per_subtype(questions, limit_per_subtype)]

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from videossr.io import write_jsonl_atomic
-from videossr.manifest import MANIFEST_NAME, VideoRecord
+from videossr.sampling.store import MANIFEST_NAME, VideoRecord
 
 
 def synthetic_frame(video_index: int, i: int, num_frames: int, width: int, height: int) -> np.ndarray:

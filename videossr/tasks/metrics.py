@@ -1,6 +1,6 @@
 """The score functions of VideoSSR, shared by the training rewards and the evaluation.
 
-Plain functions on parsed answers (see ``videossr.answers`` for parsing). Training uses the smooth scores, VIUBench
+Plain functions on parsed answers (see ``videossr.tasks.answers`` for parsing). Training uses the smooth scores, VIUBench
 and the strict-reward ablation use the strict ones; both call these same functions, so a score means the same thing
 everywhere. Every function returns a float in [0, 1].
 
@@ -14,7 +14,7 @@ everywhere. Every function returns a float in [0, 1].
   digit ``k`` stands in the answer string ``s``: how far each clip label moved between the true and the predicted
   answer. ``floor(n^2 / 2)`` is the largest total displacement of a permutation of n, so the score is in [0, 1];
   two neighbouring digits swapped always cost exactly ``2 / floor(n^2 / 2)``. Strict: 1 if the whole order is exact
-  else 0. ``pred`` must be a permutation of 1..n (``videossr.answers.parse_order`` guarantees it; anything else
+  else 0. ``pred`` must be a permutation of 1..n (``videossr.tasks.answers.parse_order`` guarantees it; anything else
   scores 0). Note that ``sum_k |pred_k - gt_k|`` (comparing the digits at each position) is a different number: for
   truth 341562 and prediction 341526 it gives 8 (score 0.556) where the paper's E is 2 (score 0.889).
 """

@@ -1,12 +1,12 @@
 """Pretext samples made inside verl's data loader: recipe rows on disk, pixels made when an item is loaded.
 
-A recipe row (``videossr.sample``) holds what determines a sample: its task, video, question, answer and audit
+A recipe row (``videossr.tasks.sample``) holds what determines a sample: its task, video, question, answer and audit
 info, plus ``extra_info.recipe`` (the frame store, the task's difficulty parameters, the seed and the sample's
 number). ``VideoSSRDataset``, a subclass of verl's ``RLHFDataset`` plugged in with verl's own keys::
 
-    data.custom_cls.path=pkg://videossr.onthefly  data.custom_cls.name=VideoSSRDataset
+    data.custom_cls.path=pkg://videossr.training.dataset  data.custom_cls.name=VideoSSRDataset
 
-renders the sample's frames in memory when verl loads the item (``make_row``): untouched frames stay paths into
+renders the sample's frames in memory when verl loads the item (``videossr.tasks.recipe.make_row``): untouched frames stay paths into
 the frame store, new frames (perturbed, shape-bearing) travel as in-memory JPEG data with the settings the
 materialised build writes to disk, so the model sees pixel-identical frames whichever way the data was built. On
 disk there is only the frame store and a small parquet. Rows with frames (materialised builds) pass through
@@ -25,91 +25,18 @@ dry run fails on such a configuration.
 
 Usage::
 
-    python -m videossr.onthefly kind data/videossr/train.parquet     # prints "recipes" or "frames"
+    python -m videossr.training.dataset kind data/videossr/train.parquet     # prints "recipes" or "frames"
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import sys
-from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
-from videossr.executors import store_context
-from videossr.manifest import encode_jpeg
-from videossr.planning import Unit
-from videossr.sample import MADE_KEY, distinct_new_frames
-from videossr.tasks import get_task
-from videossr.tasks.base import Draft
-from videossr.units import RECIPE_FORMAT, draw_unit
+from videossr.tasks.recipe import make_row, read_recipe
 
 logger = logging.getLogger(__name__)
-
-
-def jpeg_data_uri(frame: np.ndarray) -> str:
-    """``frame`` as a ``data:image/jpeg;base64`` URI, encoded as every stored frame is (``manifest.encode_jpeg``)."""
-    return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(frame)).decode("ascii")
-
-
-def recipe_of(row: Mapping[str, Any]) -> dict | None:
-    """The recipe of a row (a dict), or None for a row with frames."""
-    raw = (row.get("extra_info") or {}).get("recipe")
-    if not raw:
-        return None
-    recipe = json.loads(raw) if isinstance(raw, str) else dict(raw)
-    if recipe.get("format") != RECIPE_FORMAT:
-        raise ValueError(f"recipe format {recipe.get('format')!r} is not {RECIPE_FORMAT}: rebuild the data")
-    return recipe
-
-
-def make_row(row: Mapping[str, Any], epoch: int = 0, recipe: Mapping[str, Any] | None = None) -> dict:
-    """The verl row of a recipe row with its frames made (see the module docstring); ``epoch`` > 0 draws afresh.
-
-    ``recipe``: the row's recipe when the caller has already read it (``recipe_of(row)``).
-    """
-    if recipe is None:
-        recipe = recipe_of(row)
-    if recipe is None:
-        raise ValueError("not a recipe row (no extra_info.recipe)")
-    extra = dict(row["extra_info"])
-    task = get_task(extra["task"])
-    ctx, videos = store_context(recipe["frames_root"])
-    try:
-        video = videos[extra["video_id"]]
-    except KeyError:
-        raise ValueError(f"video {extra['video_id']!r} is not in the frame store {recipe['frames_root']}") from None
-    if epoch == 0:
-        user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
-        draft = Draft(video.video_id, user, row["reward_model"]["ground_truth"], json.loads(extra["params"]))
-    else:
-        unit = Unit(task=task.name, index=int(recipe["index"]), row_index=int(extra["index"]), variant="-",
-                    params=task.params_from_json(recipe["params"]), video_id=video.video_id, seed=int(recipe["seed"]))
-        draft, _ = draw_unit(unit, video, ctx, epoch=epoch)
-    sample = task.render(draft, video, ctx)
-    if len(sample.clips) != len(row["videos"]):
-        raise ValueError(f"the sample has {len(sample.clips)} clips but the row lists {len(row['videos'])} videos")
-    distinct, slots = distinct_new_frames(sample.clips)
-    uris = [jpeg_data_uri(frame) for _, _, frame in distinct]
-    new_videos = [
-        {**dict(entry), "video": [uris[k] if k is not None else str(f) for k, f in zip(clip_slots, clip.frames)]}
-        for clip, clip_slots, entry in zip(sample.clips, slots, row["videos"])
-    ]
-    prompt = [dict(m) for m in row["prompt"]]
-    for m in prompt:
-        if m["role"] == "user":
-            m["content"] = sample.question
-    extra.update({"params": json.dumps(dict(sample.params), sort_keys=True), MADE_KEY: True, "epoch": int(epoch)})
-    return {
-        **dict(row),
-        "prompt": prompt,
-        "videos": new_videos,
-        "reward_model": {**dict(row["reward_model"]), "ground_truth": sample.answer},
-        "extra_info": extra,
-    }
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -134,7 +61,7 @@ class _MadeRows:
 
     def __getitem__(self, item: int) -> dict:
         row = self.rows[item]
-        recipe = recipe_of(row)
+        recipe = read_recipe(row)
         if recipe is None:
             return row
         return make_row(row, self.dataset.next_epoch(int(item)), recipe)
@@ -176,11 +103,11 @@ class VideoSSRDataset(RLHFDataset):  # type: ignore[misc,valid-type]
 
 
 def main(argv: list[str] | None = None) -> int:
-    from videossr.sample import rows_kind
+    from videossr.tasks.sample import rows_kind
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) < 2 or args[0] != "kind":
-        print("usage: python -m videossr.onthefly kind FILE.parquet [FILE.parquet ...]", file=sys.stderr)
+        print("usage: python -m videossr.training.dataset kind FILE.parquet [FILE.parquet ...]", file=sys.stderr)
         return 2
     kinds = {rows_kind(path) for path in args[1:]}
     print(kinds.pop() if len(kinds) == 1 else "mixed")

@@ -1,7 +1,7 @@
 """Doing many units: in this process, in a pool of worker processes, or as Ray tasks.
 
 ``generate(units, root, frames_root, workers=..., executor=...)`` makes every unit not yet committed under ``root``
-(see ``videossr.units``) and returns all outcomes in plan order. Executors: ``local`` (this process for
+(see ``videossr.datasets.units``) and returns all outcomes in plan order. Executors: ``local`` (this process for
 ``workers <= 1``, else a process pool) and ``ray`` (the same per-chunk work as Ray tasks; with ``RAY_ADDRESS`` set it
 joins that cluster, whose workers must see ``ROOT`` and the frame store on a shared filesystem). The results do not
 depend on the executor or the worker count.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
-import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -19,28 +18,14 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from videossr.manifest import MANIFEST_NAME, TaskContext, VideoRecord, read_manifest
-from videossr.planning import Unit
+from videossr.sampling.store import store_context
+from videossr.datasets.planning import Unit
 from videossr.procs import OutputLock, worker_pool
-from videossr.units import Outcome, read_outcome, run_unit
+from videossr.datasets.units import Outcome, read_outcome, run_unit
 
 logger = logging.getLogger(__name__)
 
 EXECUTORS = ("local", "ray")
-
-
-@functools.lru_cache(maxsize=4)
-def _load_store(frames_root: str, _stamp: tuple[int, int]) -> tuple[TaskContext, dict[str, VideoRecord]]:
-    records = read_manifest(frames_root)
-    return TaskContext(frames_root=Path(frames_root), pool=tuple(records)), {r.video_id: r for r in records}
-
-
-def store_context(frames_root: str | os.PathLike) -> tuple[TaskContext, dict[str, VideoRecord]]:
-    """The frame store's task context and its records by video id, read once per process (and again if the
-    manifest changes)."""
-    frames_root = str(frames_root)
-    st = os.stat(Path(frames_root) / MANIFEST_NAME)
-    return _load_store(frames_root, (st.st_mtime_ns, st.st_size))
 
 
 def run_chunk(units: Sequence[Unit], root: str, frames_root: str) -> list[tuple[str, bool]]:

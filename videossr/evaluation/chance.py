@@ -12,8 +12,8 @@ synthetic videos of the benchmark's shape (48 frames of a 60 s video; the draws 
 which counting places every requested shape, as it does at 512x288, four times faster), or, for a dataset at hand, the rows' own answers and audit info. Each (truth, guess) pair is scored by ``score_text`` in
 both modes, exactly as the reward and VIUBench score a model's answer.
 
-``subtype_chance(name)`` is the chance level of a VIUBench subtype (what its table prints next to every score);
-``params_chance(task, params)`` of any difficulty setting; ``each_row_chance(rows)`` / ``rows_chance(rows)`` of the
+``params_chance(task, params)`` is the chance level of any difficulty setting (VIUBench's
+``viubench.subtype_chance`` calls it for each subtype); ``each_row_chance(rows)`` / ``rows_chance(rows)`` of the
 rows of a parquet, from each row's own answer and audit info (what the diagnostic prints next to each group). All are seeded: the same arguments give the same numbers.
 
 Strict counting is exact in closed form, 1 / (F*K) per class whatever the true counts are, since every true count
@@ -22,14 +22,12 @@ simulation reproduces them within its sampling error. Strict jigsaw is 1/n! (0.1
 
 Usage::
 
-    from videossr.chance import subtype_chance, params_chance
-    subtype_chance("counting_hard")                      # Chance(smooth=..., strict=0.0625..., n=...)
+    from videossr.evaluation.chance import params_chance
     params_chance("jigsaw", get_task("jigsaw").preset("easy"))
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import math
@@ -39,11 +37,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from videossr.manifest import TaskContext, VideoRecord
+from videossr.sampling.store import TaskContext, VideoRecord
 from videossr.tasks import MODES, get_task, task_for_source
 
 __all__ = ["Chance", "DEFAULT_DRAWS", "each_row_chance", "mean_chance", "params_chance", "rows_chance", "row_chance",
-           "subtype_chance", "synthetic_videos"]
+           "synthetic_videos"]
 
 DEFAULT_DRAWS = 500  # true answers drawn per setting
 GUESSES_PER_TRUTH = 32  # guesses scored against each (strict chance depends on the guesses only)
@@ -110,15 +108,6 @@ def params_chance(task_name: str, params: Any, *, draws: int = DEFAULT_DRAWS, gu
                 yield task.guess(rng, draft.params), draft.answer
 
     return _mean_scores(task, pairs())
-
-
-@functools.lru_cache(maxsize=32)
-def subtype_chance(name: str, *, draws: int = DEFAULT_DRAWS, seed: int = 0) -> Chance:
-    """Chance level of a VIUBench subtype (its preset on 48-frame videos); computed once per process."""
-    from videossr.viubench import get_subtype
-
-    subtype = get_subtype(name)
-    return params_chance(subtype.task, subtype.params(), draws=draws, seed=seed)
 
 
 def row_chance(row: Mapping[str, Any], rng: np.random.Generator, guesses: int) -> Chance | None:

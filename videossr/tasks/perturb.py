@@ -52,8 +52,8 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image, ImageFilter
 
-from videossr.manifest import TaskContext, VideoRecord, frame_path, load_frame
-from videossr.sample import Frame
+from videossr.sampling.store import TaskContext, VideoRecord, frame_path, load_frame
+from videossr.tasks.sample import Frame
 
 SPATIAL = "spatial"
 TEMPORAL = "temporal"

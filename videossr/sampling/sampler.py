@@ -2,7 +2,7 @@
 
 ``sample_videos(video_dirs, output_dir)`` finds every video under the folders (recursively, every common container,
 extensions matched case-insensitively), samples ``num_frames`` frames per video on the clock of
-``videossr.manifest`` (the centres of ``num_frames`` equal bins of the 5%..95% span; for each target the frame on
+``videossr.sampling.store`` (the centres of ``num_frames`` equal bins of the 5%..95% span; for each target the frame on
 screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, never enlarged), and writes::
 
     ROOT/sampling.json           the sampling parameters, max_pixels included; a rerun with others is refused
@@ -12,7 +12,7 @@ screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, nev
 
 A video whose 5%..95% span does not give ``num_frames`` distinct frames is skipped as ``too_short`` (one failures
 line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames. A failure's ``kind`` is one of
-``videossr.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its traceback);
+``videossr.sampling.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its traceback);
 the batch goes on either way.
 
 Resume and safety. Each video's folder is written under a temporary name and renamed when complete (with its
@@ -35,7 +35,7 @@ without the start-up of a worker interpreter (about 0.2 s of CPU). Each free slo
 (cost estimated from each header: frames x pixels, read in a background thread), so that no long video ends the run
 alone; the last videos get several decoder threads (``_threads_for``), which decode different GOPs at once, so that
 the cores the others free are not left idle. Each video is opened once (probe and decode together,
-``videossr.video.probe_and_decode``), and only the frames the targets need are decoded (see ``videossr.video``).
+``videossr.sampling.video.probe_and_decode``), and only the frames the targets need are decoded (see ``videossr.sampling.video``).
 
 Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
 from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
@@ -77,7 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from videossr.io import atomic_dir, remove_temporaries, write_json_atomic, write_jsonl_atomic
-from videossr.manifest import (
+from videossr.sampling.store import (
     FAILURES_NAME,
     MANIFEST_NAME,
     RECORD_NAME,
@@ -92,7 +92,7 @@ from videossr.manifest import (
 from videossr import constants
 from videossr.io import check_output_folder  # noqa: F401 - part of this module's interface
 from videossr.procs import describe_holder, lock_holder, output_lock, worker_pool
-from videossr.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
+from videossr.sampling.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
@@ -401,7 +401,7 @@ def _threads_for(workers: int, running: int, remaining: int) -> int:
     end: so each of the last videos gets several threads, ``ceil(workers / remaining)`` (the last two get all
     ``workers``), and spare cores at the start are shared out among the videos starting then. The threads share
     cores with the videos still running meanwhile; with PyAV they decode different GOPs of the video
-    (``videossr.video``), which costs no more CPU than one thread. The frames do not depend on the threads.
+    (``videossr.sampling.video``), which costs no more CPU than one thread. The frames do not depend on the threads.
     """
     if remaining == 0:
         return workers
@@ -499,7 +499,7 @@ def sample_videos(
     """
     params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
     if backend != "auto":
-        from videossr.video import BACKENDS
+        from videossr.sampling.video import BACKENDS
 
         if backend not in BACKENDS:
             raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")

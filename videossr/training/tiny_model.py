@@ -19,7 +19,7 @@ still run, and all weights still get gradients.
 
 Usage::
 
-    from videossr.testing.tiny_qwen3vl import build_tiny_qwen3vl
+    from videossr.training.tiny_model import build_tiny_qwen3vl
     model_dir = build_tiny_qwen3vl(tmp_path / "tiny")                      # head_dim 16, for CPU tests
     vllm_dir = build_tiny_qwen3vl(tmp_path / "tiny64", text_head_dim=64)    # a head size vLLM kernels support
     chain = {"\n": {"1": 0.5, "2": 0.5}, "1": {"-": 1.0}, "2": {"-": 1.0}, "-": {"3": 1.0}, "3": {"<|im_end|>": 1.0}}

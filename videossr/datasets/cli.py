@@ -12,11 +12,11 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from videossr.build import TaskDatasetSummary, write_task_dataset
+from videossr.datasets.build import TaskDatasetSummary, write_task_dataset
 from videossr.cli import add_logging_args, choice_type, positive_int
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, default_workers
-from videossr.executors import EXECUTORS
-from videossr.planning import Variant
+from videossr.datasets.executors import EXECUTORS
+from videossr.datasets.planning import Variant
 
 
 def add_task_dataset_args(parser: argparse.ArgumentParser, *, frames_dir: Path, output: Path) -> None:

@@ -10,7 +10,7 @@ For each row:
   and ``0 < min_pixels <= max_pixels``;
 * frames: every frame file exists, is not empty and decodes (each distinct file once, JPEGs decoded at 1/8 scale,
   which still reads the whole compressed stream, so a truncated or corrupt file is caught);
-* recipe rows (made by the trainer, ``videossr.onthefly``): the recipe reads, its frame store and video exist, its
+* recipe rows (made by the trainer, ``videossr.training.dataset``): the recipe reads, its frame store and video exist, its
   parameters are valid for the task (the frames listed are the sample's source frames, checked like any others);
 * ground truth: for a VideoSSR data source it parses with the reward's own parser and the true answer scores 1.0
   against itself in both smooth and strict mode (the task's ``check_gold``); for any other data source, the configured reward function scores
@@ -22,7 +22,7 @@ Usage::
 
     python pretext_tasks/validate.py data/videossr/train.parquet [more.parquet ...] [--workers 8]
 
-    from videossr.validate import validate_files
+    from videossr.datasets.validate import validate_files
     report = validate_files(["data/videossr/train.parquet"])
     if not report.ok:
         print(report.format())
@@ -231,12 +231,12 @@ def ground_truth_problem(
 
 def recipe_problem(row: Mapping[str, Any]) -> str | None:
     """Why a recipe row cannot be made (None if it can, or if it is not a recipe row)."""
-    from videossr.executors import store_context
-    from videossr.onthefly import recipe_of
+    from videossr.sampling.store import store_context
+    from videossr.tasks.recipe import read_recipe
     from videossr.tasks import get_task
 
     try:
-        recipe = recipe_of(row)
+        recipe = read_recipe(row)
         if recipe is None:
             return None
         task = get_task((row.get("extra_info") or {}).get("task"))

@@ -1,6 +1,6 @@
 """Contact sheets: look at generated pretext-task rows as a researcher would.
 
-For each chosen row of a dataset parquet (row format in ``videossr.sample``) the sheet shows a header (row, task,
+For each chosen row of a dataset parquet (row format in ``videossr.tasks.sample``) the sheet shows a header (row, task,
 video, what was done), the question and the answer, and the frames the model sees in a grid, each labelled with its
 timestamp on the model's clock (``i / sample_fps`` seconds, restarting for every ``<video>``):
 
@@ -14,7 +14,7 @@ rows give the same PNG bytes.
 
 Usage::
 
-    from videossr.preview import render_parquet
+    from videossr.datasets.preview import render_parquet
     render_parquet("data/videossr/train.parquet", "preview.png", num_rows=3)
 """
 
@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 from PIL import Image, ImageDraw, ImageFont
 
 from videossr.io import atomic_path
-from videossr.onthefly import make_row, recipe_of
+from videossr.tasks.recipe import make_row, read_recipe
 from videossr.tasks import Preview, get_task, task_for_source
 
 logger = logging.getLogger(__name__)
@@ -278,7 +278,7 @@ def render_parquet(
     if output.suffix.lower() != ".png":
         raise ValueError(f"output must be a .png file, got {output}")
     chosen, rows = read_rows(parquet, indices=indices, num_rows=num_rows, task=task)
-    rows = [make_row(r) if recipe_of(r) is not None else r for r in rows]  # recipe rows: made as the trainer does
+    rows = [make_row(r) if read_recipe(r) is not None else r for r in rows]  # recipe rows: made as the trainer does
     sheet = render_rows(rows, indices=chosen, thumb_width=thumb_width)
     with atomic_path(output) as tmp:
         sheet.image.save(tmp, format="PNG", optimize=False)

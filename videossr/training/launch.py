@@ -11,11 +11,11 @@ real run does first, and stops before anything needs a GPU:
    wired (the verl 0.9 key, not the ignored top-level one);
 4. builds the tokenizer and processor from the model path as the trainer does (``HFModelConfig``), loads the first
    training rows through verl's dataset class (``create_rl_dataset``: ``RLHFDataset``, or
-   ``videossr.onthefly.VideoSSRDataset`` for recipe rows, which must then be configured) and verl's data loader with
+   ``videossr.training.dataset.VideoSSRDataset`` for recipe rows, which must then be configured) and verl's data loader with
    its worker processes (``data.dataloader_num_workers``), expands each prompt with the processor as the rollout
    does, and reports prompt lengths and video tokens;
 5. scores each loaded row's own ground truth with the loaded reward function (must be 1.0 for VideoSSR rows);
-6. validates EVERY row of the training and validation files (``videossr.validate``): row shape, every frame file
+6. validates EVERY row of the training and validation files (``videossr.datasets.validate``): row shape, every frame file
    present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
    both modes (other data sources: a true answer the configured reward scores above 0). Inside training the reward
    never raises on a bad row, it scores 0; this is where such rows are refused;
@@ -26,7 +26,7 @@ real run does first, and stops before anything needs a GPU:
 
 Usage (normally through train/train.sh)::
 
-    python -m videossr.launch --config-path verl --config-name videossr_grpo [--rows N] key=value ...
+    python -m videossr.training.launch --config-path verl --config-name videossr_grpo [--rows N] key=value ...
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class DryRunReport:
     dataset_rows: int  # rows verl's dataset kept of the ones requested (overlong prompts are filtered out)
     use_reference_policy: bool
     use_critic: bool
-    rows_validated: int = 0  # every row of the train/val files, by videossr.validate
+    rows_validated: int = 0  # every row of the train/val files, by videossr.datasets.validate
     frames_validated: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -222,8 +222,8 @@ def _check_dataset_class(cfg) -> None:
     """Recipe rows need the dataset class that makes their frames; verl's plain one would show unedited videos."""
     from verl.utils.dataset.rl_dataset import get_dataset_class
 
-    from videossr.onthefly import VideoSSRDataset
-    from videossr.sample import RECIPE_ROWS, rows_kind
+    from videossr.training.dataset import VideoSSRDataset
+    from videossr.tasks.sample import RECIPE_ROWS, rows_kind
 
     files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
     recipes = [f for f in files if rows_kind(os.path.expanduser(f)) == RECIPE_ROWS]
@@ -231,14 +231,14 @@ def _check_dataset_class(cfg) -> None:
     if recipes and not issubclass(cls, VideoSSRDataset):
         raise DryRunError(
             f"{recipes[0]} holds recipe rows, but the dataset class is {cls.__module__}.{cls.__name__}: set "
-            "data.custom_cls.path=pkg://videossr.onthefly data.custom_cls.name=VideoSSRDataset "
+            "data.custom_cls.path=pkg://videossr.training.dataset data.custom_cls.name=VideoSSRDataset "
             "(train/train.sh does it when it sees such files)"
         )
 
 
 def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
-    """Every row of the training and validation files (``videossr.validate``); (rows, frame files) checked."""
-    from videossr.validate import validate_files
+    """Every row of the training and validation files (``videossr.datasets.validate``); (rows, frame files) checked."""
+    from videossr.datasets.validate import validate_files
 
     files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
     allow = [s for s in os.environ.get("DRY_RUN_ALLOW_SOURCES", "").split(",") if s.strip()]

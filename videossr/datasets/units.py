@@ -12,7 +12,7 @@ skips every unit whose file matches its plan entry and reassembles the parquet f
 A sample whose task raises ``ValueError`` or ``OSError`` (e.g. too few frames for the clips, an unreadable frame)
 is committed as a failure, reported, and skipped; the batch goes on. Anything else aborts the run. Every answer
 written is checked with the task's own gold parser and must score 1.0 against itself in both modes; a draw that
-fails is drawn again from the next random stream (``redraws``), at most ``MAX_DRAWS`` times.
+fails is drawn again from the next random stream (``redraws``), at most ``videossr.tasks.recipe.MAX_DRAWS`` times.
 """
 
 from __future__ import annotations
@@ -25,18 +25,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from videossr.io import atomic_dir, dumps_jsonl_line, is_temporary, json_ready, params_to_json, write_bytes_atomic
-from videossr.manifest import TaskContext, VideoRecord, encode_jpeg
-from videossr.planning import Unit, sample_rng
-from videossr.sample import Clip, Sample, distinct_new_frames, to_verl_row
+from videossr.io import atomic_dir, dumps_jsonl_line, is_temporary, json_ready, write_bytes_atomic
+from videossr.sampling.store import TaskContext, VideoRecord, encode_jpeg
+from videossr.datasets.planning import Unit
+from videossr.tasks.sample import Clip, Sample, distinct_new_frames, to_verl_row
 from videossr.tasks import get_task, task_names
 from videossr.tasks.base import Draft
+from videossr.tasks.recipe import draw, new_recipe
 
 logger = logging.getLogger(__name__)
 
 UNITS_DIR = "units"
 FRAMES_DIR = "frames"
-RECIPE_FORMAT = 1
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def read_outcome(root: Path, unit: Unit) -> Outcome | None:
         return None
     row, redraws = record.get("row"), int(record.get("redraws", 0))
     if record.get("draft") is not None:
-        from videossr.executors import store_context  # the frame store, read once per process
+        from videossr.sampling.store import store_context  # the frame store, read once per process
 
         ctx, videos = store_context(unit.frames_root)
         d = record["draft"]
@@ -112,43 +112,9 @@ def read_outcome(root: Path, unit: Unit) -> Outcome | None:
     return Outcome(unit=unit, row=row, error=record["error"], new_frames=int(record["new_frames"]), redraws=redraws)
 
 
-# A draw whose answer the reward could not score is drawn again from the next stream, at most this many times.
-MAX_DRAWS = 4
-
-
-def draw_unit(unit: Unit, video: VideoRecord, ctx: TaskContext, epoch: int = 0) -> tuple[Draft, int]:
-    """The unit's draft and the number of discarded draws; ValueError if no draw gives a scorable answer.
-
-    Every answer written must parse with the task's own gold parser and score 1.0 against itself in both modes
-    (``PretextTask.check_gold``). The first draw uses the unit's stream, so a valid first draw is what it always
-    was; ``epoch`` > 0 gives the draws of a dataset made fresh every epoch (``videossr.onthefly``).
-    """
-    task = get_task(unit.task)
-    problems = []
-    for attempt in range(MAX_DRAWS):
-        rng = sample_rng(unit.seed, unit.task, unit.index, attempt, epoch)
-        draft = task.draw(video, rng, unit.params, ctx)
-        try:
-            task.check_gold(draft.answer)
-        except ValueError as e:
-            problems.append(str(e))
-            logger.warning("%s on %s: draw %d has an unscorable answer (%s); drawing again",
-                           unit.key, unit.video_id, attempt, e)
-            continue
-        return draft, attempt
-    raise ValueError(f"no scorable answer in {MAX_DRAWS} draws: {problems[-1]}")
-
-
-def recipe_of(unit: Unit, ctx: TaskContext, attempt: int) -> dict:
-    """What a recipe row carries to re-make (or re-draw) its sample: see ``videossr.onthefly``."""
-    return {
-        "format": RECIPE_FORMAT,
-        "frames_root": str(Path(ctx.frames_root).resolve()),
-        "params": params_to_json(unit.params),
-        "seed": unit.seed,
-        "index": unit.index,
-        "attempt": attempt,
-    }
+def draw_unit(unit: Unit, video: VideoRecord, ctx: TaskContext) -> tuple[Draft, int]:
+    """The unit's draft and the number of discarded draws (``videossr.tasks.recipe.draw``)."""
+    return draw(unit.task, unit.params, unit.seed, unit.index, video, ctx, label=unit.key)
 
 
 def recipe_row(unit: Unit, draft: Draft, video: VideoRecord, ctx: TaskContext, attempt: int) -> dict:
@@ -159,7 +125,7 @@ def recipe_row(unit: Unit, draft: Draft, video: VideoRecord, ctx: TaskContext, a
                     answer=draft.answer, clips=tuple(Clip(frames, video.sample_fps) for frames in layout),
                     params=draft.params)
     return to_verl_row(sample, layout, index=unit.row_index, split=unit.split, min_pixels=unit.min_pixels,
-                       max_pixels=unit.max_pixels, recipe=recipe_of(unit, ctx, attempt))
+                       max_pixels=unit.max_pixels, recipe=new_recipe(ctx.frames_root, unit.params, unit.seed, unit.index, attempt))
 
 
 def run_unit(unit: Unit, root: Path, ctx: TaskContext, videos: dict[str, VideoRecord]) -> Outcome:

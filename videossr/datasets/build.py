@@ -24,7 +24,7 @@ with other arguments regenerates only the samples whose plan changed and removes
 Frame sampling always runs locally; ``executor="ray"`` distributes the per-sample work.
 
 Two kinds of rows. By default the build writes recipe rows (``materialize=False``): each row holds what determines
-its sample and the trainer makes the new pixels when it loads the item (``videossr.onthefly``), so the disk holds
+its sample and the trainer makes the new pixels when it loads the item (``videossr.training.dataset``), so the disk holds
 only the frame store and small parquet files. ``materialize=True`` writes every new frame as a JPEG under
 ``OUT/frames`` and rows that list them: for sharing a dataset, for previews and for tools other than verl. The
 same seed gives the same samples either way (pixel-identical frames).
@@ -36,7 +36,7 @@ The mix is a recipe (``paper_mix``): for each task its share and its variants, e
 
 Usage::
 
-    from videossr.build import BuildConfig, build
+    from videossr.datasets.build import BuildConfig, build
     summary = build(BuildConfig(output_dir="data/videossr", video_dirs=("data/demo",), num_samples=300))
 """
 
@@ -53,14 +53,14 @@ from pathlib import Path
 from typing import Any
 
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
-from videossr.executors import EXECUTORS, generate
+from videossr.datasets.executors import EXECUTORS, generate
 from videossr.io import check_output_folder, json_ready, params_to_json, write_json_atomic
-from videossr.manifest import read_failures, read_manifest
-from videossr.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
+from videossr.sampling.store import read_failures, read_manifest
+from videossr.datasets.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
 from videossr.procs import OutputLock, output_lock
-from videossr.sample import FRAME_ROWS, RECIPE_ROWS, write_parquet
+from videossr.tasks.sample import FRAME_ROWS, RECIPE_ROWS, write_parquet
 from videossr.tasks import get_task
-from videossr.units import count_outcomes, prune
+from videossr.datasets.units import count_outcomes, prune
 
 logger = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ class BuildConfig:
     min_pixels: int = TRAIN_MIN_PIXELS  # what the rows ask the processor for
     max_pixels: int = TRAIN_MAX_PIXELS
     counting_hard_fraction: float = 0.0  # share of the counting samples in the hard setting (reference: 0)
-    materialize: bool = False  # False: recipe rows the trainer renders (videossr.onthefly); True: frames on disk
+    materialize: bool = False  # False: recipe rows the trainer renders (videossr.training.dataset); True: frames on disk
     difficulty: Mapping[str, Any] | None = None  # task -> variants, from a difficulty file (read_difficulty)
 
     def __post_init__(self) -> None:
@@ -248,8 +248,8 @@ def ensure_frame_store(config: BuildConfig, progress: bool = True) -> tuple[Path
     JPEGs are downscaled, no video is decoded); one built smaller is refused. ``video_dirs`` are sampled into
     ``OUT/frames_store`` at that size. The store is then checked (every frame present and a whole JPEG).
     """
-    from videossr.frames import ensure_store, find_videos  # decoding stack loads only when needed
-    from videossr.manifest import verify_store
+    from videossr.sampling.sampler import ensure_store, find_videos  # decoding stack loads only when needed
+    from videossr.sampling.store import verify_store
 
     need = config.store_max_pixels
     own = config.output_dir.resolve() / FRAME_STORE_DIR

@@ -16,7 +16,7 @@ some rows lack with None and verl's loader then fails; ``ROW_SCHEMA`` fixes them
     reward_model  {"style": "rule", "ground_truth": answer}
     extra_info    {"index": i, "split": S, "task": T, "video_id": V, "params": JSON string of the audit info}
 
-Recipe rows (made by the trainer on the fly, ``videossr.onthefly``) have the same columns, plus
+Recipe rows (made by the trainer on the fly, ``videossr.training.dataset``) have the same columns, plus
 ``extra_info.recipe``: a JSON string with the frame store, the task's difficulty parameters, the seed and the
 sample's number, from which the dataset class renders the new pixels when verl loads the item. Their ``videos``
 hold the source frames of the sample's layout (existing files of the frame store, the same count and size as the
@@ -238,7 +238,7 @@ def write_parquet(rows: Sequence[dict], path: str | os.PathLike, schema: pa.Sche
         pq.write_table(table, tmp)
 
 
-MADE_KEY = "made"  # set in extra_info of every recipe row videossr.onthefly made
+MADE_KEY = "made"  # set in extra_info of every recipe row videossr.training.dataset made
 
 
 def made_without_dataset(extra_info: Any) -> bool:

@@ -16,10 +16,11 @@ edited; what this module changes, it changes in the importing process only:
   from the actor to the rollout; ``vllm._custom_ops._supports_onednn`` is set to False as soon as that module is
   imported, so vLLM computes with the live weights.
 
-It is never imported by VideoSSR itself. It loads only when asked, through verl's external-module hook, which every
-verl process (driver, Ray workers, the vLLM worker that loads verl's worker extension) runs on ``import verl``::
+It is never imported by VideoSSR itself, and importing it changes nothing unless ``VERL_PLATFORM=cpu`` is set (or
+``install()`` is called). It loads through verl's external-module hook, which every verl process (driver, Ray
+workers, the vLLM worker that loads verl's worker extension) runs on ``import verl``::
 
-    VERL_USE_EXTERNAL_MODULES=videossr.cpu_platform VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda \\
+    VERL_USE_EXTERNAL_MODULES=videossr.training.cpu_platform VERL_PLATFORM=cpu VERL_ENGINE_DEVICE=cuda \\
         python -m verl.trainer.main_ppo ... (plus the CPU overrides)
 
 ``SMOKE=1 bash train/train.sh`` (``make train-smoke``) sets all of that; see train/README.md, "CPU smoke step".
@@ -31,6 +32,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.util
 import logging
+import os
 import sys
 import types
 from contextlib import contextmanager
@@ -92,7 +94,6 @@ def _mem_get_info(*args: Any, **kwargs: Any) -> tuple[int, int]:
         return 0, 0
 
 
-@PlatformRegistry.register(platform=PLATFORM_NAME)
 class PlatformCPU(PlatformBase):
     """verl platform for a CPU-only host (testing aid; see the module docstring)."""
 
@@ -270,7 +271,9 @@ def _patch_vllm() -> None:
 def install() -> PlatformCPU:
     """Install the CPU platform and the process patches in this process (idempotent); return the platform."""
     if torch.cuda.is_available():
-        logger.warning("videossr.cpu_platform loaded on a host with CUDA: verl will still run on the CPU")
+        logger.warning("videossr.training.cpu_platform loaded on a host with CUDA: verl will still run on the CPU")
+    if PLATFORM_NAME not in PlatformRegistry.registered_names():
+        PlatformRegistry.register(platform=PLATFORM_NAME)(PlatformCPU)
     platform = PlatformCPU()
     set_platform(platform)
     _patch_init_process_group()
@@ -279,4 +282,5 @@ def install() -> PlatformCPU:
     return platform
 
 
-install()
+if os.environ.get("VERL_PLATFORM") == "cpu":  # set by train.sh's SMOKE=1 with the external-module hook
+    install()

@@ -12,7 +12,7 @@ Tolerant of what models wrap around an answer, strict about the answer itself:
 None of these functions raises on any string; anything that is not a ``str`` parses as ``None``. Digits are ASCII
 ``0-9`` after NFKC normalisation (which maps full-width and circled digits); other scripts' digits are not numbers here.
 
-Decisions (the scorers in ``videossr.metrics`` rely on them):
+Decisions (the scorers in ``videossr.tasks.metrics`` rely on them):
 
 ``parse_interval``
     Returns ``(start, end)`` in seconds exactly as written, in the written order; a reversed interval is returned

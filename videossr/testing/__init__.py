@@ -1,1 +1,0 @@
-"""Fixtures for tests and benchmarks that need no downloads: synthetic frame stores, tiny models, test clips."""
