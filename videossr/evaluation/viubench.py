@@ -19,8 +19,8 @@ that cannot be parsed scores 0, stays in the denominator and is counted; so does
 read or whose generation failed (counted apart as an error). Parsing and the score functions are the ones the
 training rewards use (``videossr.tasks.answers``, ``videossr.tasks.metrics``).
 
-Building (``build_viubench``) reuses the dataset machinery of ``videossr.dataset`` (plan, seeded per-sample RNG,
-atomic per-sample commits, resume) and the task presets of ``videossr.tasks.registry``. It writes::
+Building (``build_viubench``) reuses the build's machinery (``videossr.datasets``: plan, seeded per-sample RNG,
+atomic per-sample commits, resume) and the task presets of the task table (``videossr.tasks``). It writes::
 
     OUT/viubench.parquet   the questions, in subtype order; verl's row format plus a ``subtype`` column (the same
                            keys in every row); ``extra_info.params`` also carries ``"viubench_subtype"``
@@ -30,7 +30,7 @@ atomic per-sample commits, resume) and the task presets of ``videossr.tasks.regi
 Use a frame store of videos that the training data does not use. The default seed differs from the training
 build's default (0), so that even on a shared frame store the questions are not copies of training samples.
 
-Evaluating (``evaluate``) runs the ``VIUBench`` benchmark object of ``videossr.evaluation.benchmarks`` through the
+Evaluating (``evaluate``) runs this module's ``VIUBench`` benchmark object through the
 one evaluation runner (``videossr.evaluation.runner``: results log with fingerprints and resume, batches, retries),
 writing ``OUTPUT_DIR/results.jsonl`` (one line per question: id, subtype, gold, raw output, parsed answer, score,
 error) and ``OUTPUT_DIR/summary.json``. Scoring goes through ``score_output`` (the task table) only. ``summarize``
@@ -99,7 +99,7 @@ class Subtype:
     name: str  # machine name, e.g. "grounding_zoomout"
     title: str  # as the paper writes it, e.g. "Grounding ZoomOut"
     task: str
-    preset: str  # a preset of videossr.tasks.registry.get_task(task)
+    preset: str  # a preset of videossr.tasks.get_task(task)
 
     def __post_init__(self) -> None:
         get_task(self.task)  # ValueError naming an unknown task
@@ -141,7 +141,7 @@ def subtype_title(name: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # Building
 
-# The parquet schema: videossr.dataset's row schema plus the subtype column.
+# The parquet schema: the build's row schema (videossr.tasks.sample) plus the subtype column.
 PARQUET_SCHEMA = ROW_SCHEMA.append(pa.field("subtype", pa.string()))
 
 

@@ -3,7 +3,7 @@
 A task returns a ``Sample``: the question (with one ``<video>`` placeholder per clip), the exact answer string, the
 clips the model sees, and the audit information needed to re-derive the answer. Tasks are pure: a clip's frames are
 either paths of existing frame files (untouched frames are referenced, never copied) or new pixels as uint8 HxWx3
-RGB arrays (perturbed or overlaid frames). The dataset writer (``videossr.dataset``) saves the new pixels under the
+RGB arrays (perturbed or overlaid frames). The build (``videossr.datasets.units``) saves the new pixels under the
 output dataset's own folder and turns the sample into a verl row with ``to_verl_row``.
 
 Row format (what verl's ``RLHFDataset`` reads for video; the same keys in every row, because Arrow fills a key that
