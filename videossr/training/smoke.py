@@ -39,7 +39,7 @@ from videossr.rewards import RESULT_KEYS
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
 DEFAULT_NUM_SAMPLES = 8
 MODEL_TEXT_HEAD_DIM = 64  # vLLM's CPU attention kernels support 64, not the tests' 16
