@@ -60,7 +60,6 @@ _DASHES = str.maketrans(
 _TAG_RE = re.compile(r"<(/?)answer>", re.IGNORECASE | re.ASCII)  # an opening or a closing answer tag
 _LEAD_IN_RE = re.compile(r"\b(?:final answer|answer)\b(?: is)?(?: ?[:=])?", re.IGNORECASE | re.ASCII)
 WRAP_CHARS = " \t\n.;:!\"'`*_[](){}<>"  # around counts and orders, stripped before they are read
-STRIP_CHARS = "".join(c for c in map(chr, range(128)) if not c.strip())  # the reward's C path reads these
 DIGITS = "0123456789"
 
 
