@@ -234,6 +234,7 @@ def _labelled_counts(region: str) -> tuple[int, int, int] | None:
 # A run of digits, each after the one before or after a separator (",", ", " or " "). Where an order may start and
 # end inside a run is decided by _order_tokens, in one pass over the run.
 _DIGIT_RUN_RE = re.compile(r"\d(?:(?:, ?| )?\d)*", re.ASCII)
+_TO_LAST_SPACED_DIGIT_RE = re.compile(r".*\d(?= )", re.ASCII | re.DOTALL)  # up to the last digit followed by " "
 
 
 def _order_tokens(region: str) -> list[str]:
@@ -242,18 +243,17 @@ def _order_tokens(region: str) -> list[str]:
     A candidate starts at a digit that is not written after ``. , - +`` (a run's first digit) or after a space (a
     digit inside the run), and ends at the run's end, unless the run is followed by a ``,`` or a decimal point and
     digit: then it ends before the run's last plain space separator. It is the longest such stretch (the first start,
-    the last end), so ``3 4 1 5 6 2,`` gives ``3 4 1 5 6`` and ``1.5 2 3`` gives ``5 2 3``.
+    the last end), so ``3 4 1 5 6 2,`` gives ``3 4 1 5 6`` and ``1.5 2 3`` gives ``2 3``.
     """
     tokens = []
     for run in _DIGIT_RUN_RE.finditer(region):
         start, end = run.span()
         after = region[end : end + 2]
         if after[:1] == "," or (after[:1] == "." and after[1:2] != "" and after[1:2] in DIGITS):
-            end = region.rfind(" ", start, end)
-            while end > start and region[end - 1] == ",":  # a ", " separator: the digit before it is followed by ","
-                end = region.rfind(" ", start, end - 1)
-            if end <= start:
+            last = _TO_LAST_SPACED_DIGIT_RE.match(region, start, end)  # not before ", ": that digit is followed by ","
+            if last is None:
                 continue
+            end = last.end()
         if start > 0 and region[start - 1] in ".,-+":
             start = region.find(" ", start, end) + 1
             if start == 0:
