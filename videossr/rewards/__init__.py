@@ -28,7 +28,7 @@ numpy values or NA; ``solution_str`` is read as text when it is a ``str`` (numpy
 (undecodable bytes replaced), and anything else is an answer that states nothing (``format_ok`` 0); a ground truth
 that is not a string (a list, an array) is a broken row (``gold_ok`` 0). Every answer is parsed and scored in plain
 Python by the task's own ``score_text`` (the formulas in ``videossr.tasks.metrics``), in time linear in its length:
-about 200,000 scores per second on a GRPO-like mix (``benchmarks/bench_rewards.py``), a few milliseconds for a
+about 90,000 scores per CPU-second on a GRPO-like mix (``benchmarks/bench_rewards.py``), a few milliseconds for a
 step's rollouts.
 
 A data_source VideoSSR does not own goes to ``verl.utils.reward_score.default_compute_score`` and its result (a float
