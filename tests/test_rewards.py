@@ -326,8 +326,8 @@ def test_odd_extra_info_is_scored_as_a_plain_row(extra_info):
 def test_a_recipe_row_whose_frames_were_never_made_is_flagged_whatever_its_flag_holds(made, caplog):
     caplog.set_level("WARNING", logger="videossr.rewards")
     for recipe in ('{"task": "jigsaw"}', np.array(['{"task": "jigsaw"}'], dtype=object)):
-        r = compute_score("videossr_jigsaw", "341562", "341562", extra_info={"recipe": recipe, "made": made, "index": 7})
-        assert r == _BROKEN
+        extra_info = {"recipe": recipe, "made": made, "index": 7}
+        assert compute_score("videossr_jigsaw", "341562", "341562", extra_info=extra_info) == _BROKEN
     assert any("recipe row" in m and "7" in m for m in caplog.messages)
 
 
