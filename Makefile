@@ -16,7 +16,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py requirements.txt videossr/_speedups.c
+$(VENV)/.installed: setup.py requirements.txt
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -42,7 +42,7 @@ SMOKE_PIP  := PIP_FIND_LINKS=$(CURDIR)/$(SMOKE_VENV)/no-find-links $(SMOKE_PY) -
 
 train-smoke-env: $(SMOKE_VENV)/.installed
 
-$(SMOKE_VENV)/.installed: setup.py requirements-train-smoke.txt videossr/_speedups.c
+$(SMOKE_VENV)/.installed: setup.py requirements-train-smoke.txt
 	@[ -x $(SMOKE_PY) ] || $(PYTHON) -m venv $(SMOKE_VENV)
 	@mkdir -p $(SMOKE_VENV)/no-find-links
 	$(SMOKE_PIP) install -q --upgrade pip

@@ -1,8 +1,6 @@
 """Install with `pip install -e .` (data building), `.[test]` (CPU test environment) or `.[gpu]` (training/eval)."""
 
-import sys
-
-from setuptools import Extension, find_packages, setup
+from setuptools import find_packages, setup
 
 # What building the data needs (CPU), and matplotlib for the diagnostic's figure. torchcodec is optional: the
 # sampler falls back to decord / PyAV.
@@ -50,14 +48,4 @@ setup(
     packages=find_packages(include=["videossr", "videossr.*"]),
     install_requires=CORE,
     extras_require={"test": TEST, "gpu": GPU},
-    # The reward's common case in C (videossr/_speedups.c). Optional: without a C compiler and Python's headers the
-    # install goes on and the reward runs its pure-Python path, which gives the same results, only slower.
-    ext_modules=[
-        Extension(
-            "videossr._speedups",
-            ["videossr/_speedups.c"],
-            optional=True,
-            extra_compile_args=["-O2", "-ffp-contract=off"] if sys.platform != "win32" else [],
-        )
-    ],
 )

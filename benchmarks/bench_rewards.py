@@ -1,31 +1,28 @@
-"""Reward throughput: scores per second of ``videossr.rewards.compute_score`` on a realistic mix of model outputs,
-side by side with the reference implementation's scoring, in one process on the same mix.
+"""Reward throughput: scores per second of ``videossr.rewards.compute_score`` (plain Python) on a realistic mix of
+model outputs, and the time it takes on long runaway answers.
 
 The mix covers the three tasks (grounding, counting, jigsaw-6 and jigsaw-8) and, per task, well-formed answers,
 near misses (wrapped in tags or prose, labelled counts, slightly wrong, reversed, wrong digit count) and garbage
 (empty, long rambling text, binary-ish bytes). Nothing is printed per score; the figures are printed at the end.
 
-The yardstick is the reference's scoring written inline here (``reference_score``): its formulas and its parsing
-(an anchored ``start-end`` match; every integer of the output for counts; the whole stripped output as the jigsaw
-string), and, as it does, about 200 bytes printed per score, here into a temporary file (where a training worker's
-output goes). It is timed with and without those prints, so the ratio is shown both ways.
-
 Two mixes: the GRPO mix (questions of the three tasks, each answered 8 times, as GRPO's rollouts are: mostly bare
 answers, some tagged, some sentences and labelled counts, a tenth unusable) and an adversarial one (a fresh ground
 truth per answer, a third of the answers garbage: long rambling text, random unicode). Then the GRPO mix's parts,
-by task and answer form: microseconds per answer for both, and the ratio.
+by task and answer form, in microseconds per answer.
+
+Long adversarial answers: a response that runs away repeats itself. Each shape (many ``<answer>`` tags never closed,
+as in ``"<answer>" * 18725 + "341562"``; a digit run separated by ", " that ends in a comma; one long number; ...) is
+scored at 0.15, 1 and 10 MB (``--long-mb``): the seconds grow with the length, not with its square.
 
 Usage::
 
-    python benchmarks/bench_rewards.py [--n 200000] [--seed 0] [--mode smooth|strict] [--pure-python]
+    python benchmarks/bench_rewards.py [--n 200000] [--seed 0] [--mode smooth|strict] [--long-mb 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import re
-import tempfile
 import time
 
 from videossr.rewards import compute_score
@@ -145,79 +142,12 @@ def make_grpo_mix(n: int, seed: int, group: int = 8) -> list[tuple[str, str, str
     return out[:n]
 
 
-# --- the reference implementation's scoring, written inline as the yardstick --------------------------------------
-
-_REF_INTERVAL = re.compile(r"^\s*([\d\.]+)\s*-\s*([\d\.]+)\s*$")
-_REF_INT = re.compile(r"\d+")
-
-
-def _ref_interval(s):
-    m = _REF_INTERVAL.match(s.strip()) if isinstance(s, str) else None
-    if not m:
-        return None
-    try:
-        a, b = float(m.group(1)), float(m.group(2))
-    except ValueError:
-        return None
-    return None if a > b else (a, b)
-
-
-def _ref_grounding(pred: str, gt: str, out) -> float:
-    print(f"Prediction: {pred[:60]}\nGround Truth: {gt}", file=out)
-    p, g = _ref_interval(pred), _ref_interval(gt)
-    if p is None or g is None:
-        print("Failed to parse prediction or ground truth. Score: 0.0", file=out)
-        return 0.0
-    inter = max(0.0, min(p[1], g[1]) - max(p[0], g[0]))
-    union = (p[1] - p[0]) + (g[1] - g[0]) - inter
-    score = (1.0 if inter > 0 else 0.0) if union < 1e-9 else inter / union
-    print(f"mIoU Score: {score:.4f}", file=out)
-    return score
-
-
-def _ref_counting(pred: str, gt: str, out) -> float:
-    print(f"Model Prediction: '{pred[:60]}'\nGround Truth:     '{gt}'", file=out)
-    g = [float(x) for x in gt.split(",")]
-    p = [float(x) for x in _REF_INT.findall(pred)]
-    if len(p) != len(g):
-        print("Final Score: 0.0", file=out)
-        return 0.0
-    scores = [1.0 if a == b else max(0.0, 1.0 - abs(a - b) / (abs(b) + 1e-9)) for a, b in zip(p, g)]
-    score = sum(scores) / len(scores)
-    print(f"Final Score: {score:.4f}", file=out)
-    return score
-
-
-def _ref_jigsaw(pred: str, gt: str, out) -> float:
-    print(f"{pred[:60]}\nground_truth: {gt}", file=out)
-    a, g = pred.strip(), gt.strip()
-    if not a or sorted(a) != sorted(g):
-        return 0.0
-    n = len(g)
-    error = sum(abs(a.find(c) - g.find(c)) for c in g)
-    return 1.0 - error / (n * n // 2)
-
-
-_REF = {"videossr_grounding": _ref_grounding, "videossr_counting": _ref_counting, "videossr_jigsaw": _ref_jigsaw,
-        "shuffled": _ref_jigsaw}
-
-
-def reference_score(source: str, pred: str, gt: str, out) -> float:
-    """The reference implementation's reward for one answer (its formulas, its parsing, its prints to ``out``)."""
-    return _REF[source](pred, gt, out)
-
-
 def _scorer(mode: str):
     """``compute_score`` as the timing loop calls it: (data_source, answer, ground truth) -> result."""
     def videossr(source: str, answer: str, gt: str) -> dict:
         return compute_score(data_source=source, solution_str=answer, ground_truth=gt, mode=mode)
 
     return videossr
-
-
-def _reference(out):
-    """The reference's scoring as the timing loop calls it, printing to ``out``."""
-    return lambda source, answer, gt: reference_score(source, answer, gt, out)
 
 
 def _time(fn, mix) -> tuple[float, float]:
@@ -232,69 +162,72 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200_000, help="number of scores")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--mode", choices=("smooth", "strict"), default="smooth")
-    parser.add_argument("--pure-python", action="store_true",
-                        help="time videossr with its C path switched off (what an install without a C compiler runs)")
+    parser.add_argument("--long-mb", type=float, default=10.0, help="the largest long answer, in MB (0: none)")
     args = parser.parse_args()
 
-    import videossr.rewards
-
-    if args.pure_python:
-        videossr.rewards._fast_score = None
-    built = videossr.rewards._fast_score is not None
-    print(f"videossr's C path (videossr/_speedups.c): {'on' if built else 'off: the pure-Python path is timed'}")
     grpo = make_grpo_mix(args.n, args.seed)
     for name, mix in (("GRPO mix (8 answers per question)", [row[:3] for row in grpo]),
                       ("adversarial mix (one answer per question, a third garbage)", make_mix(args.n, args.seed))):
         _report(name, mix, args.mode)
     _report_forms(grpo, args.mode)
-
-
-def _report_forms(grpo: list[tuple[str, str, str, str]], mode: str) -> None:
-    """Microseconds per answer of the GRPO mix, by task and answer form, videossr and the reference (with prints)."""
-    parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
-    for source, answer, gold, form in grpo:
-        task = "jigsaw" if source == "shuffled" else source.removeprefix("videossr_")
-        parts.setdefault((task, form), []).append((source, answer, gold))
-    videossr = _scorer(mode)
-    print("GRPO mix by task and form: share, microseconds per answer (wall), reference / videossr")
-    with tempfile.TemporaryFile("w") as log:
-        for (task, form), rows in sorted(parts.items(), key=lambda kv: (kv[0][0], FORMS.index(kv[0][1]))):
-            # best of three: a part is small, and its first pass pays for warming caches
-            ours = min(_time(videossr, rows)[0] for _ in range(3)) / len(rows) * 1e6
-            ref = min(_time(_reference(log), rows)[0] for _ in range(3)) / len(rows) * 1e6
-            print(f"  {task:<10} {form:<13} {len(rows) / len(grpo):>6.1%}  videossr {ours:6.2f} us  "
-                  f"reference {ref:6.2f} us  {ref / ours:5.2f}x")
+    if args.long_mb > 0:
+        _report_long(args.long_mb, args.mode)
 
 
 def _report(name: str, mix: list[tuple[str, str, str]], mode: str) -> None:
     videossr = _scorer(mode)
     sample = [videossr(s, a, g) for s, a, g in mix[:20000]]
     parsed = sum(r["format_ok"] for r in sample) / len(sample)
-    with tempfile.TemporaryFile("w") as log:  # where a training worker's prints go: a log file
-        runs = {
-            "videossr compute_score": _time(videossr, mix),
-            "reference, printing to a file": _time(_reference(log), mix),
-            "reference, prints removed": _time(_reference(_NullOut), mix),
-        }
-    base = runs["videossr compute_score"]
-    print(f"{name}: {len(mix)} scores ({mode}); videossr parses {parsed:.1%} of the answers")
-    for label, (wall, cpu) in runs.items():
-        print(f"  {label:<32} {len(mix) / wall:>10,.0f} scores/s wall  {len(mix) / cpu:>10,.0f} per CPU-second")
-    for label in list(runs)[1:]:
-        wall, cpu = runs[label]
-        print(f"  videossr vs {label}: {wall / base[0]:.2f}x the scores per second (wall), {cpu / base[1]:.2f}x (CPU)")
+    wall, cpu = _time(videossr, mix)
+    print(f"{name}: {len(mix)} scores ({mode}); {parsed:.1%} of the answers parse")
+    print(f"  compute_score {len(mix) / wall:>10,.0f} scores/s wall  {len(mix) / cpu:>10,.0f} per CPU-second  "
+          f"({512 / len(mix) * wall * 1e3:.1f} ms for a step's 512 rollouts)")
 
 
-class _NullOut:
-    """A stream that drops what is written, without the cost of a file write."""
+def _report_forms(grpo: list[tuple[str, str, str, str]], mode: str) -> None:
+    """Microseconds per answer of the GRPO mix, by task and answer form."""
+    parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+    for source, answer, gold, form in grpo:
+        task = "jigsaw" if source == "shuffled" else source.removeprefix("videossr_")
+        parts.setdefault((task, form), []).append((source, answer, gold))
+    videossr = _scorer(mode)
+    print("GRPO mix by task and form: share, microseconds per answer (wall, best of 3)")
+    for (task, form), rows in sorted(parts.items(), key=lambda kv: (kv[0][0], FORMS.index(kv[0][1]))):
+        us = min(_time(videossr, rows)[0] for _ in range(3)) / len(rows) * 1e6
+        print(f"  {task:<10} {form:<13} {len(rows) / len(grpo):>6.1%}  {us:6.2f} us")
 
-    @staticmethod
-    def write(_text: str) -> int:
-        return 0
 
-    @staticmethod
-    def flush() -> None:
-        pass
+# Long runaway answers: (name, data_source, ground truth, a start, the repeated unit, what ends the answer).
+LONG_SHAPES = (
+    ("unclosed <answer> tags", "videossr_jigsaw", "341562", "", "<answer>", "341562"),
+    ("<answer>x</answer> blocks", "videossr_counting", "3,1,4", "", "<answer>x</answer>", "<answer>3,1,4</answer>"),
+    ("'1, ' run ending in ','", "videossr_jigsaw", "341562", "", "1, ", ","),
+    ("one long number", "videossr_grounding", "2.0-4.0", "", "9", ""),
+    ("'1-' run", "videossr_grounding", "2.0-4.0", "", "1-", ""),
+    ("'start' and a '= ' run", "videossr_grounding", "2.0-4.0", "start", "= ", ""),
+    ("full-width '１－' run", "videossr_grounding", "2.0-4.0", "", "１－", ""),
+)
+
+
+def _report_long(largest_mb: float, mode: str) -> None:
+    """Seconds to score each long answer shape at three lengths, and seconds per MB (flat when linear)."""
+    text = "<answer>" * 18725 + "341562"
+    t0 = time.perf_counter()
+    r = compute_score("videossr_jigsaw", text, "341562", mode=mode)
+    print(f"'<answer>' * 18725 + '341562' ({len(text) / 1e3:.0f} KB): {time.perf_counter() - t0:.3f} s, "
+          f"score {r['score']:.3f}")
+    sizes = sorted({s for s in (0.15, 1.0, largest_mb) if s <= largest_mb})
+    shown = ", ".join(f"{s:g} MB" for s in sizes)
+    print(f"long adversarial answers ({mode}): seconds to score one answer, at {shown}")
+    for name, source, gold, start, unit, end in LONG_SHAPES:
+        cells = []
+        for mb in sizes:
+            text = start + unit * int(mb * 1e6 / len(unit.encode())) + end
+            t0 = time.perf_counter()
+            r = compute_score(source, text, gold, mode=mode)
+            seconds = time.perf_counter() - t0
+            cells.append(f"{seconds:7.3f} s ({seconds / mb:5.3f} s/MB)")
+        print(f"  {name:<28} " + "  ".join(cells) + f"  score {r['score']:.3f}")
 
 
 if __name__ == "__main__":

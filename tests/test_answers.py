@@ -226,24 +226,41 @@ def test_ambiguous_labelled_counts_are_refused(text):
     assert parse_counts(text) is None
 
 
-# --- fast paths give what the general parser gives ------------------------------------------------------------
+# --- long runaway answers: read in one pass (their timing is in benchmarks/bench_rewards.py) ----------------------
 
-from videossr.tasks import answers as _answers  # noqa: E402
 
-_near_bare = st.one_of(
-    st.from_regex(r"\s{0,2}(<answer>)?\s?\d{1,3}(\.\d{1,3})? ?-? ?\d{1,3}(\.\d{1,3})?\.?\s?(</answer>)?\s{0,2}",
-                  fullmatch=True),
-    st.from_regex(r"[\s.*_`'\"\[(]{0,2}(<answer>)?\d{1,3}, ?\d{1,3}, ?\d{1,3}(</answer>)?[\s.;:!)\]]{0,2}",
-                  fullmatch=True),
-    st.from_regex(r"[\s.*(]{0,2}(<answer>)?[0-9]{1,10}(</answer>)?[\s.!)]{0,2}", fullmatch=True),
-    st.text(alphabet="0123456789.,- <>answer/\t\n", max_size=24),
+def test_many_unclosed_tags_read_what_follows_the_last():
+    text = "<answer>" * 18725 + "341562"  # 150 KB of opening tags, never closed
+    assert parse_order(text, 6) == (3, 4, 1, 5, 6, 2)
+    assert parse_counts("<answer>" * 18725 + "3,1,4") == (3, 1, 4)
+    assert parse_interval("<ANSWER>" * 18725 + "1.0-2.5") == (1.0, 2.5)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("<answer>1-2</answer><answer>3,1,4</answer>", (3, 1, 4)),  # the last block
+        ("<answer>3,1,4</answer> then <answer>9,9", (3, 1, 4)),  # a complete block beats a later unclosed tag
+        ("<answer><answer>3,1,4</answer>", (3, 1, 4)),  # a tag inside a block is text
+        ("</answer>3,1,4<answer>", None),  # nothing after the last opening tag
+        ("</answer>" * 20000 + "<answer>3,1,4</answer>" + "</answer>" * 20000, (3, 1, 4)),
+    ],
 )
+def test_answer_blocks(text, expected):
+    assert parse_counts(text) == expected
 
 
-@settings(max_examples=1500, deadline=None)
-@given(_near_bare)
-def test_fast_paths_agree_with_the_general_parser(text):
-    assert parse_interval(text) == _answers._parse_interval_general(text)
-    assert parse_counts(text) == _answers._parse_counts_general(text)
-    for n in (6, 8):
-        assert parse_order(text, n) == _answers._parse_order_general(text, n)
+@pytest.mark.parametrize(
+    "text, n, expected",
+    [
+        ("order: 3 4 1 5 6 2; done", 6, (3, 4, 1, 5, 6, 2)),
+        ("1.5 3 4 1 5 6 2", 6, (3, 4, 1, 5, 6, 2)),  # the 5 of a decimal starts no order
+        ("at 2.5: 3 1 2", 3, (3, 1, 2)),
+        ("clip 2,3 1 2", 3, None),  # one run of four digits
+        ("1, " * 100_000 + ",", 6, None),  # 300 KB of a separated run that ends in a comma
+        ("1 " * 100_000 + "x", 6, None),
+        ("9" * 1_000_000, 6, None),
+    ],
+)
+def test_order_candidates(text, n, expected):
+    assert parse_order(text, n) == expected

@@ -6,6 +6,8 @@ import contextlib
 import io
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -280,21 +282,114 @@ def test_huge_answer_is_scored():
     assert compute_score("videossr_grounding", text, "12.5-20.0")["score"] == 1.0
 
 
-def test_jigsaw_scores_kept_for_repeated_orders_are_the_computed_ones_and_bounded(monkeypatch):
-    """A group's repeated orders are scored from a bounded cache: the same values as computed, by hand here."""
-    from videossr.tasks import jigsaw as jigsaw_module
+# --- whatever verl hands it: odd extra_info, solution_str and ground_truth types -----------------------------------
 
-    task = task_for_source("videossr_jigsaw")
-    monkeypatch.setattr(task, "_smooth_cache", {})
-    monkeypatch.setattr(jigsaw_module, "_SMOOTH_CACHE_SIZE", 3)
-    cases = [("341526", "341562", 1 - 2 / 18), ("143562", "341562", 1 - 4 / 18), ("123456", "654321", 0.0),
-             ("1", "1", 1.0), ("21", "12", 1 - 2 / 2), ("71836245", "71836254", 1 - 2 / 32)]
-    stored = 0
-    for _ in range(2):  # the second round reads what the first stored (until the cache is cleared at its size)
-        for answer, gold, expected in cases:
-            # the task's own scoring (VIUBench, and the reward when the C path is not built) keeps the cache
-            r = task.score_text(answer, gold)
-            assert r.value == pytest.approx(expected, abs=1e-12) and r.strict == (1.0 if answer == gold else 0.0)
-            assert len(task._smooth_cache) <= 3
-            stored = max(stored, len(task._smooth_cache))
-    assert stored == 3
+_RIGHT = {"score": 1 - 2 / 18, "format_ok": 1.0, "strict": 0.0, "task_id": 2.0, "gold_ok": 1.0}  # 341526 vs 341562
+_BROKEN = {"score": 0.0, "format_ok": 0.0, "strict": 0.0, "task_id": 2.0, "gold_ok": 0.0}
+
+
+@pytest.mark.parametrize(
+    "extra_info",
+    [
+        None,
+        pd.NA,
+        float("nan"),
+        np.float32("nan"),
+        np.array([1, 2, 3]),
+        np.array([]),
+        np.array({"index": 3}, dtype=object),
+        "index=3",
+        [{"index": 3}],
+        {"index": np.int64(3), "split": np.array(["train", "val"]), "tags": pd.NA, "score": np.float64("nan")},
+        {"index": pd.NA, "recipe": None, "made": pd.NA},
+        {"recipe": pd.NA, "made": pd.NA},
+        {"recipe": float("nan"), "made": np.bool_(False)},
+        {"recipe": np.array([]), "made": None},
+        {"recipe": '{"task": "jigsaw"}', "made": np.bool_(True)},
+        {"recipe": np.array(['{"task": "jigsaw"}']), "made": np.array([True])},
+        {"recipe": '{"task": "jigsaw"}', "made": True, "params": np.array([1.5, 2.5])},
+    ],
+    ids=repr,
+)
+def test_odd_extra_info_is_scored_as_a_plain_row(extra_info):
+    for mode in ("smooth", "strict"):
+        r = compute_score("videossr_jigsaw", "341526", "341562", extra_info=extra_info, mode=mode)
+        assert r == pytest.approx({**_RIGHT, "score": _RIGHT["score"] if mode == "smooth" else 0.0})
+        assert list(r) == list(RESULT_KEYS)
+
+
+@pytest.mark.parametrize(
+    "made",
+    [None, False, np.bool_(False), pd.NA, float("nan"), np.array([]), 0, np.int64(0), ""],
+    ids=repr,
+)
+def test_a_recipe_row_whose_frames_were_never_made_is_flagged_whatever_its_flag_holds(made, caplog):
+    caplog.set_level("WARNING", logger="videossr.rewards")
+    for recipe in ('{"task": "jigsaw"}', np.array(['{"task": "jigsaw"}'], dtype=object)):
+        extra_info = {"recipe": recipe, "made": made, "index": 7}
+        assert compute_score("videossr_jigsaw", "341562", "341562", extra_info=extra_info) == _BROKEN
+    assert any("recipe row" in m and "7" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(
+    "solution_str, expected",
+    [
+        (np.str_("341526"), _RIGHT),
+        (b"341526", _RIGHT),
+        (bytearray(b"<answer>341526</answer>"), _RIGHT),
+        (b"\xff\xfe341526", _RIGHT),  # undecodable bytes are replaced, the answer still reads
+        (None, {**_RIGHT, "score": 0.0, "format_ok": 0.0}),
+        (341526, {**_RIGHT, "score": 0.0, "format_ok": 0.0}),  # not text: states nothing
+        (np.array(["341526"]), {**_RIGHT, "score": 0.0, "format_ok": 0.0}),
+        (pd.NA, {**_RIGHT, "score": 0.0, "format_ok": 0.0}),
+        (float("nan"), {**_RIGHT, "score": 0.0, "format_ok": 0.0}),
+    ],
+    ids=repr,
+)
+def test_solution_str_of_any_type(solution_str, expected):
+    assert compute_score("videossr_jigsaw", solution_str, "341562", extra_info={"index": 0}) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "ground_truth",
+    [np.array(["341562"]), np.array([3, 4, 1, 5, 6, 2]), ["341562"], [3, 4, 1, 5, 6, 2], pd.NA, float("nan"),
+     np.float64("nan"), b"341562", {"answer": "341562"}, np.array([])],
+    ids=repr,
+)
+def test_ground_truth_that_is_not_a_string_is_a_broken_row(ground_truth, caplog):
+    caplog.set_level("WARNING", logger="videossr.rewards")
+    for mode in ("smooth", "strict"):
+        assert compute_score("videossr_jigsaw", "341562", ground_truth, mode=mode) == _BROKEN
+    assert len([m for m in caplog.messages if "jigsaw ground truth" in m]) == 1
+
+
+def test_numpy_strings_as_source_and_ground_truth_are_read_as_text():
+    r = compute_score(np.str_("shuffled"), np.str_("341526"), np.str_("341562"), extra_info=pd.NA)
+    assert r == pytest.approx(_RIGHT)
+
+
+@pytest.mark.parametrize("source", [pd.NA, float("nan"), np.array(["videossr_jigsaw"]), b"videossr_jigsaw", None])
+def test_odd_data_source_is_a_broken_row(source):
+    r = compute_score(source, "341562", "341562", extra_info=pd.NA)
+    assert r == {"score": 0.0, "format_ok": 0.0, "strict": 0.0, "task_id": -1.0, "gold_ok": 0.0}
+
+
+def test_a_huge_ground_truth_is_logged_cut_short(caplog):
+    caplog.set_level("WARNING", logger="videossr.rewards")
+    compute_score("videossr_counting", "1,1,1", "9" * 100_000)
+    assert caplog.messages and all(len(m) < 1000 for m in caplog.messages)
+
+
+# --- long answers: read in one pass (their timing is in benchmarks/bench_rewards.py) -------------------------------
+
+
+@pytest.mark.parametrize(
+    "source, gold, tail, expected",
+    [("videossr_jigsaw", "341562", "341562", 1.0), ("videossr_counting", "3,1,4", "3,1,5", (2 + 0.75) / 3),
+     ("videossr_grounding", "2.0-4.0", "1.0-3.0", 1 / 3)],
+)
+def test_many_unclosed_answer_tags_read_what_follows_the_last(source, gold, tail, expected):
+    text = "<answer>" * 18725 + tail  # 150 KB: the issue's case
+    assert compute_score(source, text, gold)["score"] == pytest.approx(expected)
+    closed = "<answer>x</answer>" * 5000 + f"<answer>{tail}</answer>" + "</answer>" * 5000
+    assert compute_score(source, closed, gold)["score"] == pytest.approx(expected)

@@ -23,10 +23,13 @@ with ``gold_ok`` 0 and is logged once per distinct value (its mean below 1 in th
 rows are broken). Strictness belongs before training: ``pretext_tasks/validate.py`` and the launcher's dry run
 reject such rows. data_source names are matched without regard to case or surrounding whitespace.
 
-Speed: a bare or tagged answer of a built-in task (``12.5-20.0``, ``<answer>3,1,4</answer>``, ``3 4 1 5 6 2``) and
-an answer without any digit are scored in C (``videossr/_speedups.c``, built by ``pip install -e .`` where a C
-compiler is found); every other answer is parsed here, against the ground truth the C code already read. Both give
-exactly the same results (``tests/test_speedups.py``); without the C module everything runs in Python.
+Whatever verl hands it, it does not raise: ``extra_info`` may be None, pandas NA, NaN, an array or a dict holding
+numpy values or NA; ``solution_str`` is read as text when it is a ``str`` (numpy strings included) or UTF-8 bytes
+(undecodable bytes replaced), and anything else is an answer that states nothing (``format_ok`` 0); a ground truth
+that is not a string (a list, an array) is a broken row (``gold_ok`` 0). Every answer is parsed and scored in plain
+Python by the task's own ``score_text`` (the formulas in ``videossr.tasks.metrics``), in time linear in its length:
+about 90,000 scores per CPU-second on a GRPO-like mix (``benchmarks/bench_rewards.py``), a few milliseconds for a
+step's rollouts.
 
 A data_source VideoSSR does not own goes to ``verl.utils.reward_score.default_compute_score`` and its result (a float
 or a dict with ``score``) is wrapped into the same dict: its ``score`` is kept on the scale that scorer uses (not
@@ -40,19 +43,11 @@ from __future__ import annotations
 
 import logging
 import math
+import reprlib
 from typing import Any
 
-from videossr.tasks.answers import STRIP_CHARS, WRAP_CHARS
-from videossr.tasks.sample import MADE_KEY, made_without_dataset
-from videossr.tasks import FAST_SOURCES, MODES, task_for_source
-
-try:  # the common case in C (videossr/_speedups.c), built by the install when a C compiler is there
-    from videossr import _speedups
-except ImportError:  # pragma: no cover - the pure-Python path below gives the same results
-    _fast_score = None
-else:
-    _speedups.configure(WRAP_CHARS, STRIP_CHARS)  # the answer grammar's own character sets
-    _fast_score = _speedups.score
+from videossr.tasks import MODES, task_for_source
+from videossr.tasks.sample import made_without_dataset
 
 __all__ = ["compute_score", "MODES", "RESULT_KEYS", "OTHER_TASK_ID"]
 
@@ -62,22 +57,35 @@ RESULT_KEYS = ("score", "format_ok", "strict", "task_id", "gold_ok")
 logger = logging.getLogger(__name__)
 _REPORTED: set[str] = set()  # broken rows already logged (one line per distinct value)
 _MAX_REPORTED = 1000
+_SHORT = reprlib.Repr()  # values in log lines: long strings and arrays cut short
+_SHORT.maxstring = _SHORT.maxother = 200
 
 
 def _report_once(what: str, value: object, error: BaseException) -> None:
-    key = f"{what}:{value!r}"[:500]
+    shown = _SHORT.repr(value)
+    key = f"{what}:{shown}"
     if key in _REPORTED or len(_REPORTED) >= _MAX_REPORTED:
         return
     _REPORTED.add(key)
-    logger.warning("reward: %s %r cannot be scored (scored 0, gold_ok=0): %s: %s",
-                   what, value, type(error).__name__, error)
+    message = str(error)
+    logger.warning("reward: %s %s cannot be scored (scored 0, gold_ok=0): %s: %s", what, shown,
+                   type(error).__name__, message if len(message) <= 400 else message[:400] + "...")
 
 
-def _result(score: float, format_ok: float, strict: float, task_id: int, gold_ok: float = 1.0) -> dict[str, float]:
+def _result(score: float, format_ok: float, strict: float, task_id: float, gold_ok: float = 1.0) -> dict[str, float]:
     return {"score": score, "format_ok": format_ok, "strict": strict, "task_id": task_id, "gold_ok": gold_ok}
 
 
-def _fallback(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any, kwargs: dict) -> dict:
+def _text(solution_str: Any) -> str:
+    """The response as text: a str as it is, bytes decoded as UTF-8, anything else as no answer."""
+    if isinstance(solution_str, str):
+        return solution_str
+    if isinstance(solution_str, (bytes, bytearray)):
+        return bytes(solution_str).decode("utf-8", errors="replace")
+    return ""
+
+
+def _fallback(data_source: Any, solution_str: Any, ground_truth: Any, extra_info: Any, kwargs: dict) -> dict:
     from verl.utils.reward_score import default_compute_score
 
     try:
@@ -101,32 +109,23 @@ def compute_score(
     **kwargs: Any,
 ) -> dict[str, float]:
     """Reward of one decoded response, in verl's custom reward function signature (see the module docstring)."""
-    truth = None
-    if _fast_score is not None:  # a bare or tagged answer of a built-in task: the same result, computed in C
-        truth = _fast_score(FAST_SOURCES, data_source, solution_str, ground_truth, extra_info, mode, MADE_KEY)
-        if type(truth) is dict:
-            return truth
-        # else None, or the ground truth it read (a tuple) when only the answer needs the general parser
-    if mode != "smooth" and mode != "strict":
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"reward mode must be one of {MODES}, got {mode!r}")
     task = task_for_source(data_source)
     if task is None:
         return _fallback(data_source, solution_str, ground_truth, extra_info, kwargs)
     task_id = float(task.task_id)
-    if extra_info and made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
+    if made_without_dataset(extra_info):  # a recipe row loaded by a plain dataset: the model saw no edit
         _report_once(f"{task.name} recipe row (load it with data.custom_cls=videossr.training.dataset.VideoSSRDataset)",
                      extra_info.get("index"), ValueError("its frames were never made"))
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
     try:
-        if truth is None:
-            value, format_ok, strict, _ = task.score_text(solution_str, ground_truth, mode)
-        else:
-            value, format_ok, strict, _ = task.score_truth(solution_str, truth, mode)
+        value, format_ok, strict, _ = task.score_text(_text(solution_str), ground_truth, mode)
     except ValueError as e:  # the row's ground truth does not parse: a data bug, reported, never a crash
         _report_once(f"{task.name} ground truth", ground_truth, e)
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
     except Exception as e:  # noqa: BLE001 - a scorer bug must not end a training run either; logged with its trace
-        _report_once(f"{task.name} answer", str(solution_str)[:200], e)
+        _report_once(f"{task.name} answer", _text(solution_str)[:200], e)
         logger.debug("reward scorer failure", exc_info=True)
         return _result(0.0, 0.0, 0.0, task_id, 0.0)
     return _result(float(value), 1.0 if format_ok else 0.0, float(strict), task_id)

@@ -32,7 +32,6 @@ __all__ = [
     "Preview",
     "PretextTask",
     "Score",
-    "FAST_SOURCES",
     "TASKS",
     "get_task",
     "known_data_sources",
@@ -47,12 +46,6 @@ _BUILT_IN: tuple[PretextTask, ...] = (GroundingTask(), CountingTask(), JigsawTas
 _TASKS: dict[str, PretextTask] = {}
 _BY_SOURCE: dict[str, PretextTask] = {}
 TASKS: Mapping[str, PretextTask] = MappingProxyType(_TASKS)
-
-# The data_source names whose answers the reward's C fast path (videossr/_speedups.c) may score: those of the
-# built-in task classes themselves (not subclasses, whose parsing or scoring may differ), as the C code reads them:
-# name -> (its kind: 0 grounding, 1 counting, 2 jigsaw, the task's task_id as a float). Kept by register/unregister.
-_FAST_KINDS = {GroundingTask: 0, CountingTask: 1, JigsawTask: 2}
-FAST_SOURCES: dict[str, tuple[int, float]] = {}
 
 
 def normalise_source(data_source: object) -> str | None:
@@ -75,8 +68,6 @@ def register(task: PretextTask) -> PretextTask:
     _TASKS[task.name] = task
     for s in sources:
         _BY_SOURCE[s] = task
-        if type(task) in _FAST_KINDS:
-            FAST_SOURCES[s] = (_FAST_KINDS[type(task)], float(task.task_id))
     return task
 
 
@@ -85,7 +76,6 @@ def unregister(name: str) -> None:
     task = _TASKS.pop(name)
     for s in [k for k, t in _BY_SOURCE.items() if t is task]:
         del _BY_SOURCE[s]
-        FAST_SOURCES.pop(s, None)
 
 
 for _task in _BUILT_IN:
@@ -102,14 +92,8 @@ def get_task(name: str) -> PretextTask:
 
 def task_for_source(data_source: object) -> PretextTask | None:
     """The task a data_source belongs to (ours or a reference alias, any case), or None for a foreign one."""
-    try:
-        task = _BY_SOURCE.get(data_source)  # the exact name: nearly every call
-    except TypeError:  # unhashable
-        return None
-    if task is None:
-        key = normalise_source(data_source)
-        task = None if key is None else _BY_SOURCE.get(key)
-    return task
+    key = normalise_source(data_source)
+    return None if key is None else _BY_SOURCE.get(key)
 
 
 def task_names() -> tuple[str, ...]:

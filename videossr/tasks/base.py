@@ -58,7 +58,6 @@ class Score(NamedTuple):
 
 
 UNPARSED = Score(0.0, False, 0.0)
-_new_tuple = tuple.__new__
 
 
 @dataclass(frozen=True)
@@ -96,9 +95,6 @@ class PretextTask(ABC):
     task_id: ClassVar[int]
     Params: ClassVar[type]
     default_preset: ClassVar[str]
-
-    def __init__(self) -> None:
-        self._gold_cache: dict[str, Any] = {}
 
     # --- difficulty ------------------------------------------------------------------------------------------
 
@@ -178,23 +174,14 @@ class PretextTask(ABC):
 
     @abstractmethod
     def score(self, pred: Any, truth: Any, mode: str) -> float:
-        """The score in [0, 1] of a parsed prediction in ``mode`` (``"smooth"`` or ``"strict"``)."""
+        """The score in [0, 1] of a parsed prediction in ``mode`` (``"smooth"`` or ``"strict"``): the task's formula
+        from ``videossr.tasks.metrics``, the one place it is written."""
 
     def parse_gold(self, gold: object) -> Any:
         """The truth an answer string states; ValueError naming ``gold`` if it is not a valid answer of this task."""
         if not isinstance(gold, str):
             raise ValueError(f"{self.name} ground truth must be a string, got {type(gold).__name__} {gold!r}")
-        cached = self._gold_cache.get(gold)
-        if cached is None:
-            cached = self._parse_gold(gold)
-            if len(self._gold_cache) > 65536:
-                self._gold_cache.clear()
-            self._gold_cache[gold] = cached
-        return cached
-
-    def scores(self, pred: Any, truth: Any) -> tuple[float, float]:
-        """(smooth, strict) of a parsed prediction; override when one computation gives both."""
-        return float(self.score(pred, truth, "smooth")), float(self.score(pred, truth, "strict"))
+        return self._parse_gold(gold)
 
     def score_text(self, text: object, gold: object, mode: str = "smooth") -> Score:
         """Score a model output against an answer string: what the verl reward and VIUBench both call.
@@ -202,21 +189,14 @@ class PretextTask(ABC):
         An output that states no prediction scores 0 (``format_ok`` False). Raises ValueError for an invalid
         ``gold`` or ``mode``.
         """
-        if mode != "smooth" and mode != "strict":
-            check_mode(mode)
-        truth = self._gold_cache.get(gold) if isinstance(gold, str) else None
-        if truth is None:
-            truth = self.parse_gold(gold)
-        return self.score_truth(text, truth, mode)
-
-    def score_truth(self, text: object, truth: Any, mode: str) -> Score:
-        """``score_text`` against a ground truth already parsed (what ``parse_gold`` gave), in a valid ``mode``."""
+        check_mode(mode)
+        truth = self.parse_gold(gold)
         pred = self.parse_answer(text if isinstance(text, str) else "", truth)
         if pred is None:
             return UNPARSED
-        smooth, strict = self.scores(pred, truth)
-        # Score(...) without the generated __new__'s call: the reward makes one of these per answer
-        return _new_tuple(Score, (strict if mode == "strict" else smooth, True, strict, pred))
+        strict = float(self.score(pred, truth, "strict"))
+        value = strict if mode == "strict" else float(self.score(pred, truth, "smooth"))
+        return Score(value, True, strict, pred)
 
     def check_gold(self, gold: object) -> None:
         """Raise ValueError naming ``gold`` unless it parses and scores 1.0 against itself in both modes.

@@ -284,19 +284,6 @@ class CountingTask(PretextTask):
             return metrics.counting_strict(pred, truth)
         return metrics.counting_score(pred, truth)
 
-    def scores(self, pred: tuple[int, ...], truth: tuple[int, ...]) -> tuple[float, float]:
-        # metrics.counting_score / counting_strict, for what the parsers give: three non-negative counts each
-        smooth = strict = 0.0
-        for p, g in zip(pred, truth):
-            if p == g:
-                smooth += 1.0
-                strict += 1.0
-            elif g > 0:
-                x = 1.0 - abs(p - g) / g
-                if x > 0.0:  # max(0.0, x) without the builtin's call
-                    smooth += x
-        return smooth / 3, strict / 3
-
     def difficulty(self, audit: Mapping[str, Any]) -> str:
         return f"F{int(audit['max_frames_per_class'])}K{int(audit['max_instances'])}"
 

@@ -185,17 +185,6 @@ class GroundingTask(PretextTask):
     def score(self, pred: tuple[float, float], truth: tuple[float, float], mode: str) -> float:
         return metrics.temporal_iou(pred, truth)  # the same in both modes
 
-    def scores(self, pred: tuple[float, float], truth: tuple[float, float]) -> tuple[float, float]:
-        # metrics.temporal_iou, for what the parsers give: finite floats, a truth with end > start
-        # (conditional expressions rather than min/max: no builtin calls on the reward's hot path)
-        p0, p1 = pred
-        g0, g1 = truth
-        inter = (p1 if p1 < g1 else g1) - (p0 if p0 > g0 else g0)
-        if p1 <= p0 or inter <= 0:
-            return 0.0, 0.0
-        iou = inter / ((p1 if p1 > g1 else g1) - (p0 if p0 < g0 else g0))
-        return iou, iou
-
     def difficulty(self, audit: Mapping[str, Any]) -> str:
         return f"{audit['perturbation']}/len{int(audit['min_len'])}-{int(audit['max_len'])}"
 

@@ -102,7 +102,6 @@ def question(num_clips: int) -> str:
 
 
 _GOLD_RE = re.compile(r"[1-9]{1,9}", re.ASCII)
-_SMOOTH_CACHE_SIZE = 1 << 15  # (prediction, truth) pairs whose smooth score is kept; cleared when full
 CLIP_LABEL = (30, 90, 200)
 
 
@@ -115,10 +114,6 @@ class JigsawTask(PretextTask):
     task_id = 2
     Params = Params
     default_preset = "easy"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._smooth_cache: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
 
     @property
     def presets(self) -> Mapping[str, Params]:
@@ -163,21 +158,6 @@ class JigsawTask(PretextTask):
         if mode == "strict":
             return metrics.jigsaw_strict(pred, truth)
         return metrics.jigsaw_score(pred, truth)
-
-    def scores(self, pred: Sequence[int], truth: Sequence[int]) -> tuple[float, float]:
-        # metrics.jigsaw_score / jigsaw_strict, for what the parsers give: two permutations of 1..n, n >= 1
-        if pred == truth:
-            return 1.0, 1.0
-        smooth = self._smooth_cache.get((pred, truth))  # a group's rollouts often repeat an order: one lookup
-        if smooth is None:
-            n = len(truth)
-            find = pred.index  # label -> its position in the prediction; i is its position in the truth
-            # 1 - E / floor(n^2/2) >= 0: no permutation is displaced by more than floor(n^2/2)
-            smooth = 1.0 - sum([abs(find(label) - i) for i, label in enumerate(truth)]) / (n * n // 2)
-            if len(self._smooth_cache) >= _SMOOTH_CACHE_SIZE:
-                self._smooth_cache.clear()
-            self._smooth_cache[(pred, truth)] = smooth
-        return smooth, 0.0
 
     def difficulty(self, audit: Mapping[str, Any]) -> str:
         return f"{int(audit['num_clips'])}clips"

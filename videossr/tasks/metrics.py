@@ -1,8 +1,11 @@
-"""The score functions of VideoSSR, shared by the training rewards and the evaluation.
+"""The score functions of VideoSSR: each formula written once, here, in plain Python.
 
-Plain functions on parsed answers (see ``videossr.tasks.answers`` for parsing). Training uses the smooth scores, VIUBench
-and the strict-reward ablation use the strict ones; both call these same functions, so a score means the same thing
-everywhere. Every function returns a float in [0, 1].
+Plain functions on parsed answers (see ``videossr.tasks.answers`` for parsing). Each task's ``score`` calls them
+(``videossr.tasks.grounding``, ``counting``, ``jigsaw``), and so does everything that scores through a task: the
+training reward (``videossr.rewards.compute_score``), VIUBench, the chance levels and the diagnostic; temporal
+grounding's evaluation calls ``temporal_iou`` directly. Training uses the smooth scores, VIUBench and the
+strict-reward ablation use the strict ones, so a score means the same thing everywhere. Every function returns a
+float in [0, 1].
 
 * Grounding: temporal IoU of the predicted and true interval (smooth and strict alike).
   Decision: an interval whose end is not after its start (reversed or zero-length) scores 0, and so does any

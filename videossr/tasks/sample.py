@@ -242,10 +242,26 @@ MADE_KEY = "made"  # set in extra_info of every recipe row videossr.training.dat
 
 
 def made_without_dataset(extra_info: Any) -> bool:
-    """Whether a row reached the reward with a recipe but without its frames made (loaded by a plain dataset)."""
-    if type(extra_info) is not dict and not isinstance(extra_info, Mapping):  # a dict (every verl row) asks no ABC
+    """Whether a row reached the reward with a recipe but without its frames made (loaded by a plain dataset).
+
+    Never raises: ``extra_info`` may be anything a loader made of the row (None, pandas NA, NaN, an array, a dict of
+    numpy values); only a mapping holds a recipe.
+    """
+    if not isinstance(extra_info, Mapping):
         return False
-    return bool(extra_info.get("recipe")) and not extra_info.get(MADE_KEY)
+    return _is_set(extra_info.get("recipe")) and not _is_set(extra_info.get(MADE_KEY))
+
+
+def _is_set(value: Any) -> bool:
+    """A field's truth value, whatever its type: None, NaN and pandas NA are unset, an array is set if not empty."""
+    if value is None or (isinstance(value, (float, np.floating)) and value != value):
+        return False
+    if isinstance(value, np.ndarray):
+        return value.size > 0
+    try:
+        return bool(value)
+    except (TypeError, ValueError):  # pandas NA, and anything else that has no truth value
+        return False
 
 
 def rows_kind(path: str | os.PathLike) -> str:
