@@ -15,7 +15,7 @@ sample carries the rung it was drawn at (``extra_info.curriculum_rung``), so the
 samples of that rung. Moves and their reasons go to the log and to the state's history.
 
 Settings (``data.videossr.curriculum.*`` in the verl config; defaults in ``CurriculumSettings``): ``enable``
-(false: the paper's fixed mix), ``low`` 0.2, ``high`` 0.8, ``hysteresis`` 2, ``min_steps`` 3, ``min_groups`` 1
+(false: the paper's fixed mix), ``low`` 0.25, ``high`` 0.75, ``hysteresis`` 2, ``min_steps`` 2, ``min_groups`` 1
 (groups at the current rung a step needs to count), ``start`` (``paper`` or ``easiest``), ``start_from`` (a
 difficulty file of ``eval/diagnose.py --sweep``: each task starts at the easiest ladder rung nearest to the settings
 the sweep chose for it).
@@ -38,13 +38,15 @@ import json
 import logging
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from videossr.io import write_json_atomic
+from videossr.sampling.store import store_context
 from videossr.tasks import TASKS, PretextTask, get_task
+from videossr.tasks.recipe import draw
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +63,10 @@ class CurriculumSettings:
     """The controller's settings (see the module docstring); ValueError naming a bad value."""
 
     enable: bool = False
-    low: float = 0.2
-    high: float = 0.8
+    low: float = 0.25
+    high: float = 0.75
     hysteresis: int = 2
-    min_steps: int = 3
+    min_steps: int = 2
     min_groups: int = 1
     start: str = "paper"
     start_from: str | None = None
@@ -373,6 +375,65 @@ class Curriculum:
             return None
         self.load(path)
         return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The dry run's check of the ladders
+
+
+def check_ladders(rows: Iterable[Mapping[str, Any]], score: Callable[[str, str, str], float],
+                  tasks: Sequence[PretextTask] | None = None) -> tuple[dict[str, int], list[str]]:
+    """Prove every rung of every ladder on the frame stores the training rows use, before anything starts.
+
+    ``rows``: recipe rows (at least their ``extra_info``); ``score(data_source, answer, ground_truth)``: the reward
+    the run will use. For each task and frame store, every rung is drawn on every video the task's rows use and its
+    sample made with pixels on the first video that takes it; every drawn answer must score 1.0 against itself.
+    A video may be unable to take a rung (too few frames or seconds for its segments, a clip count that does not
+    divide its frames): its rows then fall back to the row as built at that rung (``VideoSSRDataset``), which is
+    noted. Returns ({task: samples checked}, notes); ValueError listing every rung that no video of a store takes
+    and every answer that does not score 1.0.
+    """
+    wanted = {t.name: t for t in (TASKS.values() if tasks is None else tasks)}
+    videos_of: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        extra = row.get("extra_info") or {}
+        raw = extra.get("recipe")
+        if not raw or extra.get("task") not in wanted:
+            continue
+        root = (json.loads(raw) if isinstance(raw, str) else dict(raw))["frames_root"]
+        videos_of.setdefault((extra["task"], root), set()).add(str(extra["video_id"]))
+    checked: dict[str, int] = {}
+    problems, notes = [], []
+    for (name, root), video_ids in sorted(videos_of.items()):
+        task = wanted[name]
+        ctx, videos = store_context(root)
+        for rung in task.ladder:
+            rendered, unable = False, []
+            for k, video_id in enumerate(sorted(video_ids)):
+                where = f"{name} rung {rung.label} on video {video_id!r} ({root})"
+                try:
+                    video = videos[video_id]
+                    draft, _ = draw(name, rung.params, 0, k, video, ctx, epoch=1, label=where)
+                except (ValueError, KeyError) as e:
+                    unable.append(f"{video_id}: {e}")
+                    continue
+                if not rendered:
+                    task.render(draft, video, ctx)
+                    rendered = True
+                value = score(task.data_source, draft.answer, draft.answer)
+                if value != 1.0:
+                    problems.append(f"{where}: the true answer {draft.answer!r} scores {value}, not 1.0")
+                checked[name] = checked.get(name, 0) + 1
+            if not rendered:
+                problems.append(f"{name} rung {rung.label}: no video of {root} takes it ({unable[0]})")
+            elif unable:
+                notes.append(f"{name} rung {rung.label}: {len(unable)} of {len(video_ids)} videos cannot take it "
+                             f"(their rows stay as built there), e.g. {unable[0]}")
+    if problems:
+        shown = "\n  ".join(problems[:20])
+        more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ValueError(f"{len(problems)} ladder problem(s) on these frames:\n  {shown}{more}")
+    return checked, notes
 
 
 # The training process's curriculum: the dataset that draws the samples registers it, the replay buffer and the

@@ -100,10 +100,9 @@ class _CurriculumFeedback:
         return batch, metrics
 
 
-try:  # verl is there when training; groups_from_records works without it
-    from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
+try:  # verl (with its TransferQueue) is there when training; groups_from_records works without it
     from verl.trainer.ppo.v1.replay_buffer import ReplayBuffer, ReplayBufferAsync
-except ImportError:  # pragma: no cover - exercised only without verl installed
+except ImportError:  # pragma: no cover - exercised only without verl / transfer_queue installed
     pass
 else:
 
@@ -112,6 +111,13 @@ else:
 
     class CurriculumReplayBufferAsync(_CurriculumFeedback, ReplayBufferAsync):
         """verl's asynchronous replay buffer with the curriculum's feedback (the async trainer modes)."""
+
+
+try:
+    from verl.trainer.ppo.checkpoint_callback import CheckpointCallback
+except ImportError:  # pragma: no cover - exercised only without verl installed
+    pass
+else:
 
     class CurriculumCheckpoint(CheckpointCallback):
         """Writes the curriculum's state into each checkpoint folder verl saves."""

@@ -151,9 +151,13 @@ def _plain(options: Any) -> dict:
         return {}
     try:
         from omegaconf import DictConfig, OmegaConf
+        from omegaconf.errors import OmegaConfBaseException
 
         if isinstance(options, DictConfig):
-            return dict(OmegaConf.to_container(options, resolve=True))
+            try:
+                return dict(OmegaConf.to_container(options, resolve=True))
+            except OmegaConfBaseException:  # an interpolation into a config that is not there (a data config alone)
+                return dict(OmegaConf.to_container(options, resolve=False))
     except ImportError:  # pragma: no cover - omegaconf comes with verl
         pass
     return dict(options)

@@ -18,10 +18,16 @@ train/README.md, "CPU smoke step"). train.sh does the running; this module does 
     log-probs agree with the actor's recomputed ones (the actor -> rollout weight sync happened). Prints the
     step's key figures; exit status 1 with the failed checks otherwise.
 
+``check --curriculum`` (the curriculum's smoke, ``CURRICULUM=1``: three steps)
+    also reads the curriculum's figures from verl's metrics log (``check_curriculum``): the tiny model fails
+    (nearly) everything, so rungs move down, never up, and the last step's samples come from the lower rungs (as
+    they were tagged when drawn); the last step's checkpoint carries the curriculum's state.
+
 Usage::
 
     python -m videossr.training.smoke prepare [--model-dir DIR] [--data-dir DIR] [--video-dir data/demo] [--num-samples 8]
     python -m videossr.training.smoke check --run-dir OUTPUT_DIR/smoke_<time> [--reward-mode smooth]
+        [--curriculum --steps 3 --checkpoint-dir OUTPUT_DIR/smoke_<time>/checkpoints]
 """
 
 from __future__ import annotations
@@ -365,6 +371,7 @@ def format_verdict(verdict: Verdict) -> str:
     m = verdict.metrics
     shown = [k for k in KEY_METRICS if k in m]
     shown += [k for k in sorted(m) if any(key in k.split("/") for key in RESULT_KEYS[1:]) and k not in shown]
+    shown += [k for k in sorted(m) if k.startswith("curriculum/") and k not in shown]
     width = max((len(k) for k in shown), default=0)
     lines = [f"VideoSSR CPU smoke step {verdict.step}: verl's metrics"]
     lines += [f"  {k:<{width}} = {m[k]!r}" for k in shown]
