@@ -280,3 +280,31 @@ def test_groups_from_trajectory_records():
         Group("counting", 1, (1.0, 0.25), (1.0, 0.0)),
         Group("jigsaw", -1, (0.5, 0.5), (0.0, 0.0)),  # a reference alias; no rung tag; a missing strict is 0
     ]
+
+
+def test_smoke_verdict_reads_the_rungs_from_the_logged_metrics(tmp_path):
+    """The curriculum smoke's check, on metrics shaped as verl logged them for a real 3-step CPU run."""
+    from videossr.training.smoke import check_curriculum
+
+    def step(**tasks):
+        out = {}
+        for task, (rung, sample_rung, move) in tasks.items():
+            out[f"curriculum/{task}/rung"] = rung
+            out[f"curriculum/{task}/move"] = move
+            if sample_rung is not None:
+                out[f"curriculum/{task}/sample_rung"] = sample_rung
+        return out
+
+    good = {1: step(g=(1.0, 2.0, -1.0), c=(2.0, None, 0.0), j=(1.0, 2.0, -1.0)),
+            2: step(g=(1.0, 1.0, 0.0), c=(1.0, 2.0, -1.0), j=(1.0, None, 0.0)),
+            3: step(g=(1.0, 1.0, 0.0), c=(1.0, None, 0.0), j=(0.0, 1.0, -1.0))}
+    assert check_curriculum(good, last_step=3).ok
+    # the last step's jigsaw samples still at the old rung: the decision did not reach them
+    stale = {**good, 3: step(g=(1.0, 1.0, 0.0), c=(1.0, None, 0.0), j=(1.0, 2.0, 0.0))}
+    assert any("j's samples come from its lower rung" in f for f in check_curriculum(stale, last_step=3).failures)
+    up = {**good, 2: step(g=(2.0, 1.0, 1.0), c=(1.0, 2.0, -1.0), j=(1.0, None, 0.0))}
+    assert any("no task moves up" in f for f in check_curriculum(up, last_step=3).failures)
+    missing = {1: good[1], 3: good[3]}
+    assert any("every step 1..3" in f for f in check_curriculum(missing, last_step=3).failures)
+    verdict = check_curriculum(good, last_step=3, checkpoint_dir=tmp_path)
+    assert any("carries the curriculum's state" in f for f in verdict.failures)

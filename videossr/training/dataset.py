@@ -19,6 +19,13 @@ like every generated answer; the first load is the row as built. A multi-epoch r
 same sample twice, deterministically. The per-item counters live in shared memory, so data-loader worker
 processes see one count; they are part of the dataset's ``state_dict`` for a resumed run.
 
+The online curriculum. With ``data.videossr.curriculum.enable=true`` (``CURRICULUM=1``), the training set (the
+first such dataset of the process) creates the curriculum (``videossr.training.curriculum``), resumes its state from
+the checkpoint verl resumes from, and draws every recipe row afresh at its task's current rung (stream ``(seed,
+task, index, 1 + loads so far)``), tagged ``extra_info.curriculum_rung`` / ``curriculum_label``; a rung the row's
+video cannot take falls back to the row as built, tagged with its own rung (-1 if it is none). The validation set
+draws its rows as built.
+
 Rows loaded with verl's plain ``RLHFDataset`` by mistake would show the model the unedited source frames: the
 reward refuses them (a row with a recipe that was never made scores 0, ``gold_ok`` 0, logged), and the launcher's
 dry run fails on such a configuration.
