@@ -35,9 +35,8 @@ from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask
 
 MAX_CLIPS = 9  # one digit per clip
 # The difficulty ladder, easiest first: clips the video is cut into (on 48 frames: 16, 12, 8 and 6 frames per clip);
-# the paper's 6 third.
+# the paper's 6 (the easy preset) third.
 LADDER = (3, 4, 6, 8)
-PAPER_CLIPS = 6
 
 
 @dataclass(frozen=True)
@@ -206,7 +205,8 @@ class JigsawTask(PretextTask):
     def ladder(self) -> tuple[Rung, ...]:
         """Fewer, longer clips first; the paper's 6 clips third. A video's frame count must divide by every rung's
         clip count (48 frames: 16, 12, 8, 6 frames per clip); the training dry run checks it on the frame store."""
-        return tuple(Rung(f"{n}clips", Params(num_clips=n), paper=n == PAPER_CLIPS) for n in LADDER)
+        return tuple(Rung(f"{n}clips", Params(num_clips=n), paper=Params(num_clips=n) == self.presets["easy"])
+                     for n in LADDER)
 
     def sweep_grid(self, clips: Sequence[int] | None = None) -> list[GridPoint]:
         """Jigsaw settings from clip counts (default: the ladder's), all in one family."""

@@ -170,13 +170,16 @@ class Controller:
     def observe(self, step: int, groups: Sequence[Group]) -> tuple[dict[str, float], list[dict[str, Any]]]:
         """Take one training step's scored groups; return the step's metrics and the moves it made.
 
+        ``step`` is verl's global step; the async trainers sample several batches per step (``parameter_sync_step``),
+        each observed on its own under the same step number.
+
         Metrics per task (``curriculum/<task>/...``): ``rung`` (after this step's decision), ``sample_rung`` (mean
         rung the step's samples were drawn at), ``groups``, ``groups_at_rung``, ``zero_variance``, ``mean_reward``,
         ``strict_success`` (all groups of the task this step), ``rung_strict_success`` (the groups at the rung that
         decided), ``move`` (+1, -1 or 0).
         """
-        if step <= self.last_step:
-            raise ValueError(f"step {step} observed after step {self.last_step}: steps must increase")
+        if step < self.last_step:
+            raise ValueError(f"step {step} observed after step {self.last_step}: steps never go back")
         self.last_step = int(step)
         s = self.settings
         metrics: dict[str, float] = {}
