@@ -22,6 +22,8 @@
 #   LOGGER           comma-separated verl loggers               console,tensorboard
 #   REWARD_MODE      smooth (paper) | strict (ablation)         smooth
 #   FRESH_EACH_EPOCH 1: recipe rows are drawn afresh each time they are loaded again (multi-epoch runs)   0
+#   CURRICULUM       1: the online curriculum (README "Curriculum"; recipe rows only): every sample is drawn at its
+#                    task's current rung, which follows the model; settings as data.videossr.curriculum.* overrides  0
 #   PYTHON           interpreter                                .venv/bin/python if present, else python3
 #   DRY_RUN          1: run videossr.training.launch's CPU dry run instead of training
 #   DRY_RUN_ROWS     training rows the dry run loads            2
@@ -182,6 +184,18 @@ fi
 if [[ "${FRESH_EACH_EPOCH:-0}" == 1 ]]; then
   OVERRIDES+=("data.videossr.fresh_each_epoch=true")
 fi
+CURRICULUM="${CURRICULUM:-0}"
+if [[ "$CURRICULUM" == 1 ]]; then
+  [[ "$ROWS_KIND" == recipes ]] || die "CURRICULUM=1 needs recipe rows (the build's default); the data files hold $ROWS_KIND"
+  # the dataset draws at the current rungs; verl's replay buffer feeds back the scored groups and logs the figures
+  # (the async trainer modes: custom_sampler.name=CurriculumReplayBufferAsync); checkpoints carry the state
+  OVERRIDES+=(
+    "data.videossr.curriculum.enable=true"
+    "trainer.v1.sampler.custom_sampler.path=pkg://videossr.training.curriculum_verl"
+    "trainer.v1.sampler.custom_sampler.name=CurriculumReplayBuffer"
+    "trainer.checkpoint_callback_class=videossr.training.curriculum_verl.CurriculumCheckpoint"
+  )
+fi
 if [[ "$HAVE_VAL" == 0 ]]; then
   OVERRIDES+=("trainer.test_freq=-1" "trainer.val_before_train=False")
 fi
@@ -207,6 +221,12 @@ if [[ "$SMOKE" == 1 ]]; then
   RUN_DIR="$OUTPUT_DIR/smoke_$STAMP" # this run's metrics, responses and composed config
   mkdir -p "$RUN_DIR"
   export VERL_FILE_LOGGER_PATH="$RUN_DIR/metrics.jsonl"
+  SMOKE_STEPS=1
+  SMOKE_SAVE_FREQ=-1
+  if [[ "$CURRICULUM" == 1 ]]; then
+    SMOKE_STEPS=3    # the curriculum's smoke: three steps, and a checkpoint after the last
+    SMOKE_SAVE_FREQ=3
+  fi
   OVERRIDES+=(
     # Ray with one fake GPU (verl always asks for GPUs) and enough CPU slots that no actor waits for one
     "+ray_kwargs.ray_init.num_gpus=1"
@@ -214,8 +234,8 @@ if [[ "$SMOKE" == 1 ]]; then
     "transfer_queue.backend.SimpleStorage.num_data_storage_units=1"
     # one step of 2 prompts x 2 rollouts, 16-token answers; then one validation pass over 2 rows, because verl's
     # (v1) trainer logs the reward function's extra keys (format_ok, ...) only with validation metrics
-    "trainer.total_training_steps=1"
-    "trainer.save_freq=-1"
+    "trainer.total_training_steps=$SMOKE_STEPS"
+    "trainer.save_freq=$SMOKE_SAVE_FREQ"
     "trainer.test_freq=1"
     "trainer.val_before_train=False"
     "data.val_max_samples=2"
@@ -252,6 +272,17 @@ if [[ "$SMOKE" == 1 ]]; then
     "trainer.validation_data_dir=$RUN_DIR/validation"
     "hydra.run.dir=$RUN_DIR/hydra"
   )
+  SMOKE_CHECK=()
+  if [[ "$CURRICULUM" == 1 ]]; then
+    # three steps; the tiny model fails (nearly) every question, so each task moves down after every step it is seen
+    # (no hysteresis, no minimum stay); a checkpoint after the last step carries the curriculum's state
+    OVERRIDES+=(
+      "data.videossr.curriculum.hysteresis=1"
+      "data.videossr.curriculum.min_steps=1"
+      "trainer.default_local_dir=$RUN_DIR/checkpoints" # this run's own: verl would resume from an older one
+    )
+    SMOKE_CHECK=(--curriculum --steps 3 --checkpoint-dir "$RUN_DIR/checkpoints")
+  fi
   LOG_FILE="$OUTPUT_DIR/logs/smoke_$STAMP.log"
   echo "train.sh: CPU smoke step ($REWARD_MODE rewards, model $MODEL_PATH); log: $LOG_FILE" >&2
   set +e
@@ -262,7 +293,8 @@ if [[ "$SMOKE" == 1 ]]; then
   [[ "$rc" == 0 ]] || die "main_ppo exited $rc; log: $LOG_FILE"
   # --cfg / --help only print (verl's own Hydra app): nothing ran, so there is nothing to check
   [[ " $* " == *" --cfg "* || " $* " == *" --help "* ]] && exit 0
-  "$PYTHON" -m videossr.training.smoke check --run-dir "$RUN_DIR" --reward-mode "$REWARD_MODE" 2>&1 | tee -a "$LOG_FILE"
+  "$PYTHON" -m videossr.training.smoke check --run-dir "$RUN_DIR" --reward-mode "$REWARD_MODE" ${SMOKE_CHECK[@]+"${SMOKE_CHECK[@]}"} 2>&1 |
+    tee -a "$LOG_FILE"
   exit "${PIPESTATUS[0]}"
 fi
 

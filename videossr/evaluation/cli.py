@@ -326,13 +326,9 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
                      help="videos to sample a frame store from (into OUTPUT_DIR/probes/frames_store); repeatable")
     s.add_argument("--probe-size", type=positive_int, default=32, help="questions per setting (default 32)")
     s.add_argument("--target", type=_UNIT, default=0.5, help="mean reward to aim for (default 0.5)")
-    s.add_argument("--counting-grid", type=_pairs, default=None, metavar="FxK,...",
-                   help="counting settings, frames per class x shapes per frame (default 1x1,2x2,3x3,4x4)")
-    s.add_argument("--jigsaw-grid", type=_ints, default=None, metavar="N,...", help="clip counts (default 3,4,6,8)")
-    s.add_argument("--grounding-lengths", type=_pairs, default=None, metavar="LO-HI,...",
-                   help="segment length ranges in frames (default 4-8,8-16,16-24)")
-    s.add_argument("--grounding-perturbations", type=_names, default=None, metavar="KIND,...",
-                   help="perturbation kinds (default ChannelSwap,Rotate180,ZoomOut,Mirror: the training four)")
+    for flag in _grid_flags():  # each task declares the flags that change its grid
+        s.add_argument(flag.flag, type=_GRID_VALUE_TYPES[flag.kind], default=None, metavar=flag.metavar,
+                       help=flag.help)
     s.add_argument("--difficulty-out", type=Path, default=None, metavar="FILE",
                    help="where to write the difficulty file (default OUTPUT_DIR/difficulty.json)")
     add_backend_args(p)
@@ -341,30 +337,35 @@ def build_diagnose_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _grid_flags() -> list:
+    from videossr.tasks import TASKS
+
+    return [flag for task in TASKS.values() for flag in task.grid_flags]
+
+
+_GRID_VALUE_TYPES = {"pairs": _pairs, "ints": _ints, "names": _names}
+
+
 def _sweep_grids(parser: argparse.ArgumentParser, args: argparse.Namespace) -> dict[str, list]:
-    from videossr.evaluation.sweep import counting_grid, default_grid, grounding_grid, jigsaw_grid
+    from videossr.evaluation.sweep import task_grid
     from videossr.tasks import get_task, task_names
 
     asked = list(task_names()) if [t.lower() for t in args.sweep] == ["all"] else args.sweep
     grids: dict[str, list] = {}
     for t in asked:
         try:
-            name = get_task(t).name
+            task = get_task(t)
         except ValueError as e:
             parser.error(f"--sweep: {e}")
+        options = {}
+        for flag in task.grid_flags:
+            value = getattr(args, flag.flag.lstrip("-").replace("-", "_"))
+            if value is not None:
+                options[flag.option] = value
         try:
-            if name == "counting" and args.counting_grid:
-                grids[name] = counting_grid(args.counting_grid)
-            elif name == "jigsaw" and args.jigsaw_grid:
-                grids[name] = jigsaw_grid(args.jigsaw_grid)
-            elif name == "grounding" and (args.grounding_lengths or args.grounding_perturbations):
-                kinds = args.grounding_perturbations or get_task("grounding").preset("train").perturbations
-                lengths = args.grounding_lengths or [(4, 8), (8, 16), (16, 24)]
-                grids[name] = grounding_grid(kinds, lengths)
-            else:
-                grids[name] = default_grid(name)
+            grids[task.name] = task_grid(task.name, **options)
         except (ValueError, TypeError) as e:
-            parser.error(f"--sweep {name}: {e}")
+            parser.error(f"--sweep {task.name}: {e}")
     return grids
 
 

@@ -1,6 +1,7 @@
 """Difficulty calibration: find the task settings at which a model's GRPO signal is largest, and write them down.
 
-For each task asked, small probe sets are built at several difficulty settings (``default_grid`` or the caller's),
+For each task asked, small probe sets are built at several difficulty settings (the task's own grid,
+``PretextTask.sweep_grid``, through ``task_grid`` / ``default_grid``, or the caller's),
 the zero-variance diagnostic (``videossr.evaluation.diagnose``) runs on each, and per family of settings the one
 with the lowest cost
 
@@ -13,8 +14,9 @@ training mix keeps one variant per kind, as the paper's mix does). The choices a
 that the build accepts (``videossr.datasets.build.DIFFICULTY_FORMAT``; ``pretext_tasks/build_dataset.py --difficulty-from
 FILE``), with what was measured as notes.
 
-The default grid: counting F/K in {(1,1), (2,2), (3,3), (4,4)}; jigsaw 3, 4, 6 or 8 clips; grounding each of the four
-training perturbations with segments of 4-8, 8-16 (the paper's) or 16-24 frames.
+The grids are declared by the tasks (this module names none). Today's defaults: counting F/K in {(1,1), (2,2), (3,3),
+(4,4)}; jigsaw 3, 4, 6 or 8 clips (both: their difficulty ladders); grounding each of the four training
+perturbations with segments of 4-8, 8-16 (the paper's) or 16-24 frames.
 
 Probe sets are recipe rows (as the build writes by default), made with the build's machinery
 (``videossr.datasets.planning.plan_task`` + ``videossr.datasets.executors.generate``) from a frame store, one folder per setting;
@@ -58,8 +60,8 @@ from videossr.tasks.sample import write_parquet
 from videossr.tasks import get_task
 from videossr.datasets.units import prune
 
-__all__ = ["DEFAULT_GRID", "SWEEP_NAME", "DIFFICULTY_NAME", "Setting", "SweepResult", "build_probe_set", "choose",
-           "counting_grid", "default_grid", "format_sweep", "grounding_grid", "jigsaw_grid", "run_sweep"]
+__all__ = ["SWEEP_NAME", "DIFFICULTY_NAME", "Setting", "SweepResult", "build_probe_set", "choose", "default_grid",
+           "format_sweep", "run_sweep", "task_grid"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,45 +87,16 @@ class Setting:
             raise ValueError(f"a setting's label must be a plain name, got {self.label!r}")
 
 
-def counting_grid(pairs: Sequence[tuple[int, int]]) -> list[Setting]:
-    """Counting settings from (F, K) pairs: F frames per class at most, K shapes per frame at most."""
-    task = get_task("counting")
-    return [Setting("counting", f"F{f}K{k}", "counting", task.params(max_frames_per_class=f, max_instances=k))
-            for f, k in pairs]
-
-
-def jigsaw_grid(clips: Sequence[int]) -> list[Setting]:
-    """Jigsaw settings from clip counts."""
-    task = get_task("jigsaw")
-    return [Setting("jigsaw", f"{n}clips", "jigsaw", task.params(num_clips=n)) for n in clips]
-
-
-def grounding_grid(perturbations: Sequence[str], lengths: Sequence[tuple[int, int]]) -> list[Setting]:
-    """Grounding settings: every perturbation kind with every segment length range (frames, inclusive)."""
-    task = get_task("grounding")
-    out = []
-    for kind in perturbations:
-        canonical = task.preset(kind).perturbations[0]  # ValueError naming an unknown kind; any case accepted
-        for lo, hi in lengths:
-            out.append(Setting("grounding", f"{canonical}_len{lo}-{hi}", canonical,
-                               task.params(perturbations=(canonical,), min_len=lo, max_len=hi)))
-    return out
-
-
-DEFAULT_GRID: Mapping[str, Callable[[], list[Setting]]] = {
-    "counting": lambda: counting_grid([(1, 1), (2, 2), (3, 3), (4, 4)]),
-    "jigsaw": lambda: jigsaw_grid([3, 4, 6, 8]),
-    "grounding": lambda: grounding_grid(get_task("grounding").preset("train").perturbations,
-                                        [(4, 8), (8, 16), (16, 24)]),
-}
+def task_grid(task: str, **options: Any) -> list[Setting]:
+    """The sweep settings of ``task``: what the task declares (``PretextTask.sweep_grid``), changed by ``options``
+    (the keywords its ``grid_flags`` fill; none gives its default grid)."""
+    t = get_task(task)
+    return [Setting(t.name, p.label, p.family, p.params) for p in t.sweep_grid(**options)]
 
 
 def default_grid(task: str) -> list[Setting]:
     """The default settings of ``task`` (see the module docstring)."""
-    name = get_task(task).name
-    if name not in DEFAULT_GRID:
-        raise ValueError(f"no default sweep grid for task {task!r}; give its settings")
-    return DEFAULT_GRID[name]()
+    return task_grid(task)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,10 @@ A task owns everything about itself, and the rest of the project looks it up in 
   thing in training and evaluation;
 * looking at it: ``preview(params)``, what a contact sheet marks on a sample's frames;
 * how hard it is: ``difficulty(audit)``, a short label of the difficulty a sample was drawn at (``F3K3``,
-  ``6clips``), and ``guess(rng, audit)``, an answer drawn uniformly from the answer space a sample with that audit
+  ``6clips``); ``ladder``, the task's difficulty settings ordered from easiest to hardest with the paper's marked
+  (what the training curriculum, ``videossr.training.curriculum``, climbs); ``sweep_grid(**options)`` and
+  ``grid_flags``, the settings the difficulty sweep measures and the command-line flags that change them; and
+  ``guess(rng, audit)``, an answer drawn uniformly from the answer space a sample with that audit
   info offers: the guesser whose expected score is the chance level (``videossr.evaluation.chance``).
 
 Plain parsing and metric functions stay in ``videossr.tasks.answers`` and ``videossr.tasks.metrics``; tasks call them.
@@ -68,6 +71,38 @@ class Preview:
     marks: Mapping[tuple[int, int], tuple[RGB, str]] = field(default_factory=dict)  # (clip, frame) -> colour, label
     clip_labels: Mapping[int, str] = field(default_factory=dict)  # shown clip position -> text after "shown k"
     one_row_per_clip: bool = False  # lay clips out one per grid row (multi-clip tasks)
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One step of a task's difficulty ladder: a label (folder- and metric-safe), the task's Params, and whether it
+    is the paper's setting."""
+
+    label: str
+    params: Any
+    paper: bool = False
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One setting of the difficulty sweep: a label, the family it competes in (one choice per family), the Params."""
+
+    label: str
+    family: str
+    params: Any
+
+
+@dataclass(frozen=True)
+class GridFlag:
+    """A command-line flag that changes a task's sweep grid: ``flag`` (``--counting-grid``), the keyword of
+    ``sweep_grid`` it fills (``option``), how its value is written (``kind``: ``pairs`` "1x1,2x2" / "4-8,8-16",
+    ``ints`` "3,4,6", ``names`` "A,B"), and its help text."""
+
+    flag: str
+    option: str
+    kind: str
+    metavar: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -214,6 +249,36 @@ class PretextTask(ABC):
     def difficulty(self, audit: Mapping[str, Any]) -> str:
         """A short label of the difficulty setting a sample with audit info ``audit`` was drawn at (for reports)."""
         return "-"
+
+    # --- the difficulty ladder and the sweep grid ----------------------------------------------------------------
+
+    grid_flags: ClassVar[tuple[GridFlag, ...]] = ()
+
+    @property
+    def ladder(self) -> tuple[Rung, ...]:
+        """The task's difficulty settings from easiest to hardest, the paper's marked (exactly one). The default is
+        a one-rung ladder, the default preset: a task that declares nothing stays where the paper put it."""
+        return (Rung(self.default_preset, self.default_params, paper=True),)
+
+    def paper_rung(self) -> int:
+        """The index of the paper's rung in ``ladder``."""
+        marked = [i for i, r in enumerate(self.ladder) if r.paper]
+        if len(marked) != 1:
+            raise ValueError(f"task {self.name!r}: its ladder must mark exactly one rung as the paper's, got {marked}")
+        return marked[0]
+
+    def nearest_rung(self, params: Any) -> int:
+        """The ladder rung whose Params share the most field values with ``params`` (the easier one on ties)."""
+        names = [f.name for f in dataclasses.fields(self.Params)]
+        alike = [sum(getattr(r.params, n) == getattr(params, n) for n in names) for r in self.ladder]
+        return alike.index(max(alike))
+
+    def sweep_grid(self, **options: Any) -> list[GridPoint]:
+        """The settings the difficulty sweep measures; ``options`` come from ``grid_flags``. Default: the ladder,
+        one family (the sweep picks one rung)."""
+        if options:
+            raise ValueError(f"task {self.name!r} takes no sweep grid options, got {sorted(options)}")
+        return [GridPoint(r.label, self.name, r.params) for r in self.ladder]
 
     def guess(self, rng: np.random.Generator, audit: Mapping[str, Any]) -> str:
         """An answer string drawn uniformly from the answer space of a sample with audit info ``audit``.

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -42,7 +42,7 @@ from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path, load_frame
 from videossr.tasks.sample import Clip, Frame, Sample
-from videossr.tasks.base import Draft, Preview, PretextTask
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
 
 __all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]
 
@@ -80,6 +80,8 @@ class Params:
 
 
 DIFFICULTIES = MappingProxyType({"easy": Params(3, 3), "hard": Params(4, 4)})
+# The difficulty ladder, easiest first: (F, K) = frames per class x shapes per frame; the paper's (3, 3) third.
+LADDER = ((1, 1), (2, 2), (3, 3), (4, 4))
 
 # What the question tells the model is what the paper's (and the reference's) question tells it, in our own words:
 # the three kinds, that a shape may have any colour and any rotation, that shapes may be on one frame or on several,
@@ -301,3 +303,19 @@ class CountingTask(PretextTask):
         if "counts" in params:
             header = "drawn: " + ", ".join(f"{k} {v}" for k, v in params["counts"].items()) + " (shape frames in orange)"
         return Preview(header=header, marks=marks)
+
+    # --- the difficulty ladder and the sweep grid ---------------------------------------------------------------
+
+    grid_flags = (GridFlag("--counting-grid", "pairs", "pairs", "FxK,...",
+                           "counting settings, frames per class x shapes per frame (default 1x1,2x2,3x3,4x4)"),)
+
+    @property
+    def ladder(self) -> tuple[Rung, ...]:
+        """F x K from one shape on one frame per class to the hard preset; the paper's F3K3 third."""
+        return tuple(Rung(f"F{f}K{k}", Params(f, k), paper=Params(f, k) == DIFFICULTIES["easy"])
+                     for f, k in LADDER)
+
+    def sweep_grid(self, pairs: Sequence[tuple[int, int]] | None = None) -> list[GridPoint]:
+        """Counting settings from (F, K) pairs (default: the ladder's), all in one family."""
+        return [GridPoint(f"F{f}K{k}", self.name, self.params(max_frames_per_class=f, max_instances=k))
+                for f, k in (LADDER if pairs is None else pairs)]

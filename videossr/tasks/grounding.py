@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -49,12 +49,20 @@ from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord
 from videossr.tasks.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
 from videossr.tasks.sample import Clip, Sample
-from videossr.tasks.base import Draft, Preview, PretextTask
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
 
 __all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]
 
 # Every perturbation (StutterHold in particular) needs at least this many frames in its segment.
 MIN_SEGMENT = 4
+
+# The difficulty ladder's perturbation sets: the two most glaring of the training four (a colour swap, the picture
+# upside down), the training four, and the training four with subtle ones last (a mild zoom, a blur, a saturation
+# change: the picture stays itself, only its look shifts).
+OBVIOUS_PERTURBATIONS = ("ChannelSwap", "Rotate180")
+SUBTLE_PERTURBATIONS = ("ZoomIn", "Blur", "Saturation")
+# The sweep's default segment length ranges (frames, inclusive); the paper's is 8-16.
+SWEEP_LENGTHS = ((4, 8), (8, 16), (16, 24))
 
 
 @dataclass(frozen=True)
@@ -203,3 +211,37 @@ class GroundingTask(PretextTask):
             f"fps {float(params.get('fps', 0)):.3f}"
         )
         return Preview(header=header, marks={(0, i): (SEGMENT_OUTLINE, "") for i in range(start, start + length)})
+
+    # --- the difficulty ladder and the sweep grid ---------------------------------------------------------------
+
+    grid_flags = (
+        GridFlag("--grounding-lengths", "lengths", "pairs", "LO-HI,...",
+                 "segment length ranges in frames (default 4-8,8-16,16-24)"),
+        GridFlag("--grounding-perturbations", "perturbations", "names", "KIND,...",
+                 "perturbation kinds (default ChannelSwap,Rotate180,ZoomOut,Mirror: the training four)"),
+    )
+
+    @property
+    def ladder(self) -> tuple[Rung, ...]:
+        """Long segments with glaring edits first, then the training four on shorter segments (the paper's 8-16 third),
+        the subtle perturbations last. Segments of up to 24 frames need videos of at least 24 frames."""
+        train = tuple(TRAINING_PERTURBATIONS)
+        return (
+            Rung("len16-24_obvious", Params(perturbations=OBVIOUS_PERTURBATIONS, min_len=16, max_len=24)),
+            Rung("len16-24", Params(perturbations=train, min_len=16, max_len=24)),
+            Rung("len8-16", Params(perturbations=train), paper=True),
+            Rung("len4-8", Params(perturbations=train, min_len=4, max_len=8)),
+            Rung("len4-8_subtle", Params(perturbations=train + SUBTLE_PERTURBATIONS, min_len=4, max_len=8)),
+        )
+
+    def sweep_grid(self, perturbations: Sequence[str] | None = None,
+                   lengths: Sequence[tuple[int, int]] | None = None) -> list[GridPoint]:
+        """Every perturbation kind (default: the training four) with every segment length range (default 4-8, 8-16,
+        16-24 frames); one family per kind, so the training mix keeps one variant per kind as the paper's does."""
+        out = []
+        for kind in (TRAINING_PERTURBATIONS if perturbations is None else perturbations):
+            canonical = self.preset(kind).perturbations[0]  # ValueError naming an unknown kind; any case accepted
+            for lo, hi in (SWEEP_LENGTHS if lengths is None else lengths):
+                out.append(GridPoint(f"{canonical}_len{lo}-{hi}", canonical,
+                                     self.params(perturbations=(canonical,), min_len=lo, max_len=hi)))
+        return out

@@ -31,9 +31,12 @@ from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path
 from videossr.tasks.sample import Clip, Sample
-from videossr.tasks.base import Draft, Preview, PretextTask
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
 
 MAX_CLIPS = 9  # one digit per clip
+# The difficulty ladder, easiest first: clips the video is cut into (on 48 frames: 16, 12, 8 and 6 frames per clip);
+# the paper's 6 (the easy preset) third.
+LADDER = (3, 4, 6, 8)
 
 
 @dataclass(frozen=True)
@@ -173,3 +176,18 @@ class JigsawTask(PretextTask):
         header = f"shown order of original clips (1-based): {[int(o) + 1 for o in order]}"
         labels = {p: f"= true {int(o) + 1}" for p, o in enumerate(order)}
         return Preview(header=header, clip_labels=labels, one_row_per_clip=True)
+
+    # --- the difficulty ladder and the sweep grid ---------------------------------------------------------------
+
+    grid_flags = (GridFlag("--jigsaw-grid", "clips", "ints", "N,...", "clip counts (default 3,4,6,8)"),)
+
+    @property
+    def ladder(self) -> tuple[Rung, ...]:
+        """Fewer, longer clips first; the paper's 6 clips third. A video's frame count must divide by every rung's
+        clip count (48 frames: 16, 12, 8, 6 frames per clip); the training dry run checks it on the frame store."""
+        return tuple(Rung(f"{n}clips", Params(num_clips=n), paper=Params(num_clips=n) == self.presets["easy"])
+                     for n in LADDER)
+
+    def sweep_grid(self, clips: Sequence[int] | None = None) -> list[GridPoint]:
+        """Jigsaw settings from clip counts (default: the ladder's), all in one family."""
+        return [GridPoint(f"{n}clips", self.name, self.params(num_clips=n)) for n in (LADDER if clips is None else clips)]

@@ -99,10 +99,13 @@ def jpeg_data_uri(frame: np.ndarray) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(encode_jpeg(frame)).decode("ascii")
 
 
-def make_row(row: Mapping[str, Any], epoch: int = 0, recipe: Mapping[str, Any] | None = None) -> dict:
+def make_row(row: Mapping[str, Any], epoch: int = 0, recipe: Mapping[str, Any] | None = None,
+             params: Any = None) -> dict:
     """The verl row of a recipe row with its frames made (see the module docstring); ``epoch`` > 0 draws afresh.
 
-    ``recipe``: the row's recipe when the caller has already read it (``read_recipe(row)``).
+    ``recipe``: the row's recipe when the caller has already read it (``read_recipe(row)``). ``params``: draw at
+    these task Params instead of the recipe's (the training curriculum; needs ``epoch`` > 0); the sample may then
+    have another number of clips than the row, and every clip takes the settings of the row's first video.
     """
     if recipe is None:
         recipe = read_recipe(row)
@@ -116,19 +119,24 @@ def make_row(row: Mapping[str, Any], epoch: int = 0, recipe: Mapping[str, Any] |
     except KeyError:
         raise ValueError(f"video {extra['video_id']!r} is not in the frame store {recipe['frames_root']}") from None
     if epoch == 0:
+        if params is not None:
+            raise ValueError("make_row: drawing at other params needs epoch > 0")
         user = next(m["content"] for m in row["prompt"] if m["role"] == "user")
         draft = Draft(video.video_id, user, row["reward_model"]["ground_truth"], json.loads(extra["params"]))
     else:
-        draft, _ = draw(task.name, task.params_from_json(recipe["params"]), int(recipe["seed"]), int(recipe["index"]),
-                        video, ctx, epoch=epoch)
+        draw_params = task.params_from_json(recipe["params"]) if params is None else params
+        draft, _ = draw(task.name, draw_params, int(recipe["seed"]), int(recipe["index"]), video, ctx, epoch=epoch)
     sample = task.render(draft, video, ctx)
-    if len(sample.clips) != len(row["videos"]):
+    entries = list(row["videos"])
+    if params is not None and len(sample.clips) != len(entries):
+        entries = [entries[0]] * len(sample.clips)
+    if len(sample.clips) != len(entries):
         raise ValueError(f"the sample has {len(sample.clips)} clips but the row lists {len(row['videos'])} videos")
     distinct, slots = distinct_new_frames(sample.clips)
     uris = [jpeg_data_uri(frame) for _, _, frame in distinct]
     new_videos = [
         {**dict(entry), "video": [uris[k] if k is not None else str(f) for k, f in zip(clip_slots, clip.frames)]}
-        for clip, clip_slots, entry in zip(sample.clips, slots, row["videos"])
+        for clip, clip_slots, entry in zip(sample.clips, slots, entries)
     ]
     prompt = [dict(m) for m in row["prompt"]]
     for m in prompt:

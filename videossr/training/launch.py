@@ -19,10 +19,13 @@ real run does first, and stops before anything needs a GPU:
    present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
    both modes (other data sources: a true answer the configured reward scores above 0). Inside training the reward
    never raises on a bad row, it scores 0; this is where such rows are refused;
-7. checks values verl accepts but that cannot train (a learning rate <= 0, lengths or epochs that are not positive
+7. with the curriculum on (``data.videossr.curriculum.enable``), checks every task's difficulty ladder on the frame
+   stores of the training rows: every rung draws a sample (on every video the rows use that can take it; the
+   others are noted) whose true answer the configured reward scores 1.0 (``videossr.training.curriculum.check_ladders``);
+8. checks values verl accepts but that cannot train (a learning rate <= 0, lengths or epochs that are not positive
    integers, a rollout tensor-parallel size that does not divide the GPUs of a node, an unknown logger), naming
    the key and the value;
-8. prints the resolved key settings. Exit status 0 on success; 1 with the message on any misconfiguration.
+9. prints the resolved key settings. Exit status 0 on success; 1 with the message on any misconfiguration.
 
 Usage (normally through train/train.sh)::
 
@@ -73,6 +76,7 @@ KEY_SETTINGS = (
     ("dataset class", "data.custom_cls.name"),
     ("dataloader_num_workers", "data.dataloader_num_workers"),
     ("fresh_each_epoch", "data.videossr.fresh_each_epoch"),
+    ("curriculum", "data.videossr.curriculum.enable"),
     ("total_epochs", "trainer.total_epochs"),
     ("reward.path", "reward.custom_reward_function.path"),
     ("reward.name", "reward.custom_reward_function.name"),
@@ -249,6 +253,33 @@ def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
     return report.rows, report.frames_checked
 
 
+def _check_ladders(cfg, reward_fn) -> list[str]:
+    """With the curriculum on: every rung of every task's ladder draws, on every video the training rows use, a
+    sample whose true answer the configured reward scores 1.0 (``videossr.training.curriculum.check_ladders``)."""
+    from videossr.training.curriculum import CurriculumSettings, check_ladders
+
+    options = _select(cfg, "data.videossr.curriculum")
+    if options is None or not CurriculumSettings.from_config(
+            {"enable": options.get("enable", False)}).enable:
+        return []
+    import pyarrow.parquet as pq
+
+    rows = []
+    for f in _as_list(_select(cfg, "data.train_files")):
+        rows += pq.read_table(os.path.expanduser(f), columns=["extra_info"]).to_pylist()
+
+    def score(data_source: str, answer: str, truth: str) -> float:
+        result = reward_fn(data_source=data_source, solution_str=answer, ground_truth=truth, extra_info={})
+        return float(result["score"] if isinstance(result, dict) else result)
+
+    try:
+        checked, notes = check_ladders(rows, score)
+    except ValueError as e:
+        raise DryRunError(f"curriculum: {e}") from None
+    return [f"curriculum ladders: every rung drew samples whose true answers score 1.0 "
+            f"({', '.join(f'{t} {n}' for t, n in checked.items())} draws)"] + [f"curriculum: {n}" for n in notes]
+
+
 def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, tuple, int]:
     """(prompt tokens, video tokens, video grids, number of videos) of one row, expanded as the rollout does."""
     from verl.utils.tokenizer import build_multimodal_processor_inputs
@@ -301,6 +332,7 @@ def dry_run(
     _check_reward_wiring(cfg, reward_fn)
     _check_paths(cfg)
     rows_checked, frames_checked = _validate_data(cfg, reward_fn, workers)
+    ladder_notes = _check_ladders(cfg, reward_fn)
 
     model_config = omega_conf_to_dataclass(cfg.actor_rollout_ref.model)
     tokenizer, processor = model_config.tokenizer, model_config.processor
@@ -316,7 +348,7 @@ def dry_run(
     dataset = create_rl_dataset(
         cfg.data.train_files, data_config, tokenizer, processor, is_train=True, max_samples=num_rows
     )
-    notes = []
+    notes = list(ladder_notes)
     if len(dataset) == 0:
         raise DryRunError(
             f"none of the first {num_rows} training rows survived verl's dataset (all longer than "

@@ -18,10 +18,16 @@ train/README.md, "CPU smoke step"). train.sh does the running; this module does 
     log-probs agree with the actor's recomputed ones (the actor -> rollout weight sync happened). Prints the
     step's key figures; exit status 1 with the failed checks otherwise.
 
+``check --curriculum`` (the curriculum's smoke, ``CURRICULUM=1``: three steps)
+    also reads the curriculum's figures from verl's metrics log (``check_curriculum``): the tiny model fails
+    (nearly) everything, so rungs move down, never up, and the last step's samples come from the lower rungs (as
+    they were tagged when drawn); the last step's checkpoint carries the curriculum's state.
+
 Usage::
 
     python -m videossr.training.smoke prepare [--model-dir DIR] [--data-dir DIR] [--video-dir data/demo] [--num-samples 8]
     python -m videossr.training.smoke check --run-dir OUTPUT_DIR/smoke_<time> [--reward-mode smooth]
+        [--curriculum --steps 3 --checkpoint-dir OUTPUT_DIR/smoke_<time>/checkpoints]
 """
 
 from __future__ import annotations
@@ -308,10 +314,64 @@ def check_run(run_dir: str | Path, *, step: int = 1, reward_mode: str = "smooth"
     )
 
 
+def check_curriculum(steps: Mapping[int, Mapping[str, Any]], *, last_step: int,
+                     checkpoint_dir: str | Path | None = None) -> Verdict:
+    """The curriculum's smoke (``CURRICULUM=1``): judged from its figures in verl's metrics log alone.
+
+    Every step logs each task's rung; the tiny model fails (nearly) everything, so no task moves up and at least one
+    moves down; every task of the last step that moved down before it has its last-step samples drawn at its lower
+    rung (``sample_rung``, the mean rung of the step's samples as they were tagged when drawn, equals the rung the
+    earlier steps left it on, below where its first samples were drawn); with ``checkpoint_dir``, the checkpoint of
+    the last step carries the state (``curriculum.json``) on the same rungs.
+    """
+    failures: list[str] = []
+    passed: list[str] = []
+
+    def expect(ok: bool, what: str) -> None:
+        (passed if ok else failures).append(what)
+
+    def tasks(metrics: Mapping[str, Any], key: str) -> dict[str, float]:
+        return {k.split("/")[1]: v for k, v in metrics.items()
+                if k.startswith("curriculum/") and k.count("/") == 2 and k.endswith(f"/{key}")}
+
+    missing = [s for s in range(1, last_step + 1) if not tasks(steps.get(s, {}), "rung")]
+    expect(not missing, f"every step 1..{last_step} logs the curriculum's rungs (missing: {missing})")
+    first_rung: dict[str, float] = {}
+    rung_after: dict[int, dict[str, float]] = {}
+    moves: list[tuple[int, str, float]] = []
+    for s in range(1, last_step + 1):
+        m = steps.get(s, {})
+        for task, r in tasks(m, "sample_rung").items():
+            first_rung.setdefault(task, r)
+        rung_after[s] = tasks(m, "rung")
+        moves += [(s, task, v) for task, v in tasks(m, "move").items() if v]
+    expect(not any(v > 0 for _, _, v in moves), f"no task moves up (moves: {moves})")
+    expect(any(v < 0 for s, _, v in moves if s < last_step),
+           f"a task moves down before step {last_step} (moves: {moves})")
+    last = tasks(steps.get(last_step, {}), "sample_rung")
+    lowered = {task: r for task, r in last.items()
+               if any(t == task and v < 0 and s < last_step for s, t, v in moves)}
+    expect(bool(lowered), f"step {last_step} has samples of a task that moved down before it (sample rungs: {last})")
+    for task, r in lowered.items():
+        expected = rung_after.get(last_step - 1, {}).get(task)
+        expect(r == expected and r < first_rung[task],
+               f"step {last_step}: {task}'s samples come from its lower rung {expected} (drawn at {r}; its first "
+               f"samples at {first_rung[task]})")
+    if checkpoint_dir is not None:
+        path = Path(checkpoint_dir) / f"global_step_{last_step}" / "curriculum.json"
+        state = json.loads(path.read_text()) if path.is_file() else None
+        expect(state is not None and state.get("last_step") == last_step,
+               f"the checkpoint of step {last_step} carries the curriculum's state ({path})")
+    summary = {f"curriculum/{t}/sample_rung@{last_step}": r for t, r in last.items()}
+    summary.update({f"curriculum/{t}/rung@{last_step}": r for t, r in rung_after.get(last_step, {}).items()})
+    return Verdict(step=last_step, metrics=summary, failures=tuple(failures), passed=tuple(passed))
+
+
 def format_verdict(verdict: Verdict) -> str:
     m = verdict.metrics
     shown = [k for k in KEY_METRICS if k in m]
     shown += [k for k in sorted(m) if any(key in k.split("/") for key in RESULT_KEYS[1:]) and k not in shown]
+    shown += [k for k in sorted(m) if k.startswith("curriculum/") and k not in shown]
     width = max((len(k) for k in shown), default=0)
     lines = [f"VideoSSR CPU smoke step {verdict.step}: verl's metrics"]
     lines += [f"  {k:<{width}} = {m[k]!r}" for k in shown]
@@ -342,6 +402,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="the run's folder: metrics.jsonl, rollouts/, validation/, hydra/ (train.sh: OUTPUT_DIR/smoke_<time>)")
     c.add_argument("--reward-mode", choices=("smooth", "strict"), default="smooth")
     c.add_argument("--step", type=int, default=1)
+    c.add_argument("--curriculum", action="store_true",
+                   help="also check the curriculum's run (CURRICULUM=1): rungs move down, the last step's samples "
+                        "come from the lower rungs")
+    c.add_argument("--steps", type=int, default=1, help="steps the run made (the curriculum's smoke: 3)")
+    c.add_argument("--checkpoint-dir", type=Path, default=None,
+                   help="verl's checkpoint folder (trainer.default_local_dir): with --curriculum, its last step's "
+                        "curriculum.json is checked too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -357,6 +424,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check":
         verdict = check_run(args.run_dir, step=args.step, reward_mode=args.reward_mode)
         print(format_verdict(verdict))
+        if args.curriculum:
+            steps = read_metrics(Path(args.run_dir) / "metrics.jsonl")
+            more = check_curriculum(steps, last_step=args.steps, checkpoint_dir=args.checkpoint_dir)
+            print(format_verdict(more).replace("SMOKE STEP", "CURRICULUM SMOKE").replace(
+                "VideoSSR CPU smoke step", "VideoSSR curriculum, smoke step"))
+            verdict = Verdict(verdict.step, verdict.metrics, verdict.failures + more.failures, verdict.passed)
         return 0 if verdict.ok else 1
     raise AssertionError(args.command)  # argparse allows only the commands above
 
