@@ -15,10 +15,12 @@ real run does first, and stops before anything needs a GPU:
    its worker processes (``data.dataloader_num_workers``), expands each prompt with the processor as the rollout
    does, and reports prompt lengths and video tokens;
 5. scores each loaded row's own ground truth with the loaded reward function (must be 1.0 for VideoSSR rows);
-6. validates EVERY row of the training and validation files (``videossr.datasets.validate``): row shape, every frame file
-   present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
-   both modes (other data sources: a true answer the configured reward scores above 0). Inside training the reward
-   never raises on a bad row, it scores 0; this is where such rows are refused;
+6. validates EVERY row of the training and validation files (``videossr.datasets.validate``): row shape, every
+   row's params (the task re-derives the row's question and ground truth from them, and they fit the video; a
+   recipe row's recipe, store and source frames), every frame file present and decodable, every ground truth parsed
+   by the reward's own parser and scoring 1.0 against itself in both modes (other data sources: a true answer the
+   configured reward scores above 0), and reports how long it took. Inside training the reward never raises on a
+   bad row, it scores 0; this is where such rows are refused;
 7. checks values verl accepts but that cannot train (a learning rate <= 0, lengths or epochs that are not positive
    integers, a rollout tensor-parallel size that does not divide the GPUs of a node, an unknown logger), naming
    the key and the value;
@@ -111,6 +113,7 @@ class DryRunReport:
     use_critic: bool
     rows_validated: int = 0  # every row of the train/val files, by videossr.datasets.validate
     frames_validated: int = 0
+    validation_seconds: float = 0.0  # how long validating every row took
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -236,17 +239,21 @@ def _check_dataset_class(cfg) -> None:
         )
 
 
-def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
-    """Every row of the training and validation files (``videossr.datasets.validate``); (rows, frame files) checked."""
+def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int, float]:
+    """Every row of the training and validation files (``videossr.datasets.validate``); (rows, frame files) checked
+    and the seconds it took."""
+    import time
+
     from videossr.datasets.validate import validate_files
 
+    started = time.perf_counter()
     files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
     allow = [s for s in os.environ.get("DRY_RUN_ALLOW_SOURCES", "").split(",") if s.strip()]
     report = validate_files([os.path.expanduser(f) for f in files], reward_fn=reward_fn, allow_sources=allow,
                             workers=workers)
     if not report.ok:
         raise DryRunError(f"the data cannot train as it is:\n{report.format()}")
-    return report.rows, report.frames_checked
+    return report.rows, report.frames_checked, time.perf_counter() - started
 
 
 def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, tuple, int]:
@@ -300,7 +307,7 @@ def dry_run(
     reward_fn = get_custom_reward_fn(cfg)
     _check_reward_wiring(cfg, reward_fn)
     _check_paths(cfg)
-    rows_checked, frames_checked = _validate_data(cfg, reward_fn, workers)
+    rows_checked, frames_checked, validation_seconds = _validate_data(cfg, reward_fn, workers)
 
     model_config = omega_conf_to_dataclass(cfg.actor_rollout_ref.model)
     tokenizer, processor = model_config.tokenizer, model_config.processor
@@ -369,6 +376,7 @@ def dry_run(
         use_critic=use_critic,
         rows_validated=rows_checked,
         frames_validated=frames_checked,
+        validation_seconds=validation_seconds,
         notes=tuple(notes),
     )
 
@@ -380,8 +388,8 @@ def format_report(report: DryRunReport) -> str:
     lines.append(f"  {'reference policy':<{width}} = {report.use_reference_policy}")
     lines.append(f"  {'critic':<{width}} = {report.use_critic}")
     lines.append(
-        f"rows validated (shape, frames, ground truth): {report.rows_validated} "
-        f"({report.frames_validated} distinct frame files decoded)"
+        f"rows validated (shape, params, frames, ground truth): {report.rows_validated} "
+        f"({report.frames_validated} distinct frame files decoded) in {report.validation_seconds:.1f} s"
     )
     lines.append(f"training rows loaded through verl's RLHFDataset: {report.dataset_rows}")
     for r in report.rows:
