@@ -47,10 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.rewards import compute_score
+from videossr.sampling.store import frame_file_problem
 from videossr.tasks import task_for_source
 
 logger = logging.getLogger(__name__)
@@ -171,23 +170,7 @@ def shape_problems(row: Mapping[str, Any]) -> list[str]:
 
 def frame_problem(path: str) -> str | None:
     """Why the frame file ``path`` cannot be used (None if it can): missing, empty, or not a decodable image."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        return f"missing frame {path}"
-    except OSError as e:
-        return f"unreadable frame {path}: {e}"
-    if size == 0:
-        return f"empty frame {path}"
-    try:
-        with Image.open(p) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
-            im.load()
-    except Exception as e:  # noqa: BLE001 - whatever PIL raises on a broken file is this file's problem
-        return f"frame {path} does not decode: {type(e).__name__}: {e}"
-    return None
+    return frame_file_problem(path)
 
 
 def _check_frames(paths: Iterable[str], workers: int) -> dict[str, str]:
