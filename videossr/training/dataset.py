@@ -359,7 +359,11 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) < 2 or args[0] != "kind":
         print("usage: python -m videossr.training.dataset kind FILE.parquet [FILE.parquet ...]", file=sys.stderr)
         return 2
-    kinds = {rows_kind(path) for path in args[1:]}
+    try:
+        kinds = {rows_kind(path) for path in args[1:]}
+    except ValueError as e:
+        print(f"videossr.training.dataset: {e}", file=sys.stderr)
+        return 2
     print(kinds.pop() if len(kinds) == 1 else "mixed")
     return 0
 
