@@ -406,9 +406,16 @@ def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
     """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched.
 
     The store root is resolved once per process (frame names are plain relative paths: the manifest refuses ``..``
-    and absolute names), not once per frame: a recipe row references up to 48 frames each time it is loaded.
+    and absolute names), and a video's paths are made once: a recipe row references up to 48 frames each time it is
+    loaded, and validation lists the frames of every row.
     """
-    return _resolved_root(str(ctx.frames_root)) / video.frames[i]
+    return _frame_paths(str(ctx.frames_root), video.frames)[i]
+
+
+@functools.lru_cache(maxsize=1024)
+def _frame_paths(root: str, frames: tuple[str, ...]) -> tuple[Path, ...]:
+    base = _resolved_root(root)
+    return tuple(base / f for f in frames)
 
 
 @functools.lru_cache(maxsize=64)
