@@ -8,9 +8,12 @@ Usage (from the repository root; no arguments = the demo frame store in data/fra
 
     python pretext_tasks/counting.py [--frames-dir data/frames] [--output data/videossr/single/counting.parquet]
         [--difficulty easy|hard] [--max-frames-per-class F] [--max-instances K] [--num-samples N] [--seed 0]
-        [--quiet | --log-level LEVEL]
+        [--on-the-fly | --materialize] [--quiet | --log-level LEVEL]
 
-Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
+Rows are recipe rows (the trainer makes the pixels, as the build's default); --materialize writes frame rows.
+The frame store is checked first, as the build checks it.
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage or a damaged frame store.
 """
 
 from __future__ import annotations

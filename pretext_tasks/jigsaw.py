@@ -3,9 +3,12 @@
 Usage (from the repository root; no arguments = the demo frame store in data/frames)::
 
     python pretext_tasks/jigsaw.py [--frames-dir data/frames] [--output data/videossr/single/jigsaw.parquet]
-        [--num-clips 6] [--num-samples N] [--seed 0] [--workers W] [--quiet | --log-level LEVEL]
+        [--num-clips 6] [--num-samples N] [--seed 0] [--workers W] [--on-the-fly | --materialize] [--quiet | --log-level LEVEL]
 
-Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
+Rows are recipe rows (the trainer makes the pixels, as the build's default); --materialize writes frame rows.
+The frame store is checked first, as the build checks it.
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage or a damaged frame store.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIDEO_PLACEHO
 from videossr.datasets.planning import Variant, assign_splits, assign_variants, assign_videos, largest_remainder, plan_task
 from videossr.io import write_jsonl_atomic
 from videossr.sampling.store import MANIFEST_NAME, read_manifest
-from videossr.tasks.sample import ROW_SCHEMA, SYSTEM_PROMPT
+from videossr.tasks.sample import ROW_SCHEMA, SYSTEM_PROMPT, rows_kind
 from videossr.tasks import get_task
 from support.frames import make_frame_store
 
@@ -109,7 +109,7 @@ def test_task_dataset_rows_and_frames(store, tmp_path, task):
     before = tree_digest(store)
     output = tmp_path / "out" / f"{task}.parquet"
     summary = write_task_dataset(task, _variants(task), frames_dir=store, output=output, num_samples=8, seed=3,
-                                 progress=False)
+                                 materialize=True, progress=False)
     assert tree_digest(store) == before  # the frame store is never written to
     assert summary.counts["samples"] == 8 and summary.counts["failures"] == []
     files = files_dir_for(output)
@@ -187,9 +187,9 @@ def test_failing_video_is_reported_and_skipped(tmp_path):
 def test_fewer_samples_prunes_stale_units(store, tmp_path):
     output = tmp_path / "c.parquet"
     write_task_dataset("counting", _variants("counting"), frames_dir=store, output=output, num_samples=6,
-                       progress=False)
+                       materialize=True, progress=False)
     write_task_dataset("counting", _variants("counting"), frames_dir=store, output=output, num_samples=2,
-                       progress=False)
+                       materialize=True, progress=False)
     files = files_dir_for(output)
     assert sorted(p.name for p in (files / "units" / "counting").iterdir()) == [
         "counting_000000.json", "counting_000001.json"]
@@ -226,11 +226,24 @@ def test_task_clis(store, tmp_path, script, extra, expected):
     assert f"wrote 3 rows to {output}" in proc.stdout  # default: one sample per video
     meta = json.loads((files_dir_for(output) / "metadata.json").read_text())
     assert meta["counts"]["per_variant"][task] == expected
+    assert rows_kind(output) == "recipes" and meta["rows"] == "recipes"  # the build's default: recipe rows
     rows = pq.read_table(output).to_pylist()
     if task == "grounding":
         assert all(4 <= json.loads(r["extra_info"]["params"])["length"] <= 6 for r in rows)
     if task == "jigsaw":
         assert all(len(r["videos"]) == 8 and len(r["reward_model"]["ground_truth"]) == 8 for r in rows)
+
+
+def test_task_cli_materialize_writes_frame_rows(store, tmp_path):
+    output = tmp_path / "j.parquet"
+    proc = subprocess.run(
+        [sys.executable, "pretext_tasks/jigsaw.py", "--frames-dir", str(store), "--output", str(output),
+         "--workers", "1", "--quiet", "--materialize"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert rows_kind(output) == "frames"
+    assert json.loads((files_dir_for(output) / "metadata.json").read_text())["rows"] == "frames"
 
 
 def test_counting_cli_explicit_limits(store, tmp_path):

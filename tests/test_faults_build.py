@@ -209,3 +209,18 @@ def test_a_rebuild_from_the_builds_own_store_is_allowed(tmp_path):
     assert summary.counts["samples"] == 6
     with pytest.raises(ValueError, match="is inside the output folder"):
         build(BuildConfig(output_dir=out, frames_dir=out / "elsewhere_store", num_samples=6), progress=False)
+
+
+@pytest.mark.parametrize("script", ["grounding.py", "counting.py", "jigsaw.py"])
+def test_per_task_scripts_check_their_store_as_the_build_does(store, tmp_path, script):
+    """A frame store with one frame deleted: the build and every per-task script refuse it before any work, with
+    the same message and exit status; nothing is written."""
+    victim = sorted(store.rglob("*.jpg"))[5]
+    victim.unlink()
+    built = _cli("build_dataset.py", "--frames-dir", store, "--output-dir", tmp_path / "b", "--num-samples", "3")
+    p = _cli(script, "--frames-dir", store, "--output", tmp_path / "out" / "x.parquet")
+    assert built.returncode == p.returncode == 2
+    why = f"frame store {store.resolve()} is damaged: 1 problem(s): {victim.resolve()}: missing"
+    assert why in built.stderr and why in p.stderr, (built.stderr, p.stderr)
+    assert built.stderr.rsplit(": error: ", 1)[1] == p.stderr.rsplit(": error: ", 1)[1]
+    assert not (tmp_path / "out" / "x.parquet").exists()

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
@@ -167,3 +168,46 @@ def test_kind_command(builds):
     assert kind(builds / "recipes" / "train.parquet") == "recipes"
     assert kind(builds / "frames" / "train.parquet", builds / "frames" / "jigsaw.parquet") == "frames"
     assert kind(builds / "frames" / "train.parquet", builds / "recipes" / "train.parquet") == "mixed"
+
+
+def test_the_kind_is_read_from_the_rows_of_a_rewritten_file(builds, tmp_path):
+    """pandas and pyarrow rewrites drop the schema metadata that says "recipes"; the kind still comes from the rows."""
+    import pandas as pd
+
+    source = builds / "recipes" / "train.parquet"
+    by_pandas, by_pyarrow = tmp_path / "pandas.parquet", tmp_path / "pyarrow.parquet"
+    pd.read_parquet(source).to_parquet(by_pandas)
+    pq.write_table(pq.read_table(source).replace_schema_metadata(None), by_pyarrow)
+    for path in (by_pandas, by_pyarrow):
+        assert b"videossr.rows" not in (pq.read_schema(path).metadata or {})
+        assert rows_kind(path) == "recipes"
+    frames = builds / "frames" / "train.parquet"
+    pd.read_parquet(frames).to_parquet(tmp_path / "frames.parquet")
+    assert rows_kind(tmp_path / "frames.parquet") == "frames"
+    # one file, both kinds: refused, naming the file
+    rows = pq.read_table(source).to_pylist()
+    rows[3]["extra_info"]["recipe"] = None
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "mixed.parquet")
+    with pytest.raises(ValueError, match=r"mixed.parquet: 19 of its 20 rows are recipe rows and the others are not"):
+        rows_kind(tmp_path / "mixed.parquet")
+
+
+FORBIDDEN = ("videossr.datasets", "videossr.procs", "videossr.sampling.sampler", "videossr.sampling.video",
+             "videossr.evaluation")
+
+
+@pytest.mark.parametrize("verl", [True, False], ids=["with-verl", "without-verl"])
+def test_the_dataset_module_imports_only_what_making_a_sample_needs(verl):
+    """A fresh interpreter: importing the dataset class loads the tasks, the frame store and recipes, never the build
+    (its process pool and Ray executor), the decoders or the evaluation. verl itself imports Ray, so Ray is checked
+    with verl kept out (the module's fallback): nothing of ours pulls it in."""
+    block = "" if verl else "sys.modules['verl'] = None\n"
+    code = (f"import sys\n{block}import videossr.training.dataset\n"
+            "print('\\n'.join(sorted(m for m in sys.modules if m == 'ray' or m.startswith(('ray.', 'videossr')))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert p.returncode == 0, p.stderr
+    loaded = p.stdout.split()
+    assert "videossr.tasks.recipe" in loaded and "videossr.sampling.store" in loaded
+    assert [m for m in loaded if m.startswith(FORBIDDEN)] == []
+    if not verl:
+        assert [m for m in loaded if m == "ray" or m.startswith("ray.")] == []

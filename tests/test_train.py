@@ -20,23 +20,32 @@ TRAIN_SH = REPO / "train" / "train.sh"
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    """A tiny VideoSSR training parquet: one row per task, frames from a synthetic frame store."""
+    """A tiny VideoSSR training parquet: one row per task and video, short videos of a synthetic frame store.
+
+    Each row's question, answer and params are a real draw of its task (the validator re-derives them); its videos
+    are the source frames of the sample's layout, which is all a dry run needs to measure prompts.
+    """
+    from videossr.sampling.store import store_context
+    from videossr.tasks import counting, get_task, grounding, jigsaw
+    from videossr.tasks.recipe import draw
+
     root = tmp_path_factory.mktemp("videossr_data")
-    records = make_frame_store(root / "frames", num_videos=2, num_frames=8, width=64, height=48)
+    make_frame_store(root / "frames", num_videos=2, num_frames=8, width=64, height=48)
+    ctx, videos = store_context((root / "frames").resolve())
+    params = {
+        "grounding": grounding.Params(perturbations=("ChannelSwap",), min_len=4, max_len=4),
+        "counting": counting.Params(max_frames_per_class=1, max_instances=1, min_gap=0),
+        "jigsaw": jigsaw.Params(num_clips=2),
+    }
     rows = []
-    for i, rec in enumerate(records):
-        paths = [p.resolve() for p in rec.frame_paths(root / "frames")]
-        fps = rec.sample_fps
-        samples = [
-            (Sample("grounding", "videossr_grounding", rec.video_id, "<video> When are red and blue swapped?", "1.0-2.5",
-                    (Clip(tuple(paths), fps),)), [paths]),
-            (Sample("counting", "videossr_counting", rec.video_id, "<video> Count circles,squares,triangles.", "1,2,3",
-                    (Clip(tuple(paths), fps),)), [paths]),
-            (Sample("jigsaw", "videossr_jigsaw", rec.video_id, "Clip 1: <video> Clip 2: <video> Order?", "21",
-                    (Clip(tuple(paths[4:]), fps), Clip(tuple(paths[:4]), fps))), [paths[4:], paths[:4]]),
-        ]
-        for sample, clip_paths in samples:
-            rows.append(to_verl_row(sample, clip_paths, index=len(rows)))
+    for video in videos.values():
+        for name, p in params.items():
+            task = get_task(name)
+            draft, _ = draw(name, p, 0, len(rows), video, ctx)
+            layout = task.layout(video, ctx, draft.params)
+            sample = Sample(name, task.data_source, video.video_id, draft.question, draft.answer,
+                            tuple(Clip(clip, video.sample_fps) for clip in layout), draft.params)
+            rows.append(to_verl_row(sample, layout, index=len(rows)))
     out = root / "videossr"
     out.mkdir()
     pd.DataFrame(rows).to_parquet(out / "train.parquet")
@@ -237,6 +246,25 @@ def test_malformed_ground_truth_fails(tiny_qwen3vl, data_dir, tmp_path):
         dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(bad)))
 
 
+def test_damaged_params_in_a_row_past_the_loaded_ones_fail(tiny_qwen3vl, data_dir, tmp_path):
+    """The dry run loads 2 rows through verl; the last row's params are checked all the same: a grounding segment
+    moved by a frame (valid JSON, inside the video) no longer gives the stored answer."""
+    import json
+
+    rows = pd.read_parquet(data_dir / "train.parquet").to_dict("records")
+    last = max(i for i, r in enumerate(rows) if r["extra_info"]["task"] == "grounding")
+    assert last >= 2
+    params = json.loads(rows[last]["extra_info"]["params"])
+    params["start"] += 1 if params["end"] < params["num_frames"] else -1
+    params["end"] = params["start"] + params["length"]
+    rows[last]["extra_info"] = {**rows[last]["extra_info"], "params": json.dumps(params)}
+    bad = tmp_path / "train.parquet"
+    pd.DataFrame(rows).to_parquet(bad)
+    with pytest.raises(DryRunError, match=rf"train.parquet row {last}: params: reward_model.ground_truth: .* is not "
+                                          r"the answer its params give"):
+        dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, str(bad)), num_rows=2)
+
+
 def test_a_math_parquet_whose_true_answers_score_zero_fails(tiny_qwen3vl, data_dir, tmp_path):
     rows = pd.read_parquet(data_dir / "train.parquet").to_dict("records")
     for r in rows:
@@ -278,3 +306,15 @@ def test_recipe_rows_without_their_class_are_refused(tiny_qwen3vl, recipe_dir):
     files = str(recipe_dir / "train.parquet")
     with pytest.raises(DryRunError, match=r"holds recipe rows, but the dataset class is .*RLHFDataset"):
         dry_run(REPO / "verl", "videossr_grpo", _base(tiny_qwen3vl, files))
+
+
+def test_a_rewritten_recipe_parquet_still_gets_its_class(env, recipe_dir, tmp_path):
+    """pandas drops the schema metadata; the kind is read from the rows, so train.sh still picks VideoSSRDataset and
+    the dry run passes (it used to fail with the reward's "its frames were never made")."""
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.read_parquet(recipe_dir / "train.parquet").to_parquet(data / "train.parquet")
+    p = _run({**env, "DATA_DIR": str(data), "N_GPUS_PER_NODE": "4"}, "--dry-run",
+             "data.filter_overlong_prompts=false")
+    assert p.returncode == 0, p.stderr + p.stdout
+    assert _settings(p.stdout)["dataset class"] == "VideoSSRDataset"

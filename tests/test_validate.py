@@ -125,3 +125,103 @@ def test_generation_draws_again_instead_of_writing_an_unscorable_answer(tmp_path
     assert again.counts["redraws"] == counts["redraws"]
     assert [r["reward_model"]["ground_truth"] for r in pq.read_table(tmp_path / "out2" / "g.parquet").to_pylist()] \
         == [r["reward_model"]["ground_truth"] for r in rows]
+
+
+# ------------------------------------------------------------------------------------------------ params
+
+
+def _last_of(rows: list[dict], task: str) -> int:
+    """The last row of ``task``: never among the first rows, which a loader's first batch would cover."""
+    return max(i for i, r in enumerate(rows) if r["extra_info"]["task"] == task)
+
+
+def _edit_params(row: dict, **changes) -> None:
+    params = json.loads(row["extra_info"]["params"])
+    for key, value in changes.items():
+        if value is None:
+            params.pop(key)
+        else:
+            params[key] = value(params) if callable(value) else value
+    row["extra_info"]["params"] = json.dumps(params)
+
+
+def _problems(rows: list[dict], file: str = "t.parquet") -> list[str]:
+    return [str(p) for p in validate_rows(rows, file=file, check_frames=False).problems]
+
+
+@pytest.mark.parametrize("materialized", [False, True], ids=["recipes", "frames"])
+def test_damaged_params_of_each_kind_are_named_with_file_row_and_field(built, tmp_path_factory, materialized):
+    if materialized:
+        root = tmp_path_factory.mktemp("frames")
+        build(BuildConfig(output_dir=root / "out", frames_dir=built.parent / "store", num_samples=15, seed=3,
+                          materialize=True), progress=False)
+        path = root / "out" / "train.parquet"
+    else:
+        path = built / "train.parquet"
+    clean = pq.read_table(path).to_pylist()
+    assert _problems(clean) == []
+    g, c, j = (_last_of(clean, t) for t in ("grounding", "counting", "jigsaw"))
+    assert min(g, c, j) >= 2
+    fps = json.loads(clean[g]["extra_info"]["params"])["fps"]
+    cases = [
+        # (row, edit, what the message says)
+        (g, lambda r: r["extra_info"].__setitem__("params", "{not json"), "extra_info.params: not JSON"),
+        (g, lambda r: _edit_params(r, perturbation=None), "extra_info.params.perturbation: must be one of"),
+        (g, lambda r: _edit_params(r, start=lambda p: p["num_frames"] + 3, end=lambda p: p["num_frames"] + 3 + p["length"]),
+         "extra_info.params.start: must be an integer in [0, "),
+        # moved by a few frames: valid JSON, in range, the frames would move but the stored answer would not
+        (g, lambda r: _edit_params(r, start=lambda p: p["start"] + 3 if p["end"] + 3 <= p["num_frames"]
+                                   else p["start"] - 3,
+                                   end=lambda p: p["start"] + p["length"]),
+         "reward_model.ground_truth: "),
+        (g, lambda r: _edit_params(r, end=lambda p: p["end"] + 1), "extra_info.params.end: "),
+        (g, lambda r: _edit_params(r, fps=fps * 2), "reward_model.ground_truth: " if materialized
+         else "extra_info.params.fps: "),
+        (g, lambda r: _edit_params(r, perturbation="Slow", perturbation_params={"source": [0]}),
+         "extra_info.params.perturbation_params: source of Slow must list"),
+        (g, lambda r: _edit_params(r, perturbation="Swap", perturbation_params={"other_video_id": "nowhere"}),
+         "extra_info.params.perturbation_params: other_video_id 'nowhere' of Swap is not in the frame store"
+         if not materialized else "prompt: the user turn is not the question its params give"),
+        (c, lambda r: _edit_params(r, counts={"circle": 9, "square": 9, "triangle": 9}), "extra_info.params.counts: "),
+        (c, lambda r: _edit_params(r, frames=lambda p: [{**p["frames"][0], "frame": 999}] + p["frames"][1:]),
+         "extra_info.params.frames[0].frame: must be an integer in [0, 47]"),
+        (c, lambda r: _edit_params(r, frames=lambda p: [{**p["frames"][0], "shapes": [{"center": [1, 2]}]}]
+                                   + p["frames"][1:]),
+         "extra_info.params.frames[0].shapes[0].size: must be a number > 0"),
+        (j, lambda r: _edit_params(r, order=[0, 0, 1, 2, 3, 4]), "extra_info.params.order: must be a permutation"),
+        (j, lambda r: _edit_params(r, order=lambda p: p["order"][1:] + p["order"][:1]), "reward_model.ground_truth: "),
+        (j, lambda r: r["extra_info"].__setitem__("task", "counting"), "extra_info.task: 'counting' is not the task"),
+    ]
+    if not materialized:
+        cases += [
+            (j, lambda r: _edit_params(r, frames_per_clip=7), "extra_info.params.frames_per_clip: 6 clips of 7 frames"),
+            (g, lambda r: r["extra_info"].__setitem__("video_id", "elsewhere"),
+             "extra_info.video_id: 'elsewhere' is not in the frame store"),
+            (j, lambda r: r["videos"].reverse(), "videos[0].video[0]: "),
+            (g, lambda r: r["videos"][0].__setitem__("sample_fps", fps + 1), "videos[0].sample_fps: "),
+            (c, lambda r: r["extra_info"].__setitem__("recipe", r["extra_info"]["recipe"].replace('"seed": 3', '"seed": -3')),
+             "extra_info.recipe.seed: must be an integer >= 0"),
+            (c, lambda r: r["extra_info"].__setitem__("recipe", r["extra_info"]["recipe"].replace(
+                '"frames_root": "', '"frames_root": "/nonexistent')),
+             "extra_info.recipe.frames_root: no readable frame store at /nonexistent"),
+        ]
+    for row, edit, message in cases:
+        rows = json.loads(json.dumps(clean))
+        edit(rows[row])
+        found = _problems(rows)
+        assert found and all(f.startswith(f"t.parquet row {row}: params: ") for f in found), (message, found)
+        assert any(message in f for f in found), (message, found)
+
+
+def test_a_moved_segment_is_refused_through_the_cli(built, tmp_path):
+    rows = _rows(built)
+    g = _last_of(rows, "grounding")
+    _edit_params(rows[g], start=lambda p: p["start"] + 2 if p["end"] + 2 <= p["num_frames"] else p["start"] - 2,
+                 end=lambda p: p["start"] + p["length"])
+    bad = tmp_path / "moved.parquet"
+    write_parquet(rows, bad)
+    p = subprocess.run([sys.executable, "pretext_tasks/validate.py", str(bad)], cwd=REPO, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 1
+    assert f"{bad} row {g}: params: reward_model.ground_truth: " in p.stdout
+    assert "is not the answer its params give" in p.stdout

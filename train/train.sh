@@ -158,9 +158,9 @@ LOGGER_ARG="[$(printf '%s' "$LOGGER" | sed 's/[[:space:]]//g')]"
 
 export PYTHONPATH="$REPO_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
-# Recipe rows (the build's default) are made by VideoSSR's dataset class; the parquet's metadata says which kind.
+# Recipe rows (the build's default) are made by VideoSSR's dataset class; the parquet's rows say which kind.
 ROWS_KIND="$(IFS=','; "$PYTHON" -m videossr.training.dataset kind $TRAIN_FILES $VAL_FILES)" ||
-  die "cannot read the data files' metadata with $PYTHON"
+  die "cannot tell which kind of rows the data files hold (see the message above)"
 
 # --- the one override list, shared by the real run and the dry run ---------------------------------------------
 OVERRIDES=(

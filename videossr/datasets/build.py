@@ -55,7 +55,7 @@ from typing import Any
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
 from videossr.datasets.executors import EXECUTORS, generate
 from videossr.io import check_output_folder, json_ready, params_to_json, write_json_atomic
-from videossr.sampling.store import read_failures, read_manifest
+from videossr.sampling.store import read_failures, read_manifest, verify_store
 from videossr.datasets.planning import Variant, assign_splits, largest_remainder, plan_task, shuffled
 from videossr.procs import OutputLock, output_lock
 from videossr.tasks.sample import FRAME_ROWS, RECIPE_ROWS, write_parquet
@@ -249,7 +249,6 @@ def ensure_frame_store(config: BuildConfig, progress: bool = True) -> tuple[Path
     ``OUT/frames_store`` at that size. The store is then checked (every frame present and a whole JPEG).
     """
     from videossr.sampling.sampler import ensure_store, find_videos  # decoding stack loads only when needed
-    from videossr.sampling.store import verify_store
 
     need = config.store_max_pixels
     own = config.output_dir.resolve() / FRAME_STORE_DIR
@@ -407,12 +406,15 @@ def write_task_dataset(
     executor: str = "local",
     min_pixels: int = TRAIN_MIN_PIXELS,
     max_pixels: int = TRAIN_MAX_PIXELS,
+    materialize: bool = False,
     progress: bool = True,
 ) -> TaskDatasetSummary:
     """Samples of one task from a frame store into ``output`` (parquet, rows in plan order).
 
-    ``num_samples`` defaults to one per video. New frames and unit files go to ``files_dir_for(output)``, with a
-    ``metadata.json`` recording the arguments and counts.
+    ``num_samples`` defaults to one per video. Rows are recipe rows unless ``materialize`` (as in ``build``). The
+    frame store is checked first, as ``build`` checks it (``verify_store``: every frame present and a whole JPEG;
+    ``StoreDamagedError``, a ValueError, otherwise). New frames and unit files go to ``files_dir_for(output)``, with
+    a ``metadata.json`` recording the arguments and counts.
     """
     output = Path(output).resolve()
     if output.suffix != ".parquet":
@@ -423,6 +425,7 @@ def write_task_dataset(
     if frames_dir == output.parent or frames_dir in output.parents:
         raise ValueError(f"output {output} must not be inside the frame store {frames_dir}")
     check_output_folder(files_dir_for(output), {"frame store": frames_dir})
+    verify_store(frames_dir)
     records = read_manifest(frames_dir)
     count = len(records) if num_samples is None else num_samples
     if count < 0:
@@ -430,7 +433,8 @@ def write_task_dataset(
     check_sample_count(task, count, len(records))
     root = files_dir_for(output)
     units = plan_task(
-        task, variants, count=count, videos=records, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels
+        task, variants, count=count, videos=records, seed=seed, min_pixels=min_pixels, max_pixels=max_pixels,
+        materialize=materialize,
     )
     with output_lock(root, what=f"{task} dataset build") as lock:
         prune(root, units)
@@ -446,6 +450,7 @@ def write_task_dataset(
             "seed": seed,
             "min_pixels": min_pixels,
             "max_pixels": max_pixels,
+            "rows": FRAME_ROWS if materialize else RECIPE_ROWS,
             "variants": [{"label": v.label, "weight": v.weight, "params": params_to_json(v.params)} for v in variants],
             "counts": counts,
         }

@@ -2,8 +2,10 @@
 
 Every per-task CLI takes ``--frames-dir`` (a frame store from ``pretext_tasks/sample_frames.py``), ``--output``
 (the parquet to write; its units and new frames go to ``<output stem>_files`` beside it), ``--num-samples``,
-``--seed``, ``--workers``, ``--executor``, ``--min-pixels`` / ``--max-pixels`` and the logging flags of
-``videossr.cli``. The scripts pass their own default paths; the library holds none.
+``--seed``, ``--workers``, ``--executor``, ``--min-pixels`` / ``--max-pixels``, ``--on-the-fly`` (recipe rows, the
+default, as the build's) / ``--materialize`` (rows with frames on disk) and the logging flags of ``videossr.cli``.
+The scripts pass their own default paths; the library holds none. The frame store is checked before anything is
+made, as the build checks it: a damaged store ends the run with the build's message and exit status 2.
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ def add_task_dataset_args(parser: argparse.ArgumentParser, *, frames_dir: Path, 
     parser.add_argument("--executor", type=choice_type(EXECUTORS), default="local")
     parser.add_argument("--min-pixels", type=positive_int, default=TRAIN_MIN_PIXELS)
     parser.add_argument("--max-pixels", type=positive_int, default=TRAIN_MAX_PIXELS)
+    rows = parser.add_mutually_exclusive_group()
+    rows.add_argument("--on-the-fly", dest="materialize", action="store_false",
+                      help="recipe rows: the trainer makes each sample's pixels when it loads it (default)")
+    rows.add_argument("--materialize", dest="materialize", action="store_true",
+                      help="rows with frames: every new frame is written as a JPEG file")
+    parser.set_defaults(materialize=False)
     add_logging_args(parser)
 
 
@@ -46,13 +54,14 @@ def run_task_dataset(task: str, variants: Sequence[Variant], args: argparse.Name
         executor=args.executor,
         min_pixels=args.min_pixels,
         max_pixels=args.max_pixels,
+        materialize=args.materialize,
         progress=progress,
     )
 
 
 def summary_text(summary: TaskDatasetSummary) -> str:
     c = summary.counts
-    lines = [f"wrote {c['samples']} rows to {summary.output} (new frames under {summary.files_dir})"]
+    lines = [f"wrote {c['samples']} rows to {summary.output} (units and new frames under {summary.files_dir})"]
     for task, variants in c["per_variant"].items():
         lines.append(f"  {task}: " + ", ".join(f"{label} {n}" for label, n in variants.items()))
     if c["failures"]:

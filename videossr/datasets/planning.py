@@ -80,7 +80,7 @@ class Unit:
     split: str = "train"
     min_pixels: int = TRAIN_MIN_PIXELS
     max_pixels: int = TRAIN_MAX_PIXELS
-    materialize: bool = True  # write the new pixels (True) or only the recipe the trainer renders (False)
+    materialize: bool = False  # only the recipe the trainer renders (False, the default) or the new pixels (True)
     frames_root: str = ""  # the frame store it reads (rows hold absolute paths into it: a moved store re-makes them)
 
     def __post_init__(self) -> None:
@@ -169,7 +169,7 @@ def plan_task(
     first_row_index: int = 0,
     min_pixels: int = TRAIN_MIN_PIXELS,
     max_pixels: int = TRAIN_MAX_PIXELS,
-    materialize: bool = True,
+    materialize: bool = False,
 ) -> list[Unit]:
     """The ``count`` units of one task, numbered from 0, rows numbered from ``first_row_index``."""
     _check_seed(seed)

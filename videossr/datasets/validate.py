@@ -10,8 +10,14 @@ For each row:
   and ``0 < min_pixels <= max_pixels``;
 * frames: every frame file exists, is not empty and decodes (each distinct file once, JPEGs decoded at 1/8 scale,
   which still reads the whole compressed stream, so a truncated or corrupt file is caught);
-* recipe rows (made by the trainer, ``videossr.training.dataset``): the recipe reads, its frame store and video exist, its
-  parameters are valid for the task (the frames listed are the sample's source frames, checked like any others);
+* params (``params_problems``), for every VideoSSR row: ``extra_info.task`` is the data_source's task;
+  ``extra_info.params`` parses and the task re-derives from it (``PretextTask.redraft``, as the dataset class would
+  render it) exactly the row's question and ground truth, every field the renderer reads checked (a grounding
+  segment inside the video, a perturbation and its drawn parameters, a jigsaw order, every counting shape). Recipe
+  rows (made by the trainer, ``videossr.training.dataset``) also: the recipe reads, its frame store and video exist,
+  the params fit that video (frame count, clock, the pool a Swap borrows from), its task parameters, seed and index
+  are valid, and its videos are exactly the source frames of the sample's layout at the video's clock (checked on
+  disk like any other frames);
 * ground truth: for a VideoSSR data source it parses with the reward's own parser and the true answer scores 1.0
   against itself in both smooth and strict mode (the task's ``check_gold``); for any other data source, the configured reward function scores
   the true answer above 0 (a data source nobody can score, or one whose true answers score 0 under this reward,
@@ -30,6 +36,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -40,10 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.rewards import compute_score
+from videossr.sampling.store import frame_file_problem
 from videossr.tasks import task_for_source
 
 logger = logging.getLogger(__name__)
@@ -58,7 +64,7 @@ class Problem:
 
     file: str
     row: int  # position in the file (0-based)
-    kind: str  # shape | frames | ground_truth | reward
+    kind: str  # shape | params | frames | ground_truth
     message: str
 
     def __str__(self) -> str:
@@ -164,23 +170,7 @@ def shape_problems(row: Mapping[str, Any]) -> list[str]:
 
 def frame_problem(path: str) -> str | None:
     """Why the frame file ``path`` cannot be used (None if it can): missing, empty, or not a decodable image."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        return f"missing frame {path}"
-    except OSError as e:
-        return f"unreadable frame {path}: {e}"
-    if size == 0:
-        return f"empty frame {path}"
-    try:
-        with Image.open(p) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
-            im.load()
-    except Exception as e:  # noqa: BLE001 - whatever PIL raises on a broken file is this file's problem
-        return f"frame {path} does not decode: {type(e).__name__}: {e}"
-    return None
+    return frame_file_problem(path)
 
 
 def _check_frames(paths: Iterable[str], workers: int) -> dict[str, str]:
@@ -229,28 +219,108 @@ def ground_truth_problem(
     return None
 
 
-def recipe_problem(row: Mapping[str, Any]) -> str | None:
-    """Why a recipe row cannot be made (None if it can, or if it is not a recipe row)."""
-    from videossr.sampling.store import store_context
-    from videossr.tasks.recipe import read_recipe
-    from videossr.tasks import get_task
+def _user_question(row: Mapping[str, Any]) -> str | None:
+    return next((m["content"] for m in row["prompt"] if m.get("role") == "user"), None)
 
+
+def _recipe_video(row: Mapping[str, Any], recipe: Mapping[str, Any], task: Any) -> tuple[Any, Any, list[str]]:
+    """(video, ctx, problems) of a recipe row: its recipe's fields checked and its video found in the store."""
+    from videossr.sampling.store import store_context
+
+    problems = []
+    for key in ("seed", "index", "attempt"):
+        value = recipe.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            problems.append(f"extra_info.recipe.{key}: must be an integer >= 0, got {value!r:.80}")
+    try:
+        task.params_from_json(recipe.get("params"))
+    except (ValueError, TypeError, AttributeError) as e:
+        problems.append(f"extra_info.recipe.params: not {task.name} parameters: {type(e).__name__}: {e}")
+    root = recipe.get("frames_root")
+    if not isinstance(root, str) or not root:
+        return None, None, problems + [f"extra_info.recipe.frames_root: must be a path, got {root!r:.80}"]
+    try:
+        ctx, videos = store_context(root)
+    except (OSError, ValueError) as e:
+        return None, None, problems + [f"extra_info.recipe.frames_root: no readable frame store at {root}: "
+                                       f"{type(e).__name__}: {e}"]
+    video_id = row["extra_info"].get("video_id")
+    video = videos.get(video_id) if isinstance(video_id, str) else None
+    if video is None:
+        problems.append(f"extra_info.video_id: {video_id!r:.80} is not in the frame store {root}")
+    return video, ctx, problems
+
+
+def params_problems(row: Mapping[str, Any]) -> list[str]:
+    """What is wrong with the fields the dataset class reads to make a VideoSSR row (empty if nothing).
+
+    ``extra_info.task`` must be the data_source's task; ``extra_info.params`` must be a JSON object from which the
+    task re-derives (``PretextTask.redraft``) exactly the row's question and ground truth, and which fits the video;
+    for a recipe row also its recipe (format, frame store, video, task parameters, seed, index) and its videos, which
+    must be the layout of the sample's source frames at the video's clock. Each message starts with the field.
+    Rows of other data sources, and tasks that cannot re-derive their drafts, are left to the other checks.
+    """
+    from videossr.tasks.recipe import read_recipe
+
+    task = task_for_source(row["data_source"])
+    if task is None:
+        return []
+    extra = row["extra_info"]
+    if extra.get("task") != task.name:
+        return [f"extra_info.task: {extra.get('task')!r:.80} is not the task of data_source "
+                f"{row['data_source']!r} ({task.name!r})"]
+    raw = extra.get("params")
+    try:
+        audit = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError as e:
+        return [f"extra_info.params: not JSON: {e}"]
+    if not isinstance(audit, dict):
+        return [f"extra_info.params: must be a JSON object as a string, got {raw!r:.80}"]
     try:
         recipe = read_recipe(row)
-        if recipe is None:
-            return None
-        task = get_task((row.get("extra_info") or {}).get("task"))
-        task.params_from_json(recipe["params"])
-        _, videos = store_context(recipe["frames_root"])
-        video_id = row["extra_info"]["video_id"]
-        if video_id not in videos:
-            return f"video {video_id!r} is not in the frame store {recipe['frames_root']}"
-        for key in ("seed", "index"):
-            if not isinstance(recipe.get(key), int) or recipe[key] < 0:
-                return f"recipe {key} must be an integer >= 0, got {recipe.get(key)!r}"
-    except (ValueError, KeyError, TypeError, OSError) as e:
-        return f"the recipe cannot be made: {type(e).__name__}: {e}"
-    return None
+    except (ValueError, TypeError) as e:
+        return [f"extra_info.recipe: {type(e).__name__}: {e}"]
+    problems: list[str] = []
+    video = ctx = None
+    if recipe is not None:
+        video, ctx, problems = _recipe_video(row, recipe, task)
+        if video is None:
+            return problems
+    try:
+        draft = task.redraft(audit, video, ctx)
+    except (ValueError, TypeError, KeyError) as e:
+        return problems + [f"extra_info.params.{e}" if isinstance(e, ValueError) else
+                           f"extra_info.params: {type(e).__name__}: {e}"]
+    if draft is None:
+        return problems
+    gold = row["reward_model"].get("ground_truth")
+    if draft.answer != gold:
+        problems.append(f"reward_model.ground_truth: {gold!r:.80} is not the answer its params give, "
+                        f"{draft.answer!r}")
+    if draft.question != _user_question(row):
+        problems.append("prompt: the user turn is not the question its params give")
+    if recipe is not None:
+        problems += _layout_problems(row, task, audit, video, ctx)
+    return problems
+
+
+def _layout_problems(row: Mapping[str, Any], task: Any, audit: Mapping[str, Any], video: Any, ctx: Any) -> list[str]:
+    """A recipe row's videos: the source frames of the sample's layout, at the video's clock."""
+    layout = [[str(f) for f in clip] for clip in task.layout(video, ctx, audit)]
+    listed = _frame_lists(row["videos"])
+    if [len(c) for c in listed] != [len(c) for c in layout]:
+        return [f"videos: clips of {[len(c) for c in listed]} frames, but its params give clips of "
+                f"{[len(c) for c in layout]} frames"]
+    for k, (have, want) in enumerate(zip(listed, layout)):
+        if have != want:
+            f = next(i for i, (a, b) in enumerate(zip(have, want)) if a != b)
+            return [f"videos[{k}].video[{f}]: {have[f]!r} is not the source frame its params give, {want[f]!r}"]
+    for k, entry in enumerate(row["videos"]):
+        fps = entry.get("sample_fps") if isinstance(entry, Mapping) else None
+        if fps is None or float(fps) != float(video.sample_fps):
+            return [f"videos[{k}].sample_fps: {fps!r}, but the video {video.video_id!r} is sampled at "
+                    f"{video.sample_fps}"]
+    return []
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -286,9 +356,7 @@ def validate_rows(
         if shape:
             continue
         report.per_source[str(row["data_source"])] += 1
-        recipe = recipe_problem(row)
-        if recipe is not None:
-            report.problems.append(Problem(file, i, "recipe", recipe))
+        report.problems += [Problem(file, i, "params", m) for m in params_problems(row)]
         gt = ground_truth_problem(row, reward_fn, allow_sources)
         if gt is not None:
             report.problems.append(Problem(file, i, "ground_truth", gt))

@@ -231,6 +231,7 @@ def build_viubench(
             first_row_index=row_index,
             min_pixels=min_pixels,
             max_pixels=max_pixels,
+            materialize=True,  # a benchmark's frames are on disk, for any model runner
         )
         units.extend(planned)
         row_index += len(planned)

@@ -329,6 +329,34 @@ def verify_store(root: str | os.PathLike, *, decode: bool = False, shown: int = 
                        max_pixels=sampling["max_pixels"] if sampling else None)
 
 
+def frame_file_problem(path: str | os.PathLike) -> str | None:
+    """Why the frame file ``path`` cannot be shown (None if it can): missing, empty, or not a whole decodable image.
+
+    A JPEG is decoded at 1/8 scale, which still reads its whole compressed stream (a truncated or corrupt file is
+    caught) at a fraction of a full decode's cost: what validation checks for every frame, and the trainer's dataset
+    class for every frame of an item it loads.
+    """
+    from PIL import Image
+
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        return f"missing frame {path}"
+    except OSError as e:
+        return f"unreadable frame {path}: {e}"
+    if size == 0:
+        return f"empty frame {path}"
+    try:
+        with Image.open(p) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            im.load()
+    except Exception as e:  # noqa: BLE001 - whatever PIL raises on a broken file is this file's problem
+        return f"frame {path} does not decode: {type(e).__name__}: {e}"
+    return None
+
+
 def _decode_problem(path: Path, width: int, height: int) -> str | None:
     from PIL import Image
 
@@ -378,9 +406,16 @@ def frame_path(ctx: TaskContext, video: VideoRecord, i: int) -> Path:
     """Absolute path of frame ``i`` of ``video``: how a task references a frame it leaves untouched.
 
     The store root is resolved once per process (frame names are plain relative paths: the manifest refuses ``..``
-    and absolute names), not once per frame: a recipe row references up to 48 frames each time it is loaded.
+    and absolute names), and a video's paths are made once: a recipe row references up to 48 frames each time it is
+    loaded, and validation lists the frames of every row.
     """
-    return _resolved_root(str(ctx.frames_root)) / video.frames[i]
+    return _frame_paths(str(ctx.frames_root), video.frames)[i]
+
+
+@functools.lru_cache(maxsize=1024)
+def _frame_paths(root: str, frames: tuple[str, ...]) -> tuple[Path, ...]:
+    base = _resolved_root(root)
+    return tuple(base / f for f in frames)
 
 
 @functools.lru_cache(maxsize=64)

@@ -35,6 +35,7 @@ Adding a task: write one module with a ``PretextTask`` subclass and add one line
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,6 +116,22 @@ class Draft:
     params: Mapping[str, Any]  # JSON-serialisable; everything ``PretextTask.clips`` needs
 
 
+def audit_int(audit: Mapping[str, Any], key: str, lo: int = 0, hi: float = math.inf) -> int:
+    """``audit[key]`` as an integer in ``[lo, hi]``; ValueError naming the field otherwise (for ``redraft``)."""
+    value = audit.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        where = f"an integer >= {lo}" if hi == math.inf else f"an integer in [{lo}, {hi}]"
+        raise ValueError(f"{key}: must be {where}, got {value!r:.80}")
+    return value
+
+
+def audit_mapping(audit: Any) -> Mapping[str, Any]:
+    """``audit`` if it is a JSON object; ValueError otherwise (for ``redraft``)."""
+    if not isinstance(audit, Mapping):
+        raise ValueError(f"must be a JSON object, got {type(audit).__name__}")
+    return audit
+
+
 def check_mode(mode: str) -> str:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -182,6 +199,17 @@ class PretextTask(ABC):
         the video, the shape of a task that changes frames in place; multi-clip tasks override it.
         """
         return (tuple(frame_path(ctx, video, i) for i in range(video.num_frames)),)
+
+    def redraft(self, audit: Any, video: VideoRecord | None = None, ctx: TaskContext | None = None) -> Draft | None:
+        """The draft a sample's audit info describes, re-derived without reading a pixel.
+
+        The question and the answer are derived from ``audit`` alone, and every field ``clips`` reads is checked:
+        present, of the right type, inside the video (``video``: its frame count and clock; ``ctx``: the pool of
+        videos a task may borrow from); ValueError naming the field (``start: ...``) otherwise. What the validator
+        compares with a row's stored question and ground truth. None: the task cannot re-derive its drafts (the
+        default; the validator then checks the row's ground truth alone).
+        """
+        return None
 
     def render(self, draft: Draft, video: VideoRecord, ctx: TaskContext) -> Sample:
         """The sample a draft describes, with its pixels."""

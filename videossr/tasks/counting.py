@@ -42,7 +42,7 @@ from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path, load_frame
 from videossr.tasks.sample import Clip, Frame, Sample
-from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 __all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]
 
@@ -198,6 +198,29 @@ def render_frame(img: np.ndarray, cls: str, shapes: list[dict[str, Any]]) -> np.
     return out
 
 
+def _number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _shape_problem(shape: Any) -> str | None:
+    """Why one shape record cannot be painted by ``render_frame`` (None if it can)."""
+    if not isinstance(shape, Mapping):
+        return f"must be a JSON object, got {shape!r:.80}"
+    centre = shape.get("center")
+    if not isinstance(centre, list) or len(centre) != 2 or not all(_number(c) for c in centre):
+        return f"center: must be two numbers, got {centre!r:.80}"
+    size = shape.get("size")
+    if not _number(size) or size <= 0:
+        return f"size: must be a number > 0, got {size!r:.80}"
+    if not _number(shape.get("rotation")):
+        return f"rotation: must be a number, got {shape.get('rotation')!r:.80}"
+    colour = shape.get("color")
+    if (not isinstance(colour, list) or len(colour) != 3
+            or any(isinstance(c, bool) or not isinstance(c, int) or not 0 <= c <= 255 for c in colour)):
+        return f"color: must be three integers in 0..255, got {colour!r:.80}"
+    return None
+
+
 # The truth as the generator writes it: "3,1,4" (spaces around the commas tolerated).
 _GOLD_RE = re.compile(r"(\d{1,9}) ?, ?(\d{1,9}) ?, ?(\d{1,9})", re.ASCII)
 SHAPES_OUTLINE = (245, 150, 0)
@@ -255,6 +278,45 @@ class CountingTask(PretextTask):
             "num_frames": n,
         }
         return Draft(video.video_id, QUESTION, answer_for(counts), audit)
+
+    def redraft(self, audit: Any, video: VideoRecord | None = None, ctx: TaskContext | None = None) -> Draft:
+        """The question and answer of a counting sample's audit info: the counts of the shapes its frames hold."""
+        audit = audit_mapping(audit)
+        n = audit_int(audit, "num_frames", 1)
+        if video is not None and n != video.num_frames:
+            raise ValueError(f"num_frames: {n}, but the video {video.video_id!r} has {video.num_frames} frames")
+        records = audit.get("frames")
+        if not isinstance(records, list) or not records:
+            raise ValueError(f"frames: must be a non-empty list of shape frames, got {records!r:.80}")
+        counts = dict.fromkeys(CLASSES, 0)
+        seen: set[int] = set()
+        for k, rec in enumerate(records):
+            where = f"frames[{k}]"
+            if not isinstance(rec, Mapping):
+                raise ValueError(f"{where}: must be a JSON object, got {rec!r:.80}")
+            try:
+                i = audit_int(rec, "frame", 0, n - 1)
+            except ValueError as e:
+                raise ValueError(f"{where}.{e}") from None
+            if i in seen:
+                raise ValueError(f"{where}.frame: frame {i} is listed twice")
+            seen.add(i)
+            cls = rec.get("class")
+            if cls not in CLASSES:
+                raise ValueError(f"{where}.class: must be one of {CLASSES}, got {cls!r:.80}")
+            shapes = rec.get("shapes")
+            if not isinstance(shapes, list) or not shapes:
+                raise ValueError(f"{where}.shapes: must be a non-empty list, got {shapes!r:.80}")
+            for j, shape in enumerate(shapes):
+                problem = _shape_problem(shape)
+                if problem is not None:
+                    raise ValueError(f"{where}.shapes[{j}].{problem}")
+            counts[cls] += len(shapes)
+        stated = audit.get("counts")
+        if stated != counts:
+            raise ValueError(f"counts: {stated!r:.80} are not the shapes its frames hold, {counts}")
+        video_id = video.video_id if video is not None else ""
+        return Draft(video_id, QUESTION, answer_for(counts), audit)
 
     def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
         frames: list[Frame] = [frame_path(ctx, video, i) for i in range(video.num_frames)]

@@ -49,7 +49,7 @@ from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord
 from videossr.tasks.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
 from videossr.tasks.sample import Clip, Sample
-from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 __all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]
 
@@ -172,6 +172,32 @@ class GroundingTask(PretextTask):
             "min_seconds": params.min_seconds,
         }
         return Draft(video.video_id, question_for(name), answer_for(start, length, fps), audit)
+
+    def redraft(self, audit: Any, video: VideoRecord | None = None, ctx: TaskContext | None = None) -> Draft:
+        """The question and answer of a grounding sample's audit info, its segment and perturbation checked."""
+        audit = audit_mapping(audit)
+        name = audit.get("perturbation")
+        if not isinstance(name, str) or name not in perturb.REGISTRY:
+            raise ValueError(f"perturbation: must be one of {', '.join(PERTURBATIONS)}, got {name!r:.80}")
+        n = audit_int(audit, "num_frames", 1)
+        if video is not None and n != video.num_frames:
+            raise ValueError(f"num_frames: {n}, but the video {video.video_id!r} has {video.num_frames} frames")
+        length = audit_int(audit, "length", 2, n)
+        start = audit_int(audit, "start", 0, n - length)
+        if audit_int(audit, "end", 0) != start + length:
+            raise ValueError(f"end: {audit['end']} is not start + length = {start + length}")
+        fps = audit.get("fps")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps < math.inf:
+            raise ValueError(f"fps: must be a number > 0, got {fps!r:.80}")
+        if video is not None and float(fps) != float(video.sample_fps):
+            raise ValueError(f"fps: {fps}, but the video {video.video_id!r} is sampled at {video.sample_fps}")
+        problem = perturb.params_problem(name, audit.get("perturbation_params"), start, length, n,
+                                         video.video_id if video is not None else "",
+                                         ctx.pool if ctx is not None else None)
+        if problem is not None:
+            raise ValueError(f"perturbation_params: {problem}")
+        video_id = video.video_id if video is not None else ""
+        return Draft(video_id, question_for(name), answer_for(start, length, float(fps)), audit)
 
     def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
         frames = perturb.apply_to_video(audit["perturbation"], video, ctx, int(audit["start"]), int(audit["length"]),

@@ -31,7 +31,7 @@ from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path
 from videossr.tasks.sample import Clip, Sample
-from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung
+from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 MAX_CLIPS = 9  # one digit per clip
 # The difficulty ladder, easiest first: clips the video is cut into (on 48 frames: 16, 12, 8 and 6 frames per clip);
@@ -129,6 +129,23 @@ class JigsawTask(PretextTask):
         order = draw_order(rng, n)
         audit = {"num_clips": n, "frames_per_clip": m, "order": order}
         return Draft(video.video_id, question(n), answer_from_order(order), audit)
+
+    def redraft(self, audit: Any, video: VideoRecord | None = None, ctx: TaskContext | None = None) -> Draft:
+        """The question and answer of a jigsaw sample's audit info, its clips checked against the video."""
+        audit = audit_mapping(audit)
+        n = audit_int(audit, "num_clips", 2, MAX_CLIPS)
+        m = audit_int(audit, "frames_per_clip", 1)
+        if video is not None and n * m != video.num_frames:
+            raise ValueError(f"frames_per_clip: {n} clips of {m} frames, but the video {video.video_id!r} has "
+                             f"{video.num_frames} frames")
+        order = audit.get("order")
+        if (not isinstance(order, list) or any(isinstance(o, bool) or not isinstance(o, int) for o in order)
+                or sorted(order) != list(range(n))):
+            raise ValueError(f"order: must be a permutation of 0..{n - 1}, got {order!r:.80}")
+        if order == list(range(n)):
+            raise ValueError(f"order: the original order {order} is never shown")
+        video_id = video.video_id if video is not None else ""
+        return Draft(video_id, question(n), answer_from_order(order), audit)
 
     def clips(self, video: VideoRecord, ctx: TaskContext, audit: Mapping[str, Any]) -> tuple[Clip, ...]:
         m = int(audit["frames_per_clip"])

@@ -45,7 +45,7 @@ not like that, the synthetic test frames are not either.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -404,6 +404,53 @@ PERTURBATIONS: tuple[str, ...] = tuple(REGISTRY)
 PAPER_PERTURBATIONS: tuple[str, ...] = PERTURBATIONS[:14]
 # The four the paper trains on, mixed uniformly.
 TRAINING_PERTURBATIONS: tuple[str, ...] = ("ChannelSwap", "Rotate180", "ZoomOut", "Mirror")
+
+
+# The drawn parameters each perturbation's ``apply`` reads, beyond the segment: numbers > 0 (a seed: an integer >= 0).
+_NUMBER_PARAMS: dict[str, tuple[str, ...]] = {
+    "Saturation": ("factor",),
+    "Noise": ("sigma",),
+    "Blur": ("radius",),
+    "ZoomIn": ("scale",),
+    "ZoomOut": ("scale",),
+}
+
+
+def params_problem(name: str, params: Any, start: int, length: int, num_frames: int, video_id: str = "",
+                   pool: Sequence[VideoRecord] | None = None) -> str | None:
+    """Why ``params`` cannot be what perturbation ``name`` drew for a segment (None if they can): the check of
+    every field ``apply`` reads, without reading a frame. ``pool``, when given, is the frame store's videos (Swap
+    borrows one of them); ``video_id`` names the perturbed video."""
+    p = get(name)
+    if not isinstance(params, Mapping):
+        return f"must be a JSON object, got {type(params).__name__}"
+    for key in _NUMBER_PARAMS.get(name, ()):
+        value = params.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+            return f"{key} of {name} must be a number > 0, got {value!r}"
+    if name == "Noise":
+        seed = params.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            return f"seed of Noise must be an integer >= 0, got {seed!r}"
+    if p.kind == TEMPORAL:
+        source = params.get("source")
+        if not isinstance(source, list) or len(source) != length:
+            return f"source of {name} must list {length} frame indices, got {source!r:.120}"
+        bad = [i for i in source if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_frames]
+        if bad:
+            return f"source of {name} has indices outside the video's {num_frames} frames: {bad[:5]}"
+    if p.kind == SWAP:
+        other = params.get("other_video_id")
+        if not isinstance(other, str) or not other or other == video_id:
+            return f"other_video_id of Swap must name another video, got {other!r}"
+        if pool is not None:
+            found = [v for v in pool if v.video_id == other]
+            if not found:
+                return f"other_video_id {other!r} of Swap is not in the frame store"
+            if found[0].num_frames < start + length:
+                return (f"other_video_id {other!r} of Swap has {found[0].num_frames} frames, fewer than the "
+                        f"segment's end {start + length}")
+    return None
 
 
 def get(name: str) -> Perturbation:

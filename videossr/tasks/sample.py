@@ -21,7 +21,8 @@ Recipe rows (made by the trainer on the fly, ``videossr.training.dataset``) have
 sample's number, from which the dataset class renders the new pixels when verl loads the item. Their ``videos``
 hold the source frames of the sample's layout (existing files of the frame store, the same count and size as the
 rendered frames), so prompt lengths and frame checks work without rendering. A parquet file says which kind of rows
-it holds in its schema metadata (``ROWS_METADATA_KEY``: ``frames`` or ``recipes``).
+it holds in its schema metadata (``ROWS_METADATA_KEY``: ``frames`` or ``recipes``); ``rows_kind`` reads the kind
+from the rows themselves (a file rewritten by pandas loses the metadata).
 """
 
 from __future__ import annotations
@@ -265,6 +266,34 @@ def _is_set(value: Any) -> bool:
 
 
 def rows_kind(path: str | os.PathLike) -> str:
-    """``recipes`` if the parquet file holds recipe rows (its metadata says so), else ``frames``."""
-    metadata = pq.read_schema(path).metadata or {}
-    return metadata.get(ROWS_METADATA_KEY, FRAME_ROWS.encode()).decode()
+    """``recipes`` if the parquet file holds recipe rows, else ``frames``: read from the rows themselves.
+
+    A row is a recipe row when its ``extra_info.recipe`` is set; the schema metadata (``ROWS_METADATA_KEY``) is not
+    trusted alone, because a file rewritten with pandas or pyarrow loses it. ValueError naming the file when it
+    cannot be read, when its rows mix both kinds, or when its metadata says the other kind.
+    """
+    try:
+        schema = pq.read_schema(path)
+        extra = schema.field("extra_info").type if "extra_info" in schema.names else None
+        has_recipe = isinstance(extra, pa.StructType) and extra.get_field_index("recipe") >= 0
+        if has_recipe:
+            import pyarrow.compute as pc
+
+            column = pq.read_table(path, columns=["extra_info"]).column("extra_info").combine_chunks()
+            recipes = column.field("recipe")
+            with_recipe = len(recipes) - recipes.null_count
+            # an empty recipe string is no recipe (read_recipe agrees)
+            with_recipe -= int(pc.sum(pc.equal(recipes, "")).as_py() or 0)
+            rows = len(recipes)
+        else:
+            with_recipe, rows = 0, pq.read_metadata(path).num_rows
+    except (OSError, pa.ArrowException) as e:
+        raise ValueError(f"cannot read {path} as parquet: {type(e).__name__}: {e}") from None
+    if 0 < with_recipe < rows:
+        raise ValueError(f"{path}: {with_recipe} of its {rows} rows are recipe rows and the others are not; "
+                         "one file holds one kind of rows")
+    kind = RECIPE_ROWS if rows and with_recipe == rows else FRAME_ROWS
+    stated = (schema.metadata or {}).get(ROWS_METADATA_KEY)
+    if stated is not None and rows and stated.decode() != kind:
+        raise ValueError(f"{path}: its metadata says {stated.decode()} rows, but its rows are {kind} rows")
+    return kind

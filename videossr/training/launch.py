@@ -15,10 +15,12 @@ real run does first, and stops before anything needs a GPU:
    its worker processes (``data.dataloader_num_workers``), expands each prompt with the processor as the rollout
    does, and reports prompt lengths and video tokens;
 5. scores each loaded row's own ground truth with the loaded reward function (must be 1.0 for VideoSSR rows);
-6. validates EVERY row of the training and validation files (``videossr.datasets.validate``): row shape, every frame file
-   present and decodable, every ground truth parsed by the reward's own parser and scoring 1.0 against itself in
-   both modes (other data sources: a true answer the configured reward scores above 0). Inside training the reward
-   never raises on a bad row, it scores 0; this is where such rows are refused;
+6. validates EVERY row of the training and validation files (``videossr.datasets.validate``): row shape, every
+   row's params (the task re-derives the row's question and ground truth from them, and they fit the video; a
+   recipe row's recipe, store and source frames), every frame file present and decodable, every ground truth parsed
+   by the reward's own parser and scoring 1.0 against itself in both modes (other data sources: a true answer the
+   configured reward scores above 0), and reports how long it took. Inside training the reward never raises on a
+   bad row, it scores 0; this is where such rows are refused;
 7. with the curriculum on (``data.videossr.curriculum.enable``), checks every task's difficulty ladder on the frame
    stores of the training rows: every rung draws a sample (on every video the rows use that can take it; the
    others are noted) whose true answer the configured reward scores 1.0 (``videossr.training.curriculum.check_ladders``);
@@ -115,6 +117,7 @@ class DryRunReport:
     use_critic: bool
     rows_validated: int = 0  # every row of the train/val files, by videossr.datasets.validate
     frames_validated: int = 0
+    validation_seconds: float = 0.0  # how long validating every row took
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -240,17 +243,21 @@ def _check_dataset_class(cfg) -> None:
         )
 
 
-def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int]:
-    """Every row of the training and validation files (``videossr.datasets.validate``); (rows, frame files) checked."""
+def _validate_data(cfg, reward_fn, workers: int) -> tuple[int, int, float]:
+    """Every row of the training and validation files (``videossr.datasets.validate``); (rows, frame files) checked
+    and the seconds it took."""
+    import time
+
     from videossr.datasets.validate import validate_files
 
+    started = time.perf_counter()
     files = list(dict.fromkeys(_as_list(_select(cfg, "data.train_files")) + _as_list(_select(cfg, "data.val_files"))))
     allow = [s for s in os.environ.get("DRY_RUN_ALLOW_SOURCES", "").split(",") if s.strip()]
     report = validate_files([os.path.expanduser(f) for f in files], reward_fn=reward_fn, allow_sources=allow,
                             workers=workers)
     if not report.ok:
         raise DryRunError(f"the data cannot train as it is:\n{report.format()}")
-    return report.rows, report.frames_checked
+    return report.rows, report.frames_checked, time.perf_counter() - started
 
 
 def _check_ladders(cfg, reward_fn) -> list[str]:
@@ -331,7 +338,7 @@ def dry_run(
     reward_fn = get_custom_reward_fn(cfg)
     _check_reward_wiring(cfg, reward_fn)
     _check_paths(cfg)
-    rows_checked, frames_checked = _validate_data(cfg, reward_fn, workers)
+    rows_checked, frames_checked, validation_seconds = _validate_data(cfg, reward_fn, workers)
     ladder_notes = _check_ladders(cfg, reward_fn)
 
     model_config = omega_conf_to_dataclass(cfg.actor_rollout_ref.model)
@@ -401,6 +408,7 @@ def dry_run(
         use_critic=use_critic,
         rows_validated=rows_checked,
         frames_validated=frames_checked,
+        validation_seconds=validation_seconds,
         notes=tuple(notes),
     )
 
@@ -412,8 +420,8 @@ def format_report(report: DryRunReport) -> str:
     lines.append(f"  {'reference policy':<{width}} = {report.use_reference_policy}")
     lines.append(f"  {'critic':<{width}} = {report.use_critic}")
     lines.append(
-        f"rows validated (shape, frames, ground truth): {report.rows_validated} "
-        f"({report.frames_validated} distinct frame files decoded)"
+        f"rows validated (shape, params, frames, ground truth): {report.rows_validated} "
+        f"({report.frames_validated} distinct frame files decoded) in {report.validation_seconds:.1f} s"
     )
     lines.append(f"training rows loaded through verl's RLHFDataset: {report.dataset_rows}")
     for r in report.rows:
