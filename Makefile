@@ -21,6 +21,9 @@ $(VENV)/.installed: setup.py requirements.txt videossr/_speedups.c
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	# lmms-eval's task code, for the tests that compare the evaluation protocol with it: without its heavy
+	# dependencies (its task utils need only loguru and pytz beyond requirements.txt)
+	$(PY) -m pip install -q --no-deps lmms-eval==0.7.3 loguru pytz
 	@touch $@
 
 demo: env
