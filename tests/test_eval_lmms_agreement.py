@@ -13,6 +13,7 @@ import pytest
 
 from support import published as fx
 from support.lmms import qwen3_vl_kwargs, task_utils, task_yaml
+from videossr.evaluation.benchmarks.lmms import timelens_times
 from videossr.evaluation.benchmarks.published import SYSTEM_PROMPT
 from videossr.evaluation.benchmarks.registry import get_benchmark
 
@@ -46,7 +47,9 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("videomme", "videomme", "videomme.yaml"),
                                     ("charades", "charades_sta", "charades.yaml"),
                                     ("longvideobench", "longvideobench", "longvideobench_val_v.yaml"),
-                                    ("lvbench", "lvbench", "lvbench.yaml")):
+                                    ("lvbench", "lvbench", "lvbench.yaml"),
+                                    ("qvhighlights_timelens", "timelens", "timelens_qvhighlights.yaml"),
+                                    ("vcrbench", "vcrbench", "vcrbench.yaml")):
         conf = task_yaml(folder, yaml_name)
         assert get_benchmark(name).max_new_tokens == conf["generation_kwargs"]["max_new_tokens"], name
         assert "until" not in conf["generation_kwargs"], name  # outputs are not cut before scoring
@@ -142,3 +145,46 @@ def test_lvbench(tmp_path):
     for (d, o), t in zip(pairs, theirs):
         assert bench.lmms_item(d, o)[1] == float(t), o
     assert bench.lmms_summary(pairs)["accuracy"] == pytest.approx(100 * sum(theirs) / len(theirs))
+
+
+@pytest.mark.parametrize("name,yaml_name", [("qvhighlights_timelens", "timelens_qvhighlights.yaml"),
+                                            ("activitynet_timelens", "timelens_activitynet.yaml")])
+def test_timelens(tmp_path, name, yaml_name):
+    utils = task_utils("timelens")
+    bench, docs = _bench(name, tmp_path)
+    assert yaml_name.removesuffix(".yaml") == bench.lmms_task
+    kwargs = qwen3_vl_kwargs(task_yaml("timelens", yaml_name))
+    assert _check_prompts(bench, docs, utils, utils.timelens_doc_to_text, kwargs) == 31
+    pairs = _spread(docs, fx.interval_outputs(random.Random(6), N_OUTPUTS))
+    for d, o in pairs:
+        want = utils.extract_time(o)
+        assert [tuple(x) for x in want] == [tuple(x) for x in timelens_times(o)], o
+    theirs = [utils.timelens_process_results(d.row, [o])["timelens_mIOU"] for d, o in pairs]
+    ours = bench.lmms_summary(pairs)
+    assert ours["n_collapsed"] > 0
+    assert ours["miou"] == pytest.approx(utils.timelens_aggregate_miou(theirs, None))
+    for t, fn in ((0.3, utils.timelens_aggregate_iou3), (0.5, utils.timelens_aggregate_iou5),
+                  (0.7, utils.timelens_aggregate_iou7)):
+        assert ours[f"r@{t}"] == pytest.approx(fn(theirs, None))
+    for d, o in pairs[:120]:
+        one = utils.timelens_process_results(d.row, [o])["timelens_mIOU"]
+        assert bench.lmms_item(d, o)[1] * 100 == pytest.approx(utils.timelens_aggregate_miou([one], None))
+
+
+def test_vcrbench(tmp_path):
+    utils = task_utils("vcrbench")
+    bench, docs = _bench("vcrbench", tmp_path)
+    kwargs = qwen3_vl_kwargs(task_yaml("vcrbench", "vcrbench.yaml"))
+    assert _check_prompts(bench, docs, utils, utils.vcrbench_doc_to_text, kwargs) == 24
+    rng = random.Random(7)
+    pairs = [(d, o) for d in docs for o in fx.order_outputs(rng, len(d.gold), d.gold)]
+    assert len(pairs) >= 300
+    theirs = [utils.vcrbench_process_results(d.row, [o])["vcrbench_accuracy"] for d, o in pairs]
+    for (d, o), t in zip(pairs, theirs):
+        assert bench.lmms_item(d, o)[1] == t["score"], o
+        assert (bench.lmms_item(d, o)[0] or [0] * len(d.gold)) == t["predicted_order"], o
+    ours = bench.lmms_summary(pairs)
+    assert 0 < ours["accuracy"] < 100
+    assert ours["accuracy"] == pytest.approx(utils.vcrbench_aggregate_accuracy(theirs))
+    assert ours["step_accuracy"] == pytest.approx(utils.vcrbench_aggregate_step_accuracy(theirs))
+    assert ours["weighted_accuracy"] == pytest.approx(utils.vcrbench_aggregate_weighted_accuracy(theirs))

@@ -98,12 +98,59 @@ def lvbench(root: Path, rng: random.Random, n: int = 24) -> None:
     _parquet(root / "lvbench" / "train-00000-of-00001.parquet", rows)
 
 
+def timelens(root: Path, rng: random.Random, split: str, n: int = 30) -> None:
+    queries = ["A man waves at the camera.", "the dog runs to the left", "Someone 'opens' a box", "people cheer"]
+    rows = []
+    for i in range(n):
+        windows = []
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            a = round(rng.uniform(0, 100), 1)
+            windows.append([a, a + rng.choice([2, 4.5, 10, 30])])
+        rows.append({"video_path": f"videos/{split}_{i % 9}.mp4", "query": queries[i % len(queries)],
+                     "span": windows, "source": split})
+    rows.append(dict(rows[5]))
+    schema = pa.schema([("video_path", pa.string()), ("query", pa.string()),
+                        ("span", pa.list_(pa.list_(pa.float64()))), ("source", pa.string())])
+    _parquet(root / "data" / f"{split}-00000-of-00001.parquet", rows, schema)
+
+
+def vcrbench(root: Path, rng: random.Random, n: int = 24) -> None:
+    goals = ["make a sandwich", "change a tire", "plant a tree"]
+    rows = []
+    for i in range(n):
+        k = rng.choice([3, 4, 5, 7, 10, 12])
+        truth = list(range(k))
+        rng.shuffle(truth)
+        rows.append({"qid": i + 1, "video_file": f"videos/video_{i + 1}.mp4", "goal": goals[i % 3],
+                     "ground_truth": truth})
+    _parquet(root / "data" / "test-00000-of-00001.parquet", rows)
+
+
+def order_outputs(rng: random.Random, n: int, truth: list[int]) -> list[str]:
+    """Answers to a clip-ordering question of n clips (1-based truth): clean, labelled, wrapped, wrong, broken."""
+    perm = list(range(1, n + 1))
+    rng.shuffle(perm)
+    right, other = ", ".join(map(str, truth)), ", ".join(map(str, perm))
+    return [
+        f"Correct order: {right}", f"Correct order: {other}", right, f"**Correct order:** {right}",
+        f"<think>maybe {other}</think>Correct order: {right}", f"<answer>{right}</answer>", f"\\boxed{{{other}}}",
+        f"Clip {right.replace(', ', ', Clip ')}", f"The correct order is {other}. Or maybe {right}.",
+        f"First, clip 1 shows a man. Correct order: {right}", " ".join(map(str, truth)), "".join(map(str, truth)),
+        f"Correct order: {right[:-3]}", "I cannot tell.", "", f"Correct order: {right}, {n + 1}",
+        f"Correct order: {other}\nCorrect order: {right}", f"</think>Correct order: {right}",
+        f"Step 1: clip {truth[0]}; Correct order: {right}!", f"order = [{right}]",
+    ]
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
     {"mvbench": lambda: mvbench(root, rng), "videomme": lambda: videomme(root, rng, utils),
      "charades": lambda: charades(root, rng), "longvideobench": lambda: longvideobench(root, rng),
-     "lvbench": lambda: lvbench(root, rng)}[name]()
+     "lvbench": lambda: lvbench(root, rng),
+     "qvhighlights_timelens": lambda: timelens(root, rng, "qvhighlights"),
+     "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
+     "vcrbench": lambda: vcrbench(root, rng)}[name]()
     return root
 
 

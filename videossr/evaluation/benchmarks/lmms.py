@@ -18,6 +18,9 @@ lmms-eval's own on hundreds of varied outputs. Each function names the lmms-eval
 * ``longvideobench_letter``: ``longvideobench/utils.py: parse_multi_choice_response``: a few answer phrases removed,
   then the first capital A-E anywhere; a random option when there is none (lmms-eval's is unseeded; here the
   caller passes a seeded generator, so a rerun gives the same number).
+* ``timelens_times``: ``timelens/utils.py: extract_time`` (the TimeLens QVHighlights / ActivityNet splits): clock
+  times, else "a - b" / "a to b", else every number, paired in order; a reversed pair is kept as it is.
+* ``vcrbench_order``: ``vcrbench/utils.py: extract_predicted_order`` (the official VCRBench cascade).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import re
 from collections.abc import Sequence
 
 __all__ = ["mcq_letter", "mvbench_answer", "charades_times", "interval_iou", "longvideobench_letter",
-           "MCQ_LETTERS"]
+           "timelens_times", "vcrbench_order", "MCQ_LETTERS"]
 
 MCQ_LETTERS = tuple("ABCDEFGH")  # extract_mcq_answer's choices when none are given
 
@@ -200,3 +203,105 @@ def longvideobench_letter(response: str, choices: Sequence[str], rng: random.Ran
     if hit is None:
         return rng.choice(list(choices)), True
     return hit.group(0), False
+
+
+# TimeLens (timelens/utils.py: extract_time): clock times paired in order, else "a - b" / "a to b", else all numbers
+# paired; never swapped; the caller scores the first pair.
+_TL_CLOCK = re.compile(r"\b(\d{1,2}:\d{2}:\d{2}(?:\.\d+)?|\d{1,2}:\d{2}(?:\.\d+)?)\b")
+_TL_RANGES = (re.compile(r"(\d+\.?\d*)\s*-\s*(\d+\.?\d*)"), re.compile(r"(\d+\.?\d*)\s+to\s+(\d+\.?\d*)"))
+_TL_NUMBER = re.compile(r"\b\d+\.?\d*\b")
+
+
+def _tl_clock(text: str) -> float:
+    parts = text.split(":")
+    if len(parts) == 3:
+        return int(parts[0]) * 3600 + int(parts[1]) * 60 + float(parts[2])
+    return int(parts[0]) * 60 + float(parts[1])
+
+
+def timelens_times(text: str) -> list[tuple[float, float]]:
+    """The (start, end) pairs TimeLens' ``extract_time`` reads, in order (possibly reversed, possibly none)."""
+    body = text.lower()
+    clocks = _TL_CLOCK.findall(body)
+    spans = _pairs([_tl_clock(c) for c in clocks[: len(clocks) // 2 * 2]])
+    if not spans:
+        for pattern in _TL_RANGES:
+            hits = pattern.findall(body)
+            if hits:
+                spans = [(float(a), float(b)) for a, b in hits]
+                break
+    if not spans:
+        spans = _pairs([float(x) for x in _TL_NUMBER.findall(body)])
+    return spans
+
+
+# VCRBench (vcrbench/utils.py: extract_predicted_order, after the official VCRBench process.py).
+_VCR_TAGS = (("<think>", "</think>"), ("<thinking>", "</thinking>"))
+_VCR_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_VCR_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
+_VCR_BOXED = "\\boxed{"
+
+
+def _vcr_strip_reasoning(text: str) -> str:
+    out = text
+    for start_tag, end_tag in _VCR_TAGS:
+        while start_tag in out and end_tag in out:
+            a = out.find(start_tag)
+            b = out.find(end_tag, a)
+            if b == -1:
+                break
+            out = out[:a] + out[b + len(end_tag):]
+        if end_tag in out and start_tag not in out:  # a prefilled opening tag: the answer follows the last close
+            out = out.rsplit(end_tag, 1)[-1]
+    return out.strip()
+
+
+def _vcr_wrapped(text: str) -> str | None:
+    m = _VCR_ANSWER.search(text)
+    if m:
+        return m.group(1)
+    at = text.rfind(_VCR_BOXED)
+    if at < 0:
+        return None
+    depth = 0
+    for pos in range(at + len(_VCR_BOXED) - 1, len(text)):
+        if text[pos] == "{":
+            depth += 1
+        elif text[pos] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[at + len(_VCR_BOXED):pos]
+    return None
+
+
+def _vcr_numbers(text: str) -> list[int]:
+    out = []
+    for field in str(text).split(","):
+        m = re.search(r"\d+", field.strip())
+        if m:
+            out.append(int(m.group()))
+    return out
+
+
+def _vcr_is_order(order: list[int], n: int) -> bool:
+    return len(order) == n and set(order) == set(range(1, n + 1))
+
+
+def vcrbench_order(response: str, n: int) -> list[int]:
+    """The clip order (1-based) VCRBench reads from ``response``, or ``n`` zeros when no order of 1..n is found.
+
+    lmms-eval's phrase cascade starts with the empty phrase, which every sentence contains, so in effect: the first
+    sentence (split after . ! ? and at newlines, asterisks removed) whose comma-separated fields, each read as its
+    first integer, are an order of 1..n. An ``<answer>`` or ``\\boxed{}`` payload is tried first.
+    """
+    text = _vcr_strip_reasoning(response or "")
+    wrapped = _vcr_wrapped(text)
+    if wrapped is not None:
+        order = _vcr_numbers(wrapped)
+        if _vcr_is_order(order, n):
+            return order
+    for sentence in _VCR_SENTENCES.split(text.replace("*", "")):
+        order = _vcr_numbers(sentence.strip())
+        if _vcr_is_order(order, n):
+            return order
+    return [0] * n
