@@ -49,7 +49,8 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("longvideobench", "longvideobench", "longvideobench_val_v.yaml"),
                                     ("lvbench", "lvbench", "lvbench.yaml"),
                                     ("qvhighlights_timelens", "timelens", "timelens_qvhighlights.yaml"),
-                                    ("vcrbench", "vcrbench", "vcrbench.yaml")):
+                                    ("vcrbench", "vcrbench", "vcrbench.yaml"),
+                                    ("vinoground", "vinoground", "vinoground.yaml")):
         conf = task_yaml(folder, yaml_name)
         assert get_benchmark(name).max_new_tokens == conf["generation_kwargs"]["max_new_tokens"], name
         assert "until" not in conf["generation_kwargs"], name  # outputs are not cut before scoring
@@ -188,3 +189,28 @@ def test_vcrbench(tmp_path):
     assert ours["accuracy"] == pytest.approx(utils.vcrbench_aggregate_accuracy(theirs))
     assert ours["step_accuracy"] == pytest.approx(utils.vcrbench_aggregate_step_accuracy(theirs))
     assert ours["weighted_accuracy"] == pytest.approx(utils.vcrbench_aggregate_weighted_accuracy(theirs))
+
+
+def test_vinoground(tmp_path, monkeypatch):
+    utils = task_utils("vinoground")
+    bench, docs = _bench("vinoground", tmp_path)
+    # lmms-eval reads the score files from its cache folder: point it at the fixture root
+    monkeypatch.setattr(utils, "base_cache_dir", str(bench.root.parent))
+    monkeypatch.setattr(utils, "cache_name", bench.root.name)
+    monkeypatch.setattr(utils, "textscore_dict", {})
+    monkeypatch.setattr(utils, "videoscore_dict", {})
+    kwargs = qwen3_vl_kwargs(task_yaml("vinoground", "vinoground.yaml"))
+    assert _check_prompts(bench, docs, utils, utils.vinoground_doc_to_text, kwargs) == 2000
+    for d in docs[:40]:
+        (bench.root / d.videos[0]).touch()  # lmms-eval checks that the file exists
+        assert utils.vinoground_doc_to_visual(d.row) == [str(bench.root / d.videos[0])]
+    # lmms-eval's aggregation fails on an empty answer (it reads its first character): those are left out here
+    outputs = [o for o in fx.choice_outputs(random.Random(8), "AB", 600) if o]
+    pairs = [(d, outputs[i % len(outputs)] if i % 5 else d.gold) for i, d in enumerate(docs)]
+    theirs = [utils.vinoground_process_results(d.row, [o])["vinoground_score"] for d, o in pairs]
+    for (d, o), t in zip(pairs[:400], theirs):
+        assert bench.lmms_item(d, o)[0] == t["pred"][0]
+    ours = bench.lmms_summary(pairs)
+    text, video, group = utils.vinoground_aggregate_results(theirs)
+    assert 0 < ours["group"] < ours["text"]
+    assert (ours["text"], ours["video"], ours["group"]) == pytest.approx((text, video, group))

@@ -142,6 +142,30 @@ def order_outputs(rng: random.Random, n: int, truth: list[int]) -> list[str]:
     ]
 
 
+def vinoground(root: Path, rng: random.Random) -> None:
+    """All 500 pairs (lmms-eval's aggregation needs every one), their score files and the lmmseval rows."""
+    majors = ["action", "object", "viewpoint"]
+    minors = [None, "interaction", "cyclical;spatial", "contextual"]
+    text_entries, video_entries, rows = [], [], []
+    for p in range(500):
+        major, minor = majors[p % 3], minors[p % 4]
+        for side in ("pos", "neg"):
+            idx = f"{p}_{side}"
+            text_entries.append({"idx": idx, "video_name": f"vinoground_videos/{idx}.mp4",
+                                 "question": "Which caption matches the video?\nA. he sits, then jumps\n"
+                                             "B. he jumps, then sits", "GT": rng.choice("AB")})
+            video_entries.append({"idx": idx, "video_name": f"vinoground_videos_concated/{idx}.mp4",
+                                  "question": f"Which segment shows: event {p} {side}? A. the first B. the second",
+                                  "GT": rng.choice("ABab")})
+            for kind in ("text", "video"):
+                rows.append({"index": f"{idx}_{kind}", "major": major, "minor": minor})
+    for rel, entries in (("vinoground_videos/vinoground_textscore.json", text_entries),
+                         ("vinoground_videos_concated/vinoground_videoscore.json", video_entries)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(json.dumps(entries))
+    _parquet(root / "data" / "lmmseval-00000-of-00001.parquet", rows)
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -150,7 +174,7 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "lvbench": lambda: lvbench(root, rng),
      "qvhighlights_timelens": lambda: timelens(root, rng, "qvhighlights"),
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
-     "vcrbench": lambda: vcrbench(root, rng)}[name]()
+     "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng)}[name]()
     return root
 
 

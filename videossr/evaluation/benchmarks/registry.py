@@ -14,12 +14,13 @@ from videossr.evaluation.benchmarks.published import PublishedBenchmark
 from videossr.evaluation.benchmarks.timelens import ActivityNetTimeLens, QVHighlightsTimeLens
 from videossr.evaluation.benchmarks.vcrbench import VCRBench
 from videossr.evaluation.benchmarks.videomme import VideoMME
+from videossr.evaluation.benchmarks.vinoground import Vinoground
 
 __all__ = ["PUBLISHED", "get_benchmark", "benchmark_names"]
 
 PUBLISHED: dict[str, type[PublishedBenchmark]] = {
     cls.name: cls for cls in (MVBench, VideoMME, CharadesSTA, LongVideoBench, LVBench, QVHighlightsTimeLens,
-                              ActivityNetTimeLens, VCRBench)
+                              ActivityNetTimeLens, VCRBench, Vinoground)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
             "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens"}
