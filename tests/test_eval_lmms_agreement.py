@@ -50,7 +50,8 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("lvbench", "lvbench", "lvbench.yaml"),
                                     ("qvhighlights_timelens", "timelens", "timelens_qvhighlights.yaml"),
                                     ("vcrbench", "vcrbench", "vcrbench.yaml"),
-                                    ("vinoground", "vinoground", "vinoground.yaml")):
+                                    ("vinoground", "vinoground", "vinoground.yaml"),
+                                    ("videott", "video-tt", "videott_single_mc.yaml")):
         conf = task_yaml(folder, yaml_name)
         assert get_benchmark(name).max_new_tokens == conf["generation_kwargs"]["max_new_tokens"], name
         assert "until" not in conf["generation_kwargs"], name  # outputs are not cut before scoring
@@ -214,3 +215,15 @@ def test_vinoground(tmp_path, monkeypatch):
     text, video, group = utils.vinoground_aggregate_results(theirs)
     assert 0 < ours["group"] < ours["text"]
     assert (ours["text"], ours["video"], ours["group"]) == pytest.approx((text, video, group))
+
+
+def test_videott(tmp_path):
+    utils = task_utils("video-tt")
+    bench, docs = _bench("videott", tmp_path, utils)
+    kwargs = qwen3_vl_kwargs(task_yaml("video-tt", "videott_single_mc.yaml"))
+    assert _check_prompts(bench, docs, utils, utils.videott_doc_to_text, kwargs) == 24
+    pairs = _spread(docs, fx.choice_outputs(random.Random(9), "ABCD", N_OUTPUTS))
+    theirs = [utils.videott_process_results(d.row, [o])["videott_perception_score"] for d, o in pairs]
+    for (d, o), t in zip(pairs, theirs):
+        assert bench.lmms_item(d, o)[0] == t["pred_answer"], o
+    assert bench.lmms_summary(pairs)["accuracy"] == pytest.approx(utils.videott_aggregate_results(theirs))

@@ -166,6 +166,17 @@ def vinoground(root: Path, rng: random.Random) -> None:
     _parquet(root / "data" / "lmmseval-00000-of-00001.parquet", rows)
 
 
+def videott(root: Path, rng: random.Random, utils: Any, n: int = 24) -> None:
+    rows = []
+    for i in range(n):
+        opts = [f"{letter}. option {letter.lower()} of {i}" for letter in "ABCD"[: rng.choice([3, 4])]]
+        rows.append({"video_id": f"vtt{i % 8}", "question": f"Why does the cup fall in shot {i}?",
+                     "question_prompt": "\n".join(opts) + "\nAnswer with the option's letter.",
+                     "answer": rng.choice("ABC"), "capability": utils.CATEGORIES[i % len(utils.CATEGORIES)],
+                     "qid": f"tt-{i}"})
+    _parquet(root / "data" / "test-00000-of-00001.parquet", rows)
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -174,7 +185,8 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "lvbench": lambda: lvbench(root, rng),
      "qvhighlights_timelens": lambda: timelens(root, rng, "qvhighlights"),
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
-     "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng)}[name]()
+     "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
+     "videott": lambda: videott(root, rng, utils)}[name]()
     return root
 
 

@@ -18,6 +18,7 @@ lmms-eval's own on hundreds of varied outputs. Each function names the lmms-eval
 * ``longvideobench_letter``: ``longvideobench/utils.py: parse_multi_choice_response``: a few answer phrases removed,
   then the first capital A-E anywhere; a random option when there is none (lmms-eval's is unseeded; here the
   caller passes a seeded generator, so a rerun gives the same number).
+* ``prefixed_letter``: ``video-tt/utils.py: extract_characters_regex``: the same reading without the guess ("").
 * ``timelens_times``: ``timelens/utils.py: extract_time`` (the TimeLens QVHighlights / ActivityNet splits): clock
   times, else "a - b" / "a to b", else every number, paired in order; a reversed pair is kept as it is.
 * ``vcrbench_order``: ``vcrbench/utils.py: extract_predicted_order`` (the official VCRBench cascade).
@@ -30,7 +31,7 @@ import re
 from collections.abc import Sequence
 
 __all__ = ["mcq_letter", "mvbench_answer", "charades_times", "interval_iou", "longvideobench_letter",
-           "timelens_times", "vcrbench_order", "MCQ_LETTERS"]
+           "timelens_times", "vcrbench_order", "prefixed_letter", "MCQ_LETTERS"]
 
 MCQ_LETTERS = tuple("ABCDEFGH")  # extract_mcq_answer's choices when none are given
 
@@ -194,15 +195,22 @@ _LVB_PREFIXES = ("The best answer is", "The correct answer is", "The answer is",
 _LVB_LETTER = re.compile(r"[ABCDE]")
 
 
-def longvideobench_letter(response: str, choices: Sequence[str], rng: random.Random) -> tuple[str, bool]:
-    """(letter, guessed): LongVideoBench's parse; ``guessed`` when no A-E was found and ``rng`` chose one."""
+def prefixed_letter(response: str) -> str:
+    """The first capital A-E after a few answer phrases are removed ("" for none): Video-TT's
+    ``extract_characters_regex`` and the reading of LongVideoBench's ``parse_multi_choice_response``."""
     s = response.strip()
     for prefix in _LVB_PREFIXES:
         s = s.replace(prefix, "")
     hit = _LVB_LETTER.search(s)
-    if hit is None:
+    return "" if hit is None else hit.group(0)
+
+
+def longvideobench_letter(response: str, choices: Sequence[str], rng: random.Random) -> tuple[str, bool]:
+    """(letter, guessed): LongVideoBench's parse; ``guessed`` when no A-E was found and ``rng`` chose one."""
+    letter = prefixed_letter(response)
+    if not letter:
         return rng.choice(list(choices)), True
-    return hit.group(0), False
+    return letter, False
 
 
 # TimeLens (timelens/utils.py: extract_time): clock times paired in order, else "a - b" / "a to b", else all numbers

@@ -14,16 +14,17 @@ from videossr.evaluation.benchmarks.published import PublishedBenchmark
 from videossr.evaluation.benchmarks.timelens import ActivityNetTimeLens, QVHighlightsTimeLens
 from videossr.evaluation.benchmarks.vcrbench import VCRBench
 from videossr.evaluation.benchmarks.videomme import VideoMME
+from videossr.evaluation.benchmarks.videott import VideoTT
 from videossr.evaluation.benchmarks.vinoground import Vinoground
 
 __all__ = ["PUBLISHED", "get_benchmark", "benchmark_names"]
 
 PUBLISHED: dict[str, type[PublishedBenchmark]] = {
     cls.name: cls for cls in (MVBench, VideoMME, CharadesSTA, LongVideoBench, LVBench, QVHighlightsTimeLens,
-                              ActivityNetTimeLens, VCRBench, Vinoground)
+                              ActivityNetTimeLens, VCRBench, Vinoground, VideoTT)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
-            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens"}
+            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott"}
 
 
 def benchmark_names(kind: str | None = None) -> list[str]:
