@@ -51,7 +51,8 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("qvhighlights_timelens", "timelens", "timelens_qvhighlights.yaml"),
                                     ("vcrbench", "vcrbench", "vcrbench.yaml"),
                                     ("vinoground", "vinoground", "vinoground.yaml"),
-                                    ("videott", "video-tt", "videott_single_mc.yaml")):
+                                    ("videott", "video-tt", "videott_single_mc.yaml"),
+                                    ("cgbench", "cgbench", "cgbench.yaml")):
         conf = task_yaml(folder, yaml_name)
         assert get_benchmark(name).max_new_tokens == conf["generation_kwargs"]["max_new_tokens"], name
         assert "until" not in conf["generation_kwargs"], name  # outputs are not cut before scoring
@@ -227,3 +228,15 @@ def test_videott(tmp_path):
     for (d, o), t in zip(pairs, theirs):
         assert bench.lmms_item(d, o)[0] == t["pred_answer"], o
     assert bench.lmms_summary(pairs)["accuracy"] == pytest.approx(utils.videott_aggregate_results(theirs))
+
+
+def test_cgbench(tmp_path):
+    utils = task_utils("cgbench")
+    bench, docs = _bench("cgbench", tmp_path)
+    kwargs = qwen3_vl_kwargs(task_yaml("cgbench", "cgbench.yaml"))
+    assert _check_prompts(bench, docs, utils, utils.cgbench_doc_to_text, kwargs) == 24
+    pairs = _spread(docs, fx.choice_outputs(random.Random(10), "ABCDEFGHIJKLMN", N_OUTPUTS))
+    theirs = [utils.cgbench_process_results(d.row, [o])["cgbench_accuracy"] for d, o in pairs]
+    for (d, o), t in zip(pairs, theirs):
+        assert bench.lmms_item(d, o) == (t["pred_answer"], t["score"]), o
+    assert bench.lmms_summary(pairs)["accuracy"] == pytest.approx(utils.cgbench_aggregate_results(theirs))

@@ -177,6 +177,16 @@ def videott(root: Path, rng: random.Random, utils: Any, n: int = 24) -> None:
     _parquet(root / "data" / "test-00000-of-00001.parquet", rows)
 
 
+def cgbench(root: Path, rng: random.Random, n: int = 24) -> None:
+    rows = []
+    for i in range(n):
+        k = rng.choice([4, 6, 10, 14])
+        rows.append({"qid": 500 + i, "video_uid": f"uid{i % 6}", "question": f"What is on the shelf at the end ({i})?",
+                     "choices": [f"thing {j}" for j in range(k)], "right_answer": rng.choice("ABCDabcd"),
+                     "duration": 1200.0 + i, "domain": ["Life", "Sports"][i % 2], "sub_category": ["x", "y", "z"][i % 3]})
+    _parquet(root / "cg-bench-mini" / "train-00000-of-00001.parquet", rows)
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -186,7 +196,7 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "qvhighlights_timelens": lambda: timelens(root, rng, "qvhighlights"),
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
      "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
-     "videott": lambda: videott(root, rng, utils)}[name]()
+     "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng)}[name]()
     return root
 
 

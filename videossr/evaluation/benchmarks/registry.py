@@ -6,6 +6,7 @@ accepted too. ``eval/vqa.py`` / ``eval/vtg.py`` ``--benchmark NAME`` and ``eval/
 
 from __future__ import annotations
 
+from videossr.evaluation.benchmarks.cgbench import CGBench
 from videossr.evaluation.benchmarks.charades import CharadesSTA
 from videossr.evaluation.benchmarks.longvideobench import LongVideoBench
 from videossr.evaluation.benchmarks.lvbench import LVBench
@@ -21,10 +22,10 @@ __all__ = ["PUBLISHED", "get_benchmark", "benchmark_names"]
 
 PUBLISHED: dict[str, type[PublishedBenchmark]] = {
     cls.name: cls for cls in (MVBench, VideoMME, CharadesSTA, LongVideoBench, LVBench, QVHighlightsTimeLens,
-                              ActivityNetTimeLens, VCRBench, Vinoground, VideoTT)
+                              ActivityNetTimeLens, VCRBench, Vinoground, VideoTT, CGBench)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
-            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott"}
+            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench"}
 
 
 def benchmark_names(kind: str | None = None) -> list[str]:
