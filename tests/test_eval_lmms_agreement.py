@@ -52,10 +52,14 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("vcrbench", "vcrbench", "vcrbench.yaml"),
                                     ("vinoground", "vinoground", "vinoground.yaml"),
                                     ("videott", "video-tt", "videott_single_mc.yaml"),
-                                    ("cgbench", "cgbench", "cgbench.yaml")):
+                                    ("cgbench", "cgbench", "cgbench.yaml"),
+                                    ("tempcompass", "tempcompass", "tempcompass_mc.yaml")):
         conf = task_yaml(folder, yaml_name)
-        assert get_benchmark(name).max_new_tokens == conf["generation_kwargs"]["max_new_tokens"], name
-        assert "until" not in conf["generation_kwargs"], name  # outputs are not cut before scoring
+        # a task that sets no limit gets the Qwen3-VL class's default
+        limit = (conf.get("generation_kwargs") or {}).get("max_new_tokens", 128)
+        assert "DEFAULT_GEN_KWARGS = {\n        \"max_new_tokens\": 128," in source
+        assert get_benchmark(name).max_new_tokens == limit, name
+        assert "until" not in (conf.get("generation_kwargs") or {}), name  # outputs are not cut before scoring
 
 
 def test_mvbench(tmp_path):
@@ -240,3 +244,40 @@ def test_cgbench(tmp_path):
     for (d, o), t in zip(pairs, theirs):
         assert bench.lmms_item(d, o) == (t["pred_answer"], t["score"]), o
     assert bench.lmms_summary(pairs)["accuracy"] == pytest.approx(utils.cgbench_aggregate_results(theirs))
+
+
+def test_tempcompass(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # read when lmms-eval's module is imported
+    utils = task_utils("tempcompass")
+    # Where its rules fail, lmms-eval asks a remote OpenAI judge; here the judge gives no verdict, so those answers
+    # show as match_success False with rating 0, which the project counts as n_judge_needed
+    monkeypatch.setattr(utils, "get_eval_result", lambda prompt, *a, **k: (None, 0))
+    bench, docs = _bench("tempcompass", tmp_path)
+    fns = {"multi-choice": ("tempcompass_mc.yaml", utils.tempcompass_doc_to_text_multi_choice,
+                            utils.tempcompass_process_results_multi_choice),
+           "yes_no": ("tempcompass_yes_no.yaml", utils.tempcompass_doc_to_text_yes_no,
+                      utils.tempcompass_process_results_yes_no),
+           "caption_matching": ("tempcompass_caption_matching.yaml", utils.tempcompass_doc_to_text_caption_matching,
+                                utils.tempcompass_process_results_caption_matching)}
+    n = 0
+    for form, (yaml_name, to_text, _) in fns.items():
+        kwargs = qwen3_vl_kwargs(task_yaml("tempcompass", yaml_name))
+        n += _check_prompts(bench, [d for d in docs if d.groups["form"] == form], utils, to_text, kwargs)
+    assert n == len(docs) == 36
+    rng = random.Random(11)
+    pairs = [(d, o) for d in docs for o in fx.tempcompass_outputs(rng, d.row, d.groups["form"])]
+    assert len(pairs) >= 300
+    judged = 0
+    for d, o in pairs:
+        theirs = fns[d.groups["form"]][2](d.row, [o])["avg_accuracy"]
+        parsed, score = bench.lmms_item(d, o)
+        assert (parsed == "judge") == (not theirs["match_success"]), (d.id, o)
+        assert score == theirs["rating"], (d.id, o)
+        judged += parsed == "judge"
+    assert 0 < judged < len(pairs)
+    for form, (_, _, process) in fns.items():
+        mine = [(d, o) for d, o in pairs if d.groups["form"] == form]
+        theirs = [process(d.row, [o])["avg_accuracy"] for d, o in mine]
+        got = bench.lmms_summary(mine)
+        assert got["breakdown"]["form"][form]["accuracy"] == pytest.approx(
+            utils.tempcompass_aggregate_rating(theirs, None))

@@ -187,6 +187,40 @@ def cgbench(root: Path, rng: random.Random, n: int = 24) -> None:
     _parquet(root / "cg-bench-mini" / "train-00000-of-00001.parquet", rows)
 
 
+def tempcompass(root: Path, rng: random.Random, n: int = 12) -> None:
+    dims = ["speed", "direction", "action", "order", "attribute_change"]
+    mc, yn, cm = [], [], []
+    for i in range(n):
+        opts = ["left", "right", "up", "down"][: rng.choice([3, 4])]
+        k = rng.randrange(len(opts))
+        mc.append({"video_id": f"tc{i}", "question": f"Where does the car go ({i})?\n" + "\n".join(
+            f"{'ABCD'[j]}. {o}" for j, o in enumerate(opts)), "answer": f"{'ABCD'[k]}. {opts[k]}", "dim": dims[i % 5]})
+        yn.append({"video_id": f"tc{i}", "question": f"Is the car going left in clip {i}?",
+                   "answer": rng.choice(["yes", "no"]), "dim": dims[i % 5]})
+        kind = ["Caption", "Sentence", "Option"][i % 3]
+        ids = ["A", "B"] if kind != "Option" else ["1", "2"]
+        caps = ["the car moves left, then stops", "the car stops, then moves left"]
+        lines = [f"{kind} {ident}: {c}" for ident, c in zip(ids, caps)]
+        cm.append({"video_id": f"tc{i}", "question": "Which caption matches the video?\n" + "\n".join(lines),
+                   "answer": rng.choice(lines), "dim": dims[i % 5]})
+    for form, rows in (("multi-choice", mc), ("yes_no", yn), ("caption_matching", cm)):
+        _parquet(root / form / "test-00000-of-00001.parquet", rows)
+
+
+def tempcompass_outputs(rng: random.Random, doc_row: dict, form: str) -> list[str]:
+    q = doc_row["question"]
+    lines = q.split("\n")[1:]
+    if form == "yes_no":
+        return ["yes", "no", "Yes", "No.", "yes, it is", "No, it goes right", " yes", "Yes! no", "It is yes",
+                "nope", "YES", "n", "", "Not sure"]
+    if form == "caption_matching":
+        out = list(lines) + [ln.split(": ")[1] for ln in lines] + [ln.split(": ")[0] for ln in lines]
+        out += [ln.split(": ")[0].split()[-1] for ln in lines] + [ln.split(": ")[0].split()[-1] + "." for ln in lines]
+        out += ["(A) " + lines[0].split(": ")[1], "Caption A.", "The first one", "", "A or B", "1"]
+        return out
+    return choice_outputs(rng, "ABCD", 12)[:12] + lines + [doc_row["answer"], "A)", "B) right", "C.up", " A"]
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -196,7 +230,8 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "qvhighlights_timelens": lambda: timelens(root, rng, "qvhighlights"),
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
      "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
-     "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng)}[name]()
+     "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng),
+     "tempcompass": lambda: tempcompass(root, rng)}[name]()
     return root
 
 
