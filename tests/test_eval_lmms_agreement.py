@@ -53,7 +53,8 @@ def test_system_prompt_and_generation_limits_are_lmms_evals():
                                     ("vinoground", "vinoground", "vinoground.yaml"),
                                     ("videott", "video-tt", "videott_single_mc.yaml"),
                                     ("cgbench", "cgbench", "cgbench.yaml"),
-                                    ("tempcompass", "tempcompass", "tempcompass_mc.yaml")):
+                                    ("tempcompass", "tempcompass", "tempcompass_mc.yaml"),
+                                    ("videommmu", "videommmu", "adaptation.yaml")):
         conf = task_yaml(folder, yaml_name)
         # a task that sets no limit gets the Qwen3-VL class's default
         limit = (conf.get("generation_kwargs") or {}).get("max_new_tokens", 128)
@@ -281,3 +282,38 @@ def test_tempcompass(tmp_path, monkeypatch):
         got = bench.lmms_summary(mine)
         assert got["breakdown"]["form"][form]["accuracy"] == pytest.approx(
             utils.tempcompass_aggregate_rating(theirs, None))
+
+
+def test_videommmu(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # read when lmms-eval's module is imported
+    utils = task_utils("videommmu")
+    bench, docs = _bench("videommmu", tmp_path)
+    n = 0
+    for level, to_text in (("Perception", utils.videommmu_doc_to_text_perception_comprehension),
+                           ("Comprehension", utils.videommmu_doc_to_text_perception_comprehension),
+                           ("Adaptation", utils.videommmu_doc_to_text_adaptation)):
+        kwargs = qwen3_vl_kwargs(task_yaml("videommmu", f"{level.lower()}.yaml"))
+        n += _check_prompts(bench, [d for d in docs if d.groups["level"] == level], utils, to_text, kwargs)
+    assert n == len(docs) == 36
+    rng = random.Random(12)
+    pairs = []
+    for d in docs:
+        if bench.is_mcq(d):
+            letters = "".join(chr(65 + i) for i in range(len(d.row["options"])))
+            pairs += [(d, o) for o in fx.choice_outputs(rng, letters, 12)[:12]]
+        else:
+            pairs += [(d, o) for o in fx.open_outputs(d.row["answer"])]
+    assert len(pairs) >= 300
+    theirs = [utils.videommmu_process_results(d.row, [o])["mmmu_acc"] for d, o in pairs]
+    for (d, o), t in zip(pairs, theirs):
+        parsed = bench.lmms_item(d, o)[0]
+        if isinstance(t["parsed_pred"], list):
+            assert sorted(map(str, parsed)) == sorted(map(str, t["parsed_pred"])), o
+        else:
+            assert parsed == t["parsed_pred"], o
+    for level in ("Perception", "Comprehension", "Adaptation"):
+        mine = [(p, t) for p, t in zip(pairs, theirs) if p[0].groups["level"] == level]
+        want = utils.videommmu_aggregate_results([t for _, t in mine])
+        got = bench.lmms_summary([p for p, _ in mine])
+        assert round(got["accuracy"] / 100, 5) == want, level
+    assert bench.lmms_summary(pairs)["n_left_out"] > 0

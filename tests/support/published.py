@@ -221,6 +221,34 @@ def tempcompass_outputs(rng: random.Random, doc_row: dict, form: str) -> list[st
     return choice_outputs(rng, "ABCD", 12)[:12] + lines + [doc_row["answer"], "A)", "B) right", "C.up", " A"]
 
 
+def videommmu(root: Path, rng: random.Random, n: int = 12) -> None:
+    subjects = ["Art", "Math", "Clinical_Medicine", "Computer_Science", "Economics", "History"]
+    opens = ["12.5", "1,200", "photosynthesis", "x", "3", "Newton's second law"]
+    for level in ("Perception", "Comprehension", "Adaptation"):
+        rows = []
+        for i in range(n):
+            k = rng.choice([4, 5, 10])
+            opts = [f"choice {j} for {i}" for j in range(k)]
+            if i % 3 == 0:
+                opts = [f"{chr(65 + j)}. {o}" for j, o in enumerate(opts)]
+            is_open = level == "Adaptation" and i % 2 == 0
+            rows.append({"id": f"{['test', 'dev', 'validation'][i % 3]}_{subjects[i % len(subjects)]}_{i + 1}",
+                         "question": f"What does the lecture show in step {i}?",
+                         "options": [] if is_open else opts,
+                         "answer": opens[i % len(opens)] if is_open else chr(65 + rng.randrange(k)),
+                         "question_type": "open" if is_open else "multiple-choice"})
+        _parquet(root / level / "test-00000-of-00001.parquet", rows)
+
+
+def open_outputs(gold: str) -> list[str]:
+    """Answers to an open question: right in several shapes, wrong, wordy, empty."""
+    return [gold, f"The answer is {gold}.", f"So the result is {gold}", f"{gold}.", f"It is {gold.upper()}",
+            "The answer is 7", "", "I don't know", "= 12.5", "3e2", f"Answer: 7\nso the total is {gold}",
+            "The value is 12.50 dollars", "1200", "it has photosynthesis in it", "x", "The answer is x.",
+            f"Therefore, {gold}. Is it?", "The answer is 1,200 and not 12.5", "final answer: photosynthesis",
+            "equals 3", "nan", "Thus the force is 3 N", "The answer is: .", "so"]
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -231,7 +259,7 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
      "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
      "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng),
-     "tempcompass": lambda: tempcompass(root, rng)}[name]()
+     "tempcompass": lambda: tempcompass(root, rng), "videommmu": lambda: videommmu(root, rng)}[name]()
     return root
 
 

@@ -22,6 +22,9 @@ lmms-eval's own on hundreds of varied outputs. Each function names the lmms-eval
 * ``timelens_times``: ``timelens/utils.py: extract_time`` (the TimeLens QVHighlights / ActivityNet splits): clock
   times, else "a - b" / "a to b", else every number, paired in order; a reversed pair is kept as it is.
 * ``vcrbench_order``: ``vcrbench/utils.py: extract_predicted_order`` (the official VCRBench cascade).
+* ``mmmu_open_preds`` / ``mmmu_open_correct``: ``videommmu/utils.py: parse_open_response`` / ``eval_open`` (MMMU's
+  reading of open answers: the shortest tail after a key phrase per line, every number in it, normalised; right
+  when a candidate contains the gold text or equals the gold number; an empty answer is left out of the count).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ import re
 from collections.abc import Sequence
 
 __all__ = ["mcq_letter", "mvbench_answer", "charades_times", "interval_iou", "longvideobench_letter",
-           "timelens_times", "vcrbench_order", "prefixed_letter", "MCQ_LETTERS"]
+           "timelens_times", "vcrbench_order", "prefixed_letter", "mmmu_normalize", "mmmu_open_preds",
+           "mmmu_open_correct", "NO_ANSWER", "MCQ_LETTERS"]
 
 MCQ_LETTERS = tuple("ABCDEFGH")  # extract_mcq_answer's choices when none are given
 
@@ -313,3 +317,68 @@ def vcrbench_order(response: str, n: int) -> list[int]:
         if _vcr_is_order(order, n):
             return order
     return [0] * n
+
+
+# VideoMMMU's open questions (videommmu/utils.py: parse_open_response, normalize_str, eval_open; MMMU's rules).
+_MMMU_KEYS = ("could be ", "so ", "is ", "thus ", "therefore ", "final ", "answer ", "result ", "are ", "in total ",
+              "total ", "identify ", "recognize ", "calculated as ", "counted as ", "measured as ", "observed as ",
+              "concluded as ", "found to be ", "equals ", "determined to be ", "number of ", "value is ",
+              "adds up to ", "have ", "has ")
+_MMMU_TRIVIAL = (":", ",", ".", "!", "?", ";", "'")
+_MMMU_NUMBERS = (re.compile(r"-?\b\d{1,3}(?:,\d{3})+\b"), re.compile(r"-?\d+(?:\.\d+)?[eE][+-]?\d+"),
+                 re.compile(r"-?(?:\d+\.\d+|\.\d+|\d+\b)(?![eE][+-]?\d+)(?![,\d])"))
+NO_ANSWER = "API Error"  # what lmms-eval's open reader returns for an empty answer; such answers leave the count
+
+
+def mmmu_normalize(text: str) -> list:
+    """MMMU's normalize_str: a number (commas dropped, rounded to 2 places) or the lowered text; a single character is
+    padded with a space on either side (two entries), so it matches only as a word."""
+    s = text.strip()
+    try:
+        value = float(s.replace(",", ""))
+    except ValueError:
+        s = s.lower()
+        return [" " + s, s + " "] if len(s) == 1 else [s]
+    return [round(value, 2)]
+
+
+def _mmmu_key_parts(response: str) -> list[str]:
+    body = response.strip().strip(".").lower()
+    parts = re.split(r"\.\s(?=[A-Z])|\n", body)  # the text is lower case already, so only newlines split
+    found = []
+    for n, part in enumerate(parts):
+        keys = _MMMU_KEYS + (("=",) if n == len(parts) - 1 else ())
+        best = None
+        for key in keys:
+            if key in part:
+                tail = part.split(key)[-1].strip()
+                if not best or len(tail) < len(best):  # an empty tail is replaced by the next key's, longer or not
+                    best = tail
+        if best and best.strip() not in _MMMU_TRIVIAL:
+            found.append(best)
+    return found or [body]
+
+
+def mmmu_open_preds(response: str) -> list | str:
+    """The normalised candidates lmms-eval reads from an open answer (sorted), or ``NO_ANSWER`` for an empty one."""
+    if response in (NO_ANSWER, ""):
+        return NO_ANSWER
+    keys = _mmmu_key_parts(response)
+    raw = list(keys)
+    for k in keys:
+        for pattern in _MMMU_NUMBERS:
+            raw.extend(pattern.findall(k))
+    values = {v for r in raw for v in mmmu_normalize(r)}
+    return sorted(values, key=lambda v: (isinstance(v, str), str(v)))
+
+
+def mmmu_open_correct(gold: str, preds: list) -> bool:
+    """MMMU's eval_open: a text candidate containing a normalised gold text, or a number candidate equal to one."""
+    golds = mmmu_normalize(gold)
+    for p in preds:
+        if isinstance(p, str):
+            if any(isinstance(g, str) and g in p for g in golds):
+                return True
+        elif p in golds:
+            return True
+    return False

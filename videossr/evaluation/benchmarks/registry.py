@@ -16,6 +16,7 @@ from videossr.evaluation.benchmarks.tempcompass import TempCompass
 from videossr.evaluation.benchmarks.timelens import ActivityNetTimeLens, QVHighlightsTimeLens
 from videossr.evaluation.benchmarks.vcrbench import VCRBench
 from videossr.evaluation.benchmarks.videomme import VideoMME
+from videossr.evaluation.benchmarks.videommmu import VideoMMMU
 from videossr.evaluation.benchmarks.videott import VideoTT
 from videossr.evaluation.benchmarks.vinoground import Vinoground
 
@@ -24,10 +25,10 @@ __all__ = ["PUBLISHED", "get_benchmark", "benchmark_names"]
 PUBLISHED: dict[str, type[PublishedBenchmark]] = {
     cls.name: cls for cls in (MVBench, VideoMME, CharadesSTA, LongVideoBench, LVBench, QVHighlightsTimeLens,
                               ActivityNetTimeLens, VCRBench, Vinoground, VideoTT, CGBench,
-                              TempCompass)
+                              TempCompass, VideoMMMU)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
-            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench"}
+            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench", "video_mmmu": "videommmu"}
 
 
 def benchmark_names(kind: str | None = None) -> list[str]:
