@@ -17,12 +17,19 @@ for all of them. A benchmark answers these questions about its items:
 ``details(item, out)`` extra fields of an item's result line (default: none)
 =====================  ================================================================================
 
-Three are defined here:
+The generic ones are defined here, for custom data in the JSON format:
 
 * ``VideoQA`` (``vqa``): multiple-choice questions on video files; accuracy, overall and per category.
 * ``TemporalGrounding`` (``vtg``): "when does this happen" on video files; mean IoU and recall at IoU 0.3/0.5/0.7.
-* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.evaluation.viubench``); strict scores per subtype and
-  their unweighted mean, scored through the task table (``videossr.evaluation.viubench.score_output``).
+
+Elsewhere:
+
+* the paper's published benchmarks, one module each in this package (``mvbench``, ``videomme``, ``charades``, ...),
+  on ``published.PublishedBenchmark``: read from the files their users have, asked exactly as lmms-eval 0.7.3 asks a
+  Qwen3-VL run, scored under its protocol (``lmms.py``) and the project's strict one; looked up by name in
+  ``registry``;
+* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.evaluation.viubench``); strict scores per
+  subtype and their unweighted mean, scored through the task table (``videossr.evaluation.viubench.score_output``).
 
 Video files (VQA, grounding): an item's ``video`` id resolves safely under the benchmark's video folder
 (``items.resolve_video``); frames are decoded at ``fps`` up to ``max_frames`` and resized once
