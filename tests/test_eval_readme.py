@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from videossr.evaluation.cli import build_diagnose_parser, build_score_parser, build_viubench_parser, parse_args
+from videossr.evaluation.cli import (
+    build_diagnose_parser,
+    build_score_parser,
+    build_suite_parser,
+    build_viubench_parser,
+    parse_args,
+)
 from videossr.io import read_jsonl
 from support.chat_server import ChatServer, text_reply
 from support.readme import bash_commands
@@ -27,7 +33,7 @@ from support.readme import bash_commands
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "eval" / "README.md"
 SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench", "eval/diagnose.py": "diagnose",
-           "eval/score.py": "score"}
+           "eval/score.py": "score", "eval/suite.py": "suite"}
 ENDPOINT = "http://127.0.0.1:8000/v1"
 VIUBENCH_PARQUET = "data/viubench/viubench.parquet"
 TRAIN_PARQUET = "data/videossr/train.parquet"
@@ -119,6 +125,8 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
                 # GPUs and the full benchmark data: check that the flags parse and pass the checks.
                 if SCRIPTS[script] == "viubench":
                     build_viubench_parser().parse_args(argv)
+                elif SCRIPTS[script] == "suite":
+                    build_suite_parser().parse_args(argv)
                 elif SCRIPTS[script] == "diagnose":
                     build_diagnose_parser().parse_args(argv)
                 else:
@@ -135,7 +143,7 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
             if server:
                 server.close()
     assert checked.count("eval/diagnose.py") == 3 and checked.count("eval/score.py") == 2
-    assert len(checked) == 9 and len(ran) >= 7
+    assert len(checked) == 10 and len(ran) >= 7
 
     # What they wrote: the demo questions, answered and summarized.
     vqa = json.loads((out / "demo-vqa" / "summary.json").read_text())["metrics"]

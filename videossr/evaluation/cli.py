@@ -61,6 +61,8 @@ _DESCRIPTIONS = {
                 "--sweep: calibrate task difficulty to the model and write a difficulty file for the build.",
     "vqa": "Multiple-choice video QA: accuracy overall and per category.",
     "vtg": "Temporal grounding: mean IoU and recall at IoU 0.3/0.5/0.7.",
+    "suite": "The paper's table: run the chosen benchmarks (each resumable) and write a markdown table, JSON and a "
+             "bar chart with the paper's figures beside; benchmarks whose folder is absent are listed as skipped.",
     "score": "Score answers made anywhere (a run, another harness, lmms-eval --log_samples) against a published "
              "benchmark; no model. Writes the same summary.json as a run.",
     "viubench": "VIUBench: strict scores per subtype and overall (the unweighted mean of the nine subtypes x 100).",
@@ -558,9 +560,70 @@ def score_main(argv: Sequence[str] | None = None) -> int:
     return EXIT_SOME_FAILED if o["n_unknown"] or o["n_missing"] else EXIT_OK
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The paper's table
+
+
+def build_suite_parser() -> argparse.ArgumentParser:
+    from videossr.evaluation.benchmarks.published import PROTOCOLS
+
+    p = argparse.ArgumentParser(prog="suite.py", description=_DESCRIPTIONS["suite"])
+    p.add_argument("--data-root", type=Path, required=True,
+                   help="a folder with one folder per benchmark, named as --benchmark takes it (videomme, charades, "
+                        "...; VIUBench: viubench/viubench.parquet)")
+    p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
+                   help="the benchmarks to run (default: all the project runs, and viubench)")
+    p.add_argument("--frames", type=int_at_least(2), nargs="+", default=[32], metavar="F",
+                   help="frame budgets, one run each (default 32; the paper: 32 48 64)")
+    p.add_argument("--protocol", type=choice_type(PROTOCOLS), default="lmms_eval",
+                   help="the protocol of the table (default lmms_eval); suite.json has both")
+    p.add_argument("--limit", type=int_at_least(0), default=None,
+                   help="generate only the first N questions of each benchmark (a quick look)")
+    g = p.add_argument_group("frames")
+    g.add_argument("--fps", type=_POSITIVE, default=2.0, help="sampling rate before the frame cap")
+    g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=512 * 512, help="per-frame pixels, upper")
+    g.add_argument("--min-pixels", type=positive_int, default=128 * 128, help="per-frame pixels, lower")
+    add_backend_args(p)
+    p.set_defaults(max_new_tokens=None)
+    add_run_args(p)
+    return p
+
+
+def suite_main(argv: Sequence[str] | None = None) -> int:
+    """``eval/suite.py``: the chosen benchmarks, then the paper's table (markdown, JSON, PNG)."""
+    from videossr.evaluation.suite import ALL, run_suite
+
+    parser = build_suite_parser()
+    args = parser.parse_args(argv)
+    progress = setup_logging(args)
+    _check_backend_args(parser, args)
+    if args.min_pixels > args.max_pixels:
+        parser.error(f"--min-pixels {args.min_pixels} is above --max-pixels {args.max_pixels}")
+    batch_size = args.batch_size or default_batch_size(args.backend, args.data_parallel_size)
+
+    def factory(max_new_tokens: int, clips: int):
+        args.max_new_tokens, saved = max_new_tokens, args.max_new_tokens
+        try:
+            return backend_factory_from_args(args, batch_size, max_videos_per_prompt=clips)()
+        finally:
+            args.max_new_tokens = saved
+
+    report = run_suite(str(args.model), args.data_root, args.output_dir, backend_factory=factory,
+                       benchmarks=args.benchmarks or ALL, frames=args.frames, protocol=args.protocol,
+                       backend=args.backend, fps=args.fps, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                       max_new_tokens=args.max_new_tokens, limit=args.limit, batch_size=batch_size,
+                       retry_errors=args.retry_errors, overwrite=args.overwrite, decode_workers=args.decode_workers,
+                       progress=progress)
+    print((args.output_dir / "suite.md").read_text(encoding="utf-8"))
+    print(f"table: {args.output_dir / 'suite.md'}  numbers: {args.output_dir / 'suite.json'}  "
+          f"chart: {args.output_dir / 'suite.png'}")
+    errors = sum(r["n_errors"] for per in report["results"].values() for r in per.values())
+    return EXIT_SOME_FAILED if errors else EXIT_OK
+
+
 _MAINS: dict[str, Callable[[Sequence[str] | None], int]] = {"vqa": vqa_main, "vtg": vtg_main,
                                                             "viubench": viubench_main, "diagnose": diagnose_main,
-                                                            "score": score_main}
+                                                            "score": score_main, "suite": suite_main}
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:
