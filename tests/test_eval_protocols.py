@@ -104,3 +104,28 @@ def test_tempcompass_strict():
     q1 = "Which sentence?\nOption 1: left then right\nOption 2: right then left"
     assert _strict_caption("Option 2.", q1) == "2" and _strict_caption("right then left", q1) == "2"
     assert _strict_yes_no("No, it goes right.") == "no" and _strict_yes_no("yes and no") is None
+
+
+def test_qvhighlights_release_scored_as_the_official_code(tmp_path):
+    """moment_detr's compute_mr_r1 on hand-computed cases: the prediction against the window it overlaps most."""
+    import json
+
+    from videossr.evaluation.benchmarks.registry import get_benchmark
+
+    rows = [
+        {"qid": 1, "query": "a man waves", "duration": 150, "vid": "abc_0.0_150.0", "relevant_windows": [[0, 10], [20, 40]]},
+        {"qid": 2, "query": "dogs run", "duration": 150, "vid": "def_30.0_180.0", "relevant_windows": [[100, 110]]},
+        {"qid": 3, "query": "a cat", "duration": 150, "vid": "ghi_0.0_150.0", "relevant_windows": [[50, 60]]},
+    ]
+    (tmp_path / "highlight_val_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    bench = get_benchmark("QVHighlights")(tmp_path)
+    docs = bench.load_items()
+    assert [d.videos[0] for d in docs] == ["videos/abc_0.0_150.0.mp4", "videos/def_30.0_180.0.mp4",
+                                           "videos/ghi_0.0_150.0.mp4"]
+    answers = ["The event happens in 22 - 40 seconds.", "100 - 105", "no idea"]
+    # qid 1: best window [20, 40], IoU 18/20 = 0.9; qid 2: 5/10 = 0.5; qid 3: unread, 0
+    assert [bench.lmms_item(d, a)[1] for d, a in zip(docs, answers)] == pytest.approx([0.9, 0.5, 0.0])
+    summary = bench.lmms_summary(list(zip(docs, answers)))
+    assert summary["r1@0.5"] == pytest.approx(200 / 3) and summary["r1@0.7"] == pytest.approx(100 / 3)
+    assert summary["miou"] == pytest.approx(140 / 3)
+    assert bench.user_text(docs[0]).startswith("Please find the visual event described by the sentence 'a man waves'")

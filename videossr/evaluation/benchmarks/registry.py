@@ -12,6 +12,7 @@ from videossr.evaluation.benchmarks.longvideobench import LongVideoBench
 from videossr.evaluation.benchmarks.lvbench import LVBench
 from videossr.evaluation.benchmarks.mvbench import MVBench
 from videossr.evaluation.benchmarks.published import PublishedBenchmark
+from videossr.evaluation.benchmarks.qvhighlights import QVHighlights
 from videossr.evaluation.benchmarks.tempcompass import TempCompass
 from videossr.evaluation.benchmarks.timelens import ActivityNetTimeLens, QVHighlightsTimeLens
 from videossr.evaluation.benchmarks.vcrbench import VCRBench
@@ -25,7 +26,7 @@ __all__ = ["PUBLISHED", "get_benchmark", "benchmark_names"]
 PUBLISHED: dict[str, type[PublishedBenchmark]] = {
     cls.name: cls for cls in (MVBench, VideoMME, CharadesSTA, LongVideoBench, LVBench, QVHighlightsTimeLens,
                               ActivityNetTimeLens, VCRBench, Vinoground, VideoTT, CGBench,
-                              TempCompass, VideoMMMU)
+                              TempCompass, VideoMMMU, QVHighlights)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
             "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench", "video_mmmu": "videommmu"}
