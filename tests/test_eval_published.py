@@ -167,3 +167,59 @@ def test_longvideobench_guess_is_seeded(tmp_path):
     first, second = bench.lmms_summary(pairs), bench.lmms_summary(pairs)
     assert first == second and first["guesses"] == len(docs)
     assert bench.strict_summary(pairs)["accuracy"] == 0.0  # strict never guesses
+
+
+_UTILS = {"videomme": "videomme", "videott": "video-tt"}
+
+
+@pytest.mark.parametrize("name", sorted(__import__("videossr.evaluation.benchmarks.registry",
+                                                   fromlist=["PUBLISHED"]).PUBLISHED))
+def test_every_benchmark_scores_and_prints(name, tmp_path, monkeypatch):
+    """Each registered benchmark: its fixture root loads, eval/score.py's path scores varied answers under both
+    protocols, and the table prints with the headline marked."""
+    from support.lmms import task_utils
+    from videossr.evaluation.scoring import score_outputs
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    root = fx.write_root(name, tmp_path / name, task_utils(_UTILS[name]) if name in _UTILS else None)
+    bench = get_benchmark(name)(root)
+    docs = bench.load_items()
+    for d in docs:
+        bench.check_gold(d)
+        system, user = bench.prompt(d)
+        assert system == SYSTEM_PROMPT and user
+    answers = fx.choice_outputs(random.Random(0), "ABCD", 40) + fx.interval_outputs(random.Random(0), 40)
+    outputs = {d.id: answers[i % len(answers)] for i, d in enumerate(docs)}
+    summary = score_outputs(bench, outputs, tmp_path / "out")
+    assert summary["n"] == len(docs) and summary["outputs"]["n_missing"] == 0
+    for protocol in ("lmms_eval", "strict"):
+        value = summary["scores"][protocol][bench.headline]
+        assert 0.0 <= value <= 100.0
+    table = bench.format(summary)
+    assert f"{bench.headline} *" in table and "lmms_eval | strict" in table
+    lines = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert len(lines) == len(docs) and all(r["prompt"] and r["system_prompt"] == SYSTEM_PROMPT for r in lines)
+    json.dumps(summary)  # JSON all the way down
+
+
+def test_score_reads_lmms_eval_samples_per_subtask(tmp_path):
+    """MVBench's --log_samples come as one file per subtask; the task is read from the file name."""
+    root = fx.write_root("mvbench", tmp_path / "mv")
+    bench = get_benchmark("mvbench")(root)
+    docs = bench.load_items()
+    files = []
+    for sub in ("action_antonym", "moving_count"):
+        path = tmp_path / f"20261203_samples_mvbench_{sub}.jsonl"
+        mine = [d for d in docs if d.groups["subtask"] == sub]
+        path.write_text("".join(json.dumps({"doc_id": d.doc_id, "resps": [[f"({bench.gold_letter(d)})"]],
+                                            "filtered_resps": [f"({bench.gold_letter(d)})"]}) + "\n"
+                                for d in mine))
+        files.append(str(path))
+    out = tmp_path / "o"
+    assert cli.main("score", ["--benchmark", "MVBench", "--data-root", str(root), "--outputs", *files,
+                              "--output-dir", str(out)]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    subs = summary["scores"]["lmms_eval"]["breakdown"]["subtask"]
+    assert set(subs) == {"action_antonym", "moving_count"}
+    assert all(v["accuracy"] == 100.0 and v["n"] == 3 for v in subs.values())
+    assert summary["outputs"]["n_missing"] == 60 - 6 and summary["outputs"]["n_unknown"] == 0

@@ -249,6 +249,18 @@ def open_outputs(gold: str) -> list[str]:
             "equals 3", "nan", "Thus the force is 3 N", "The answer is: .", "so"]
 
 
+def qvhighlights(root: Path, rng: random.Random, n: int = 12) -> None:
+    rows = []
+    for i in range(n):
+        windows = []
+        for _ in range(rng.choice([1, 2, 3])):
+            a = rng.randrange(0, 140, 2)
+            windows.append([a, a + rng.choice([2, 4, 10])])
+        rows.append({"qid": 9000 + i, "query": f"someone does thing {i}", "duration": 150,
+                     "vid": f"yt{i}_{i * 30}.0_{i * 30 + 150}.0", "relevant_windows": windows})
+    (root / "highlight_val_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -259,7 +271,8 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "activitynet_timelens": lambda: timelens(root, rng, "activitynet"),
      "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
      "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng),
-     "tempcompass": lambda: tempcompass(root, rng), "videommmu": lambda: videommmu(root, rng)}[name]()
+     "tempcompass": lambda: tempcompass(root, rng), "videommmu": lambda: videommmu(root, rng),
+     "qvhighlights": lambda: qvhighlights(root, rng)}[name]()
     return root
 
 
