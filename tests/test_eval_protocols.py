@@ -113,7 +113,8 @@ def test_qvhighlights_release_scored_as_the_official_code(tmp_path):
     from videossr.evaluation.benchmarks.registry import get_benchmark
 
     rows = [
-        {"qid": 1, "query": "a man waves", "duration": 150, "vid": "abc_0.0_150.0", "relevant_windows": [[0, 10], [20, 40]]},
+        {"qid": 1, "query": "a man waves", "duration": 150, "vid": "abc_0.0_150.0",
+         "relevant_windows": [[0, 10], [20, 40]]},
         {"qid": 2, "query": "dogs run", "duration": 150, "vid": "def_30.0_180.0", "relevant_windows": [[100, 110]]},
         {"qid": 3, "query": "a cat", "duration": 150, "vid": "ghi_0.0_150.0", "relevant_windows": [[50, 60]]},
     ]

@@ -183,7 +183,8 @@ def cgbench(root: Path, rng: random.Random, n: int = 24) -> None:
         k = rng.choice([4, 6, 10, 14])
         rows.append({"qid": 500 + i, "video_uid": f"uid{i % 6}", "question": f"What is on the shelf at the end ({i})?",
                      "choices": [f"thing {j}" for j in range(k)], "right_answer": rng.choice("ABCDabcd"),
-                     "duration": 1200.0 + i, "domain": ["Life", "Sports"][i % 2], "sub_category": ["x", "y", "z"][i % 3]})
+                     "duration": 1200.0 + i, "domain": ["Life", "Sports"][i % 2],
+                     "sub_category": ["x", "y", "z"][i % 3]})
     _parquet(root / "cg-bench-mini" / "train-00000-of-00001.parquet", rows)
 
 

@@ -131,7 +131,8 @@ def run_suite(model: str, bench_dir: str | os.PathLike, output_dir: str | os.Pat
     report["average"] = {}
     for f in frames:
         values = [r[str(f)]["headline"]["value"] for n, r in results.items() if str(f) in r]
-        report["average"][str(f)] = {"value": sum(values) / len(values) if values else None, "n_in_average": len(values)}
+        report["average"][str(f)] = {"value": sum(values) / len(values) if values else None,
+                                     "n_in_average": len(values)}
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "suite.json", report)
     write_text_atomic(out / "suite.md", suite_table(report))

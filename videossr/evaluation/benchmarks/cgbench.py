@@ -2,9 +2,10 @@
 videos.
 
 Data root: the folder lmms-eval's ``cgbench`` task reads (its ``cg_videos_720p`` cache folder; the dataset
-CG-Bench/CG-Bench is gated): the cg-bench-mini annotation (``cg-bench-mini/*.parquet`` or a file with "mini" in its name, parquet or JSON: qid,
-video_uid, question, choices, right_answer, duration, domain, sub_category) and the videos as ``<video_uid>.mp4``
-in the folder, its ``cg_videos_720p/`` or its ``videos/`` (the places lmms-eval's media resolver tries).
+CG-Bench/CG-Bench is gated): the cg-bench-mini annotation (``cg-bench-mini/*.parquet`` or a file with "mini" in
+its name, parquet or JSON: qid, video_uid, question, choices, right_answer, duration, domain, sub_category) and the
+videos as ``<video_uid>.mp4`` in the folder, its ``cg_videos_720p/`` or its ``videos/`` (the places lmms-eval's
+media resolver tries).
 
 Protocol source: lmms-eval 0.7.3 ``tasks/cgbench`` (``cgbench_doc_to_text``: an instruction, the question, "A. ..."
 option lines and post_prompt "\\nAnswer with the option letter only."; max_new_tokens 16; ``extract_mcq_answer``

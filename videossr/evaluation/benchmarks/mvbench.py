@@ -66,7 +66,7 @@ class MVBench(PublishedBenchmark):
     def read_docs(self) -> list[Doc]:
         docs: list[Doc] = []
         for sub, folder in SOURCE_FOLDERS.items():
-            (path,) = find_files(self.root, (f"json/{sub}.json", f"**/{sub}.json"), f"MVBench {sub} annotation file")[:1]
+            path = find_files(self.root, (f"json/{sub}.json", f"**/{sub}.json"), f"MVBench {sub} annotation file")[0]
             for i, row in enumerate(read_rows(path)):
                 require(row, ("video", "question", "candidates", "answer"), f"{path} row {i}")
                 docs.append(Doc(id=f"{sub}_{i}", row=row, task=f"mvbench_{sub}", doc_id=i,

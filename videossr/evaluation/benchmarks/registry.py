@@ -29,7 +29,8 @@ PUBLISHED: dict[str, type[PublishedBenchmark]] = {
                               TempCompass, VideoMMMU, QVHighlights)
 }
 _ALIASES = {"video-mme": "videomme", "charades-sta": "charades", "charades_sta": "charades",
-            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens", "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench", "video_mmmu": "videommmu"}
+            "timelens_qvhighlights": "qvhighlights_timelens", "timelens_activitynet": "activitynet_timelens",
+            "video-tt": "videott", "video_tt": "videott", "cg-bench": "cgbench", "video_mmmu": "videommmu"}
 
 
 def benchmark_names(kind: str | None = None) -> list[str]:

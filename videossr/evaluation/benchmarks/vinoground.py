@@ -1,4 +1,5 @@
-"""Vinoground (Zhang et al., 2024): 500 pairs of videos and captions that differ only in temporal order, scored in pairs.
+"""Vinoground (Zhang et al., 2024): 500 pairs of videos and captions that differ only in temporal order, scored in
+pairs.
 
 Data root: the folder lmms-eval's ``vinoground`` task reads (its ``vinoground`` cache folder, the dataset repository
 HanSolo9682/Vinoground): the rows of its ``lmmseval`` split (a file with "lmmseval" in its name: index as
