@@ -16,7 +16,7 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py requirements.txt videossr/_speedups.c
+$(VENV)/.installed: setup.py requirements.txt videossr/_speedups.c Makefile
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
