@@ -76,5 +76,8 @@ def test_preset_is_recorded_and_resume_refuses_another(tiny_qwen3vl, tmp_path, c
     summary = json.loads((out / "summary.json").read_text())
     assert summary["prompt_preset"] == "lmms_eval" and summary["settings"]["prompt_preset"] == "lmms_eval"
     assert all(r["settings"]["prompt_preset"] == "lmms_eval" for r in read_jsonl(out / "results.jsonl"))
+    (rec,) = read_jsonl(out / "results.jsonl")  # the exact text sent is on the line
+    assert rec["prompt"] == "<video>" + LMMS_CHARADES.replace("person opens the door", "The rabbit appears.") \
+        and rec["system_prompt"] is None
     with pytest.raises(ValueError, match="prompt_preset"):
         cli.main("vtg", argv + ["--prompt-preset", "VIDEOSSR"])

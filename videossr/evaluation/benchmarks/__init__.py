@@ -176,6 +176,7 @@ class _VideoFileBenchmark(Benchmark):
 
     def resolve(self, settings: EvalSettings) -> EvalSettings:
         settings = super().resolve(settings)
+        self._prompt_preset = settings.prompt_preset  # what labels() records as the prompt of each result line
         return settings.replace(
             min_pixels=EVAL_MIN_PIXELS if settings.min_pixels is None else settings.min_pixels,
             max_pixels=EVAL_MAX_PIXELS if settings.max_pixels is None else settings.max_pixels,
@@ -209,6 +210,8 @@ class _VideoFileBenchmark(Benchmark):
             "question": item.question,
             "answer": item.answer,
             "category": item.category(self.category_key) if self.category_key else None,
+            "system_prompt": None,  # none sent: the model's chat template default
+            "prompt": user_text(self.name, item, getattr(self, "_prompt_preset", DEFAULT_PRESET)),
         }
 
     def _summary(self, metrics: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
