@@ -59,8 +59,10 @@ _DESCRIPTIONS = {
     "diagnose": "Zero-variance diagnostic: N sampled rollouts per question, scored by the training reward; the share "
                 "of questions GRPO cannot learn from (all rollouts rewarded alike), per task and difficulty. With "
                 "--sweep: calibrate task difficulty to the model and write a difficulty file for the build.",
-    "vqa": "Multiple-choice video QA: accuracy overall and per category.",
-    "vtg": "Temporal grounding: mean IoU and recall at IoU 0.3/0.5/0.7.",
+    "vqa": "Video QA: a published benchmark (--benchmark NAME --data-root DIR; lmms-eval's prompts, both protocols' "
+           "scores) or custom multiple-choice data (--data, --video-dir): accuracy overall and per category.",
+    "vtg": "Temporal grounding: a published benchmark (--benchmark NAME --data-root DIR) or custom data (--data, "
+           "--video-dir): mean IoU and recall at IoU 0.3/0.5/0.7.",
     "suite": "The paper's table: run the chosen benchmarks (each resumable) and write a markdown table, JSON and a "
              "bar chart with the paper's figures beside; benchmarks whose folder is absent are listed as skipped.",
     "score": "Score answers made anywhere (a run, another harness, lmms-eval --log_samples) against a published "
