@@ -16,11 +16,14 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: setup.py requirements.txt
+$(VENV)/.installed: setup.py requirements.txt Makefile
 	@command -v ffmpeg >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq ffmpeg; }
 	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	# lmms-eval's task code, for the tests that compare the evaluation protocol with it: without its heavy
+	# dependencies (its task utils need only loguru and pytz beyond requirements.txt)
+	$(PY) -m pip install -q --no-deps lmms-eval==0.7.3 loguru pytz
 	@touch $@
 
 demo: env

@@ -1,5 +1,6 @@
-"""Evaluation prompt presets: the paper's protocol (lmms-eval's wording) by default, the old wording on request,
-and the preset used recorded with every result and in the summary."""
+"""Prompt presets of custom data (the generic JSON format): lmms-eval's Charades-STA wording for grounding and a
+generic multiple-choice instruction by default, the old wording on request, and the preset used recorded with every
+result and in the summary. (The published benchmarks use their own lmms-eval prompts: test_eval_lmms_agreement.py.)"""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ LMMS_CHARADES = (
 )
 
 
-def test_default_is_the_papers_protocol():
+def test_default_preset_is_lmms_evals_wording():
     assert DEFAULT_PRESET == "lmms_eval"
     assert EvalSettings(task="vtg", model="m", backend="hf").prompt_preset == "lmms_eval"
     item = EvalItem("1", "v", "person opens the door", "1.0-2.0")
@@ -75,5 +76,8 @@ def test_preset_is_recorded_and_resume_refuses_another(tiny_qwen3vl, tmp_path, c
     summary = json.loads((out / "summary.json").read_text())
     assert summary["prompt_preset"] == "lmms_eval" and summary["settings"]["prompt_preset"] == "lmms_eval"
     assert all(r["settings"]["prompt_preset"] == "lmms_eval" for r in read_jsonl(out / "results.jsonl"))
+    (rec,) = read_jsonl(out / "results.jsonl")  # the exact text sent is on the line
+    assert rec["prompt"] == "<video>" + LMMS_CHARADES.replace("person opens the door", "The rabbit appears.") \
+        and rec["system_prompt"] is None
     with pytest.raises(ValueError, match="prompt_preset"):
         cli.main("vtg", argv + ["--prompt-preset", "VIDEOSSR"])

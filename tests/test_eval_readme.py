@@ -4,8 +4,8 @@ The commands are taken from the README's bash blocks (continuation lines joined)
 (``runpy``, so ``eval/*.py`` itself is what runs), from the repository root, with only their placeholders filled in:
 ``MODEL_DIR`` is the tiny random Qwen3-VL, ``out/...`` goes to a temporary folder, the VIUBench parquet and the
 training build (``data/videossr``: its parquet and frame store) are small ones built here, and the HTTP endpoint is a
-local stand-in server. Commands that need vLLM (GPUs) and the full
-benchmarks have their flags parsed and checked instead.
+local stand-in server. Commands that need vLLM (GPUs) or the full
+benchmarks (eval/score.py on a full run's answers) have their flags parsed and checked instead.
 """
 
 from __future__ import annotations
@@ -19,14 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from videossr.evaluation.cli import build_diagnose_parser, build_viubench_parser, parse_args
+from videossr.evaluation.cli import (
+    build_diagnose_parser,
+    build_score_parser,
+    build_suite_parser,
+    build_viubench_parser,
+    parse_args,
+)
 from videossr.io import read_jsonl
 from support.chat_server import ChatServer, text_reply
 from support.readme import bash_commands
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "eval" / "README.md"
-SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench", "eval/diagnose.py": "diagnose"}
+SCRIPTS = {"eval/vqa.py": "vqa", "eval/vtg.py": "vtg", "eval/viubench.py": "viubench", "eval/diagnose.py": "diagnose",
+           "eval/score.py": "score", "eval/suite.py": "suite"}
 ENDPOINT = "http://127.0.0.1:8000/v1"
 VIUBENCH_PARQUET = "data/viubench/viubench.parquet"
 TRAIN_PARQUET = "data/videossr/train.parquet"
@@ -110,10 +117,16 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
             for name, value in env.items():
                 monkeypatch.setenv(name, value)
             backend = argv[argv.index("--backend") + 1] if "--backend" in argv else "vllm"  # the default
+            if SCRIPTS[script] == "score":  # answers of a full benchmark run: the flags are checked
+                build_score_parser().parse_args(argv)
+                checked.append(script)
+                continue
             if backend.lower() == "vllm" and "--rescore" not in argv:
                 # GPUs and the full benchmark data: check that the flags parse and pass the checks.
                 if SCRIPTS[script] == "viubench":
                     build_viubench_parser().parse_args(argv)
+                elif SCRIPTS[script] == "suite":
+                    build_suite_parser().parse_args(argv)
                 elif SCRIPTS[script] == "diagnose":
                     build_diagnose_parser().parse_args(argv)
                 else:
@@ -129,7 +142,8 @@ def test_readme_commands_run_as_written(tiny_qwen3vl, viubench_parquet, training
         finally:
             if server:
                 server.close()
-    assert checked.count("eval/diagnose.py") == 3 and len(checked) == 6 and len(ran) >= 7
+    assert checked.count("eval/diagnose.py") == 3 and checked.count("eval/score.py") == 2
+    assert len(checked) == 10 and len(ran) >= 7
 
     # What they wrote: the demo questions, answered and summarized.
     vqa = json.loads((out / "demo-vqa" / "summary.json").read_text())["metrics"]

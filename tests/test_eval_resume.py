@@ -366,6 +366,8 @@ def test_flags_follow_the_cli_conventions(videos, tmp_path, capsys):
         return {a.dest: (tuple(a.option_strings), a.default) for a in group._group_actions if a.dest != "model"}
 
     flags = [backend_flags(p) for p in (cli.build_parser("vqa"), cli.build_parser("vtg"), cli.build_viubench_parser())]
+    # vqa/vtg leave the answer length to the benchmark (a published one: its lmms-eval task's; custom data: 32)
+    assert [f.pop("max_new_tokens")[1] for f in flags] == [None, None, 32]
     assert flags[0] == flags[1] == flags[2] and flags[0]["batch_size"][1] is None
     assert [cli.default_batch_size(b, 2) for b in ("hf", "openai", "vllm")] == [4, 8, 32]
 

@@ -59,8 +59,14 @@ _DESCRIPTIONS = {
     "diagnose": "Zero-variance diagnostic: N sampled rollouts per question, scored by the training reward; the share "
                 "of questions GRPO cannot learn from (all rollouts rewarded alike), per task and difficulty. With "
                 "--sweep: calibrate task difficulty to the model and write a difficulty file for the build.",
-    "vqa": "Multiple-choice video QA: accuracy overall and per category.",
-    "vtg": "Temporal grounding: mean IoU and recall at IoU 0.3/0.5/0.7.",
+    "vqa": "Video QA: a published benchmark (--benchmark NAME --data-root DIR; lmms-eval's prompts, both protocols' "
+           "scores) or custom multiple-choice data (--data, --video-dir): accuracy overall and per category.",
+    "vtg": "Temporal grounding: a published benchmark (--benchmark NAME --data-root DIR) or custom data (--data, "
+           "--video-dir): mean IoU and recall at IoU 0.3/0.5/0.7.",
+    "suite": "The paper's table: run the chosen benchmarks (each resumable) and write a markdown table, JSON and a "
+             "bar chart with the paper's figures beside; benchmarks whose folder is absent are listed as skipped.",
+    "score": "Score answers made anywhere (a run, another harness, lmms-eval --log_samples) against a published "
+             "benchmark; no model. Writes the same summary.json as a run.",
     "viubench": "VIUBench: strict scores per subtype and overall (the unweighted mean of the nine subtypes x 100).",
 }
 
@@ -75,7 +81,8 @@ def add_backend_args(parser: argparse.ArgumentParser, *, model_required: bool = 
     g = parser.add_argument_group("model and backend")
     g.add_argument("--model", required=model_required, help="local model folder (hf/vllm) or model name (openai)")
     g.add_argument("--backend", type=choice_type(BACKENDS), default="vllm", help="vllm (default), hf or openai")
-    g.add_argument("--max-new-tokens", type=positive_int, default=32, help="answer length in tokens (default 32)")
+    g.add_argument("--max-new-tokens", type=positive_int, default=32,
+                   help="answer length in tokens (default 32; a published benchmark: its lmms-eval task's limit)")
     g.add_argument("--batch-size", type=positive_int, default=None,
                    help="items per generate call (default: hf 4, openai 8 requests in flight, vllm 16 per engine)")
     g.add_argument("--data-parallel-size", "--gpus", dest="data_parallel_size", type=positive_int, default=1,
@@ -129,26 +136,59 @@ def backend_factory_from_args(args: argparse.Namespace, batch_size: int, **extra
 # Video QA and temporal grounding
 
 
+def _benchmark_type(kind: str | None) -> Callable[[str], str]:
+    """An argparse ``type``: a published benchmark's name in any case or spelling -> its name (of script ``kind``)."""
+    from videossr.evaluation.benchmarks.registry import benchmark_names, get_benchmark
+
+    def convert(value: str) -> str:
+        try:
+            cls = get_benchmark(value)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        if kind is not None and cls.kind != kind:
+            script = "eval/vtg.py" if cls.kind == "vtg" else "eval/vqa.py"
+            raise argparse.ArgumentTypeError(f"{cls.title} is run by {script}; this script runs "
+                                             f"{', '.join(benchmark_names(kind))}")
+        return cls.name
+
+    convert.__name__ = "benchmark"
+    return convert
+
+
 def build_parser(task: str) -> argparse.ArgumentParser:
     """The parser of ``eval/vqa.py`` (``task="vqa"``) or ``eval/vtg.py`` (``"vtg"``)."""
+    from videossr.evaluation.benchmarks.published import PROTOCOLS
+    from videossr.evaluation.benchmarks.registry import benchmark_names
     from videossr.sampling.video import BACKENDS as DECODERS
 
+    names = benchmark_names(task)
     p = argparse.ArgumentParser(prog=f"{task}.py", description=_DESCRIPTIONS[task])
-    p.add_argument("--data", type=Path, required=True, help="JSON list or JSONL of {video, question, answer, ...}")
-    p.add_argument("--video-dir", type=Path, required=True, help="folder the video ids resolve under")
+    b = p.add_argument_group("a published benchmark (eval/README.md: what to download, the folder layout)")
+    b.add_argument("--benchmark", type=_benchmark_type(task), default=None,
+                   help=f"one of {', '.join(names)} (any case), read from --data-root")
+    b.add_argument("--data-root", type=Path, default=None,
+                   help="the benchmark's folder as its users have it (for lmms-eval's benchmarks: the folder "
+                        "lmms-eval reads, annotation files and videos)")
+    b.add_argument("--protocol", type=choice_type(PROTOCOLS), default="lmms_eval",
+                   help="the score reported first: lmms_eval (lmms-eval 0.7.3's scoring, quirks included; default) or "
+                        "strict (the project's readers, nothing guessed); summary.json always holds both")
+    g = p.add_argument_group("custom data (the generic JSON format)")
+    g.add_argument("--data", type=Path, default=None, help="JSON list or JSONL of {video, question, answer, ...}")
+    g.add_argument("--video-dir", type=Path, default=None, help="folder the video ids resolve under")
+    g.add_argument("--category-key", default="category", help="item field to report per-category metrics by")
+    g.add_argument("--prompt-preset", type=choice_type(PRESETS), default=DEFAULT_PRESET,
+                   help="instruction wording: lmms_eval (default), lmms_eval_videomme, videossr (prompts.py)")
     p.add_argument("--limit", type=int_at_least(0), default=None,
                    help="generate only the first N items (the summary still covers every result in --output-dir)")
-    p.add_argument("--category-key", default="category", help="item field to report per-category metrics by")
     add_backend_args(p)
-    g = p.add_argument_group("frames and prompt")
+    p.set_defaults(max_new_tokens=None)
+    g = p.add_argument_group("frames")
     g.add_argument("--max-frames", type=int_at_least(2), default=32, help="at most this many frames per video (32/48/64)")
     g.add_argument("--fps", type=_POSITIVE, default=2.0, help="sampling rate before the --max-frames cap")
     g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=512 * 512,
                    help="per-frame pixel budget, upper (default 512*512)")
     g.add_argument("--min-pixels", type=positive_int, default=128 * 128,
                    help="per-frame pixel budget, lower (default 128*128; at most --max-pixels)")
-    g.add_argument("--prompt-preset", type=choice_type(PRESETS), default=DEFAULT_PRESET,
-                   help="instruction wording: lmms_eval (the paper's protocol, default), lmms_eval_videomme, videossr")
     g.add_argument("--decoder", type=choice_type(("auto", *DECODERS)), default="auto",
                    help=f"video decoder: auto (default) or one of {', '.join(DECODERS)}")
     add_run_args(p)
@@ -162,6 +202,15 @@ def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespa
     if args.min_pixels > args.max_pixels:
         parser.error(f"--min-pixels {args.min_pixels} is above --max-pixels {args.max_pixels}; "
                      f"give a --min-pixels of at most {args.max_pixels} as well")
+    published = args.benchmark is not None or args.data_root is not None
+    custom = args.data is not None or args.video_dir is not None
+    if published and custom:
+        parser.error("give --benchmark NAME --data-root DIR (a published benchmark) or --data FILE --video-dir DIR "
+                     "(custom data), not both")
+    if published and (args.benchmark is None or args.data_root is None):
+        parser.error("--benchmark and --data-root go together")
+    if not published and (args.data is None or args.video_dir is None):
+        parser.error("give --benchmark NAME --data-root DIR, or --data FILE --video-dir DIR")
     _check_backend_args(parser, args)
     return args
 
@@ -169,10 +218,20 @@ def parse_args(task: str, argv: Sequence[str] | None = None) -> argparse.Namespa
 def _video_main(task: str, argv: Sequence[str] | None) -> int:
     args = parse_args(task, argv)
     progress = setup_logging(args)
-    bench = BENCHMARKS[task](args.video_dir, category_key=args.category_key or None, decoder=args.decoder)
-    items = bench.load_items(args.data)
+    if args.benchmark is not None:
+        from videossr.evaluation.benchmarks.registry import get_benchmark
+
+        bench = get_benchmark(args.benchmark)(args.data_root, protocol=args.protocol, decoder=args.decoder)
+        items = bench.load_items()
+        if args.max_new_tokens is None:
+            args.max_new_tokens = bench.max_new_tokens  # the task's own generation limit
+    else:
+        bench = BENCHMARKS[task](args.video_dir, category_key=args.category_key or None, decoder=args.decoder)
+        items = bench.load_items(args.data)
+        if args.max_new_tokens is None:
+            args.max_new_tokens = 32
     settings = EvalSettings(
-        task=task,
+        task=bench.name,
         model=str(args.model),
         backend=args.backend,
         fps=args.fps,
@@ -460,8 +519,114 @@ def _run(bench, items, settings: EvalSettings, args: argparse.Namespace, run_onl
     return EXIT_SOME_FAILED if run["n_errors"] else EXIT_OK
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Scoring answers made anywhere
+
+
+def build_score_parser() -> argparse.ArgumentParser:
+    from videossr.evaluation.benchmarks.published import PROTOCOLS
+    from videossr.evaluation.benchmarks.registry import benchmark_names
+
+    p = argparse.ArgumentParser(prog="score.py", description=_DESCRIPTIONS["score"])
+    p.add_argument("--benchmark", type=_benchmark_type(None), required=True,
+                   help=f"one of {', '.join(benchmark_names())} (any case)")
+    p.add_argument("--data-root", type=Path, required=True, help="the benchmark's folder (as for eval/vqa.py)")
+    p.add_argument("--outputs", type=Path, nargs="+", required=True, metavar="FILE.jsonl",
+                   help='lines {"id": ..., "output": "..."}, results.jsonl of a run, or lmms-eval --log_samples files')
+    p.add_argument("--protocol", type=choice_type(PROTOCOLS), default="lmms_eval",
+                   help="the score reported first (default lmms_eval); summary.json holds both")
+    p.add_argument("--output-dir", type=Path, required=True, help="results.jsonl + summary.json go here")
+    add_logging_args(p)
+    return p
+
+
+def score_main(argv: Sequence[str] | None = None) -> int:
+    """``eval/score.py``: score answer files against a published benchmark, no model."""
+    from videossr.evaluation.benchmarks.registry import get_benchmark
+    from videossr.evaluation.scoring import read_outputs, score_outputs
+
+    args = build_score_parser().parse_args(argv)
+    setup_logging(args)
+    bench = get_benchmark(args.benchmark)(args.data_root, protocol=args.protocol)
+    bench.load_items()
+    outputs, unknown = read_outputs(bench, args.outputs)
+    summary = score_outputs(bench, outputs, args.output_dir, unknown=unknown, sources=[str(p) for p in args.outputs])
+    print(bench.format(summary))
+    o = summary["outputs"]
+    if o["n_unknown"]:
+        print(f"{o['n_unknown']} outputs name no question of {bench.title}: {', '.join(o['unknown'])}"
+              + (" ..." if o["n_unknown"] > len(o["unknown"]) else ""))
+    if o["n_missing"]:
+        print(f"{o['n_missing']} questions of {bench.title} have no output (not scored): {', '.join(o['missing'])}"
+              + (" ..." if o["n_missing"] > len(o["missing"]) else ""))
+    print(f"results: {args.output_dir / RESULTS_NAME}  summary: {args.output_dir / SUMMARY_NAME}")
+    return EXIT_SOME_FAILED if o["n_unknown"] or o["n_missing"] else EXIT_OK
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The paper's table
+
+
+def build_suite_parser() -> argparse.ArgumentParser:
+    from videossr.evaluation.benchmarks.published import PROTOCOLS
+
+    p = argparse.ArgumentParser(prog="suite.py", description=_DESCRIPTIONS["suite"])
+    p.add_argument("--data-root", type=Path, required=True,
+                   help="a folder with one folder per benchmark, named as --benchmark takes it (videomme, charades, "
+                        "...; VIUBench: viubench/viubench.parquet)")
+    p.add_argument("--benchmarks", nargs="+", default=None, metavar="NAME",
+                   help="the benchmarks to run (default: all the project runs, and viubench)")
+    p.add_argument("--frames", type=int_at_least(2), nargs="+", default=[32], metavar="F",
+                   help="frame budgets, one run each (default 32; the paper: 32 48 64)")
+    p.add_argument("--protocol", type=choice_type(PROTOCOLS), default="lmms_eval",
+                   help="the protocol of the table (default lmms_eval); suite.json has both")
+    p.add_argument("--limit", type=int_at_least(0), default=None,
+                   help="generate only the first N questions of each benchmark (a quick look)")
+    g = p.add_argument_group("frames")
+    g.add_argument("--fps", type=_POSITIVE, default=2.0, help="sampling rate before the frame cap")
+    g.add_argument("--max-pixels", type=int_at_least(MIN_MAX_PIXELS), default=512 * 512, help="per-frame pixels, upper")
+    g.add_argument("--min-pixels", type=positive_int, default=128 * 128, help="per-frame pixels, lower")
+    add_backend_args(p)
+    p.set_defaults(max_new_tokens=None)
+    add_run_args(p)
+    return p
+
+
+def suite_main(argv: Sequence[str] | None = None) -> int:
+    """``eval/suite.py``: the chosen benchmarks, then the paper's table (markdown, JSON, PNG)."""
+    from videossr.evaluation.suite import ALL, run_suite
+
+    parser = build_suite_parser()
+    args = parser.parse_args(argv)
+    progress = setup_logging(args)
+    _check_backend_args(parser, args)
+    if args.min_pixels > args.max_pixels:
+        parser.error(f"--min-pixels {args.min_pixels} is above --max-pixels {args.max_pixels}")
+    batch_size = args.batch_size or default_batch_size(args.backend, args.data_parallel_size)
+
+    def factory(max_new_tokens: int, clips: int):
+        args.max_new_tokens, saved = max_new_tokens, args.max_new_tokens
+        try:
+            return backend_factory_from_args(args, batch_size, max_videos_per_prompt=clips)()
+        finally:
+            args.max_new_tokens = saved
+
+    report = run_suite(str(args.model), args.data_root, args.output_dir, backend_factory=factory,
+                       benchmarks=args.benchmarks or ALL, frames=args.frames, protocol=args.protocol,
+                       backend=args.backend, fps=args.fps, min_pixels=args.min_pixels, max_pixels=args.max_pixels,
+                       max_new_tokens=args.max_new_tokens, limit=args.limit, batch_size=batch_size,
+                       retry_errors=args.retry_errors, overwrite=args.overwrite, decode_workers=args.decode_workers,
+                       progress=progress)
+    print((args.output_dir / "suite.md").read_text(encoding="utf-8"))
+    print(f"table: {args.output_dir / 'suite.md'}  numbers: {args.output_dir / 'suite.json'}  "
+          f"chart: {args.output_dir / 'suite.png'}")
+    errors = sum(r["n_errors"] for per in report["results"].values() for r in per.values())
+    return EXIT_SOME_FAILED if errors else EXIT_OK
+
+
 _MAINS: dict[str, Callable[[Sequence[str] | None], int]] = {"vqa": vqa_main, "vtg": vtg_main,
-                                                            "viubench": viubench_main, "diagnose": diagnose_main}
+                                                            "viubench": viubench_main, "diagnose": diagnose_main,
+                                                            "score": score_main, "suite": suite_main}
 
 
 def main(name: str, argv: Sequence[str] | None = None) -> int:

@@ -10,8 +10,9 @@ Video lookup (``resolve_video``): the id names a file under the video directory,
 refused with ``UnsafeVideoId`` and never opened; a file that is not there raises ``FileNotFoundError``.
 
 Prompts (``vqa_prompt``, ``vtg_prompt``): one ``<video>`` placeholder, then the question wrapped in the instructions
-of a prompt preset (``videossr.evaluation.prompts``; default ``lmms_eval``, the paper's protocol; no chain of
-thought). The same item and preset always give the same prompt, whatever the backend.
+of a prompt preset (``videossr.evaluation.prompts``; default ``lmms_eval``; no chain of thought). The same item and
+preset always give the same prompt, whatever the backend. (The paper's benchmarks are read by their own modules in
+``videossr.evaluation.benchmarks``, with their own prompts.)
 """
 
 from __future__ import annotations

@@ -1,20 +1,22 @@
-"""Prompt presets for the video QA and temporal grounding evaluations: the instruction text around a question.
+"""Prompt presets for custom data (the generic JSON format of eval/vqa.py / eval/vtg.py): the text around a question.
 
-Temporal grounding scores in particular move with the wording of the instruction (the paper notes it for
-Charades-STA), so a comparison with published numbers needs the published protocol's wording. The paper evaluates
-with lmms-eval's standard instruction for each benchmark; ``lmms_eval`` reproduces it and is the default.
+The paper's benchmarks do not use these: each has its own module in ``videossr.evaluation.benchmarks`` that sends
+exactly what lmms-eval 0.7.3 sends for that benchmark (``--benchmark NAME --data-root DIR``). A preset is one wording
+for any data, not a benchmark's protocol.
 
 Presets (``PRESETS``; the name is recorded in every result line and in summary.json):
 
 ``lmms_eval`` (default)
-    Multiple choice: the question, the options one per line, then the answer instruction lmms-eval appends for
-    MVBench and most multiple-choice video tasks (``lmms_eval/tasks/mvbench/*.yaml``, ``post_prompt``).
-    Temporal grounding: lmms-eval's Charades-STA instruction (``lmms_eval/tasks/charades_sta/charades.yaml``,
-    ``pre_prompt`` + the event sentence + ``". "`` + ``post_prompt``). These strings are the protocol, so they are
-    reproduced as lmms-eval writes them (including its spelling).
+    Multiple choice: the question, "A. ..." option lines, then "Answer with the option's letter from the given choices
+    directly." (the post_prompt of several lmms-eval tasks, e.g. LongVideoBench's; MVBench's own prompt is another:
+    ``benchmarks/mvbench.py``). Temporal grounding: lmms-eval's Charades-STA instruction
+    (``lmms_eval/tasks/charades_sta/charades.yaml``, ``pre_prompt`` + the event sentence + ``". "`` +
+    ``post_prompt``), as lmms-eval writes it (including its spelling): for Charades-STA sentences this is lmms-eval's
+    user text exactly (not its system prompt: ``--benchmark charades`` sends both).
 ``lmms_eval_videomme``
-    Multiple choice as lmms-eval's Video-MME task without subtitles (``lmms_eval/tasks/videomme/utils.py``): an
-    instruction before the question, "The best answer is:" after the options. Grounding as ``lmms_eval``.
+    Multiple choice as the official Video-MME prompt without subtitles, which lmms-eval keeps only in a comment
+    (``lmms_eval/tasks/videomme/utils.py``; its code sends another text, ``benchmarks/videomme.py``): an instruction
+    before the question, "The best answer is:" after the options. Grounding as ``lmms_eval``.
 ``videossr``
     This project's own short direct-answer instructions (the wording used before the presets existed).
 
@@ -31,9 +33,9 @@ from dataclasses import dataclass
 
 __all__ = ["PromptPreset", "PRESETS", "DEFAULT_PRESET", "get_preset"]
 
-# lmms-eval's multiple-choice answer instruction (MVBench and most video MCQ tasks).
+# A multiple-choice answer instruction several lmms-eval tasks append (e.g. LongVideoBench's post_prompt).
 _LMMS_MCQ_POST = "Answer with the option's letter from the given choices directly."
-# lmms-eval's Video-MME (frames only) instruction and answer cue.
+# The official Video-MME (frames only) instruction and answer cue (a comment in lmms-eval's videomme/utils.py).
 _LMMS_VIDEOMME_PRE = (
     "Select the best answer to the following multiple-choice question based on the video. "
     "Respond with only the letter (A, B, C, or D) of the correct option."
@@ -82,7 +84,7 @@ class PromptPreset:
 PRESETS: dict[str, PromptPreset] = {
     "lmms_eval": PromptPreset(
         name="lmms_eval",
-        source="lmms-eval: mvbench post_prompt (multiple choice), charades_sta pre_prompt/post_prompt (grounding)",
+        source="lmms-eval: a common multiple-choice post_prompt, charades_sta pre_prompt/post_prompt (grounding)",
         mcq_pre="",
         mcq_post=_LMMS_MCQ_POST,
         vtg_pre=_LMMS_VTG_PRE,
@@ -91,7 +93,7 @@ PRESETS: dict[str, PromptPreset] = {
     ),
     "lmms_eval_videomme": PromptPreset(
         name="lmms_eval_videomme",
-        source="lmms-eval: videomme doc_to_text without subtitles (multiple choice), charades_sta (grounding)",
+        source="the official Video-MME prompt without subtitles (multiple choice), charades_sta (grounding)",
         mcq_pre=_LMMS_VIDEOMME_PRE,
         mcq_post=_LMMS_VIDEOMME_POST,
         vtg_pre=_LMMS_VTG_PRE,

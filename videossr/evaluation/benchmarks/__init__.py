@@ -17,12 +17,19 @@ for all of them. A benchmark answers these questions about its items:
 ``details(item, out)`` extra fields of an item's result line (default: none)
 =====================  ================================================================================
 
-Three are defined here:
+The generic ones are defined here, for custom data in the JSON format:
 
 * ``VideoQA`` (``vqa``): multiple-choice questions on video files; accuracy, overall and per category.
 * ``TemporalGrounding`` (``vtg``): "when does this happen" on video files; mean IoU and recall at IoU 0.3/0.5/0.7.
-* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.evaluation.viubench``); strict scores per subtype and
-  their unweighted mean, scored through the task table (``videossr.evaluation.viubench.score_output``).
+
+Elsewhere:
+
+* the paper's published benchmarks, one module each in this package (``mvbench``, ``videomme``, ``charades``, ...),
+  on ``published.PublishedBenchmark``: read from the files their users have, asked exactly as lmms-eval 0.7.3 asks a
+  Qwen3-VL run, scored under its protocol (``lmms.py``) and the project's strict one; looked up by name in
+  ``registry``;
+* ``VIUBench`` (``viubench``): the pretext-task benchmark (``videossr.evaluation.viubench``); strict scores per
+  subtype and their unweighted mean, scored through the task table (``videossr.evaluation.viubench.score_output``).
 
 Video files (VQA, grounding): an item's ``video`` id resolves safely under the benchmark's video folder
 (``items.resolve_video``); frames are decoded at ``fps`` up to ``max_frames`` and resized once
@@ -169,6 +176,7 @@ class _VideoFileBenchmark(Benchmark):
 
     def resolve(self, settings: EvalSettings) -> EvalSettings:
         settings = super().resolve(settings)
+        self._prompt_preset = settings.prompt_preset  # what labels() records as the prompt of each result line
         return settings.replace(
             min_pixels=EVAL_MIN_PIXELS if settings.min_pixels is None else settings.min_pixels,
             max_pixels=EVAL_MAX_PIXELS if settings.max_pixels is None else settings.max_pixels,
@@ -202,6 +210,8 @@ class _VideoFileBenchmark(Benchmark):
             "question": item.question,
             "answer": item.answer,
             "category": item.category(self.category_key) if self.category_key else None,
+            "system_prompt": None,  # none sent: the model's chat template default
+            "prompt": user_text(self.name, item, getattr(self, "_prompt_preset", DEFAULT_PRESET)),
         }
 
     def _summary(self, metrics: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
