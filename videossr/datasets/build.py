@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, VIUBENCH_MAX_PIXELS, default_workers
+from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS
 from videossr.datasets.executors import EXECUTORS, generate
 from videossr.io import check_output_folder, json_ready, params_to_json, write_json_atomic
 from videossr.sampling.store import read_failures, read_manifest, verify_store

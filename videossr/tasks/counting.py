@@ -41,7 +41,7 @@ import numpy as np
 from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path, load_frame
-from videossr.tasks.sample import Clip, Frame, Sample
+from videossr.tasks.sample import Clip, Frame
 from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 __all__ = ["CLASSES", "DIFFICULTIES", "Params", "CountingTask", "shape_mask", "answer_for", "QUESTION"]

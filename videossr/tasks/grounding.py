@@ -48,7 +48,7 @@ from videossr.tasks import answers, metrics, perturb
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord
 from videossr.tasks.perturb import PERTURBATIONS, TRAINING_PERTURBATIONS
-from videossr.tasks.sample import Clip, Sample
+from videossr.tasks.sample import Clip
 from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 __all__ = ["PERTURBATIONS", "TRAINING_PERTURBATIONS", "Params", "GroundingTask", "question_for", "answer_for"]

@@ -30,7 +30,7 @@ import numpy as np
 from videossr.tasks import answers, metrics
 from videossr.constants import VIDEO_PLACEHOLDER
 from videossr.sampling.store import TaskContext, VideoRecord, frame_path
-from videossr.tasks.sample import Clip, Sample
+from videossr.tasks.sample import Clip
 from videossr.tasks.base import Draft, GridFlag, GridPoint, Preview, PretextTask, Rung, audit_int, audit_mapping
 
 MAX_CLIPS = 9  # one digit per clip
