@@ -13,7 +13,8 @@ request, as GRPO's rollouts are drawn; what the zero-variance diagnostic uses):
   ``do_sample_frames=False`` and ``do_resize=False``, as for HF. The answer is the generated token ids decoded by the
   model's own tokenizer exactly as the HF backend decodes them (vLLM's incremental detokenizer holds back an
   unfinished UTF-8 character at the end, so its text could differ where the tokens do not). On vLLM's CPU build the
-  engine runs eagerly (its torch.compile warm-up costs minutes there). vllm is imported only here, lazily.
+  engine runs eagerly (its torch.compile warm-up costs minutes there) and prefills each prompt whole (seeded sampling
+  fails there after a chunked prefill). vllm is imported only here, lazily.
 * ``OpenAIBackend``: any OpenAI-compatible ``/chat/completions`` endpoint (an API model, ``vllm serve``), standard
   library only. Each video becomes its frames as base64 JPEG images, each preceded by its timestamp in the text
   ("<1.2 seconds>"), which is how Qwen3-VL itself marks frame times; ``temperature=0``; requests run concurrently.
@@ -358,8 +359,9 @@ class VLLMBackend:
         self.model = str(model)
         self.max_new_tokens = max_new_tokens
         self.processor = AutoProcessor.from_pretrained(self.model)
+        on_cpu = _on_vllm_cpu()
         if enforce_eager is None:
-            enforce_eager = _on_vllm_cpu()
+            enforce_eager = on_cpu
         engine_kwargs: dict[str, Any] = {
             "limit_mm_per_prompt": {"video": max_videos_per_prompt, "image": 0},
             "gpu_memory_utilization": gpu_memory_utilization,
@@ -368,6 +370,11 @@ class VLLMBackend:
             "dtype": dtype,
             "enforce_eager": bool(enforce_eager),
         }
+        if on_cpu:
+            # vLLM's CPU build rewinds a seeded request's random generator after a partial (chunked) prefill with
+            # Generator.set_offset, which CPU generators lack ("CPU Generator does not use offset", vllm-cpu
+            # 0.27.1): prompts are prefilled whole there, so seeded sampling works
+            engine_kwargs["enable_chunked_prefill"] = False
         if max_model_len:
             engine_kwargs["max_model_len"] = max_model_len
         if gpus is None:
