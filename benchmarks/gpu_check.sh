@@ -83,12 +83,14 @@ run_eval hf-one-by-one 120 --backend hf --batch-size 1
 
 "$PYTHON" - "$WORK_DIR" <<'EOF'
 import json
+import re
 import sys
 from pathlib import Path
 
 work = Path(sys.argv[1])
-rate = {n: json.loads((work / f"eval-{n}" / "summary.json").read_text())["run"]["items_per_s"]
-        for n in ("vllm", "hf-one-by-one")}
+# the scripts' own line: "generated N items in S s (R items/s)"
+rate = {n: float(re.search(r"^generated \d+ items in [\d.]+ s \(([\d.]+) items/s\)", (work / f"eval-{n}.log").read_text(),
+                           re.M).group(1)) for n in ("vllm", "hf-one-by-one")}
 ans = {n: {r["id"]: r["raw_output"] for r in map(json.loads, (work / f"eval-{n}" / "results.jsonl").open())}
        for n in ("vllm", "hf-one-by-one")}
 same = sum(ans["vllm"][k] == v for k, v in ans["hf-one-by-one"].items())
