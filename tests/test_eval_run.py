@@ -271,6 +271,23 @@ def test_batched_and_single_generation_agree(tiny_qwen3vl):
     assert batched == single and len(batched) == 3
 
 
+def test_dtype_flag_reaches_the_model(tiny_qwen3vl, tmp_path):
+    """--dtype (any case) is the compute dtype of the HF model; auto keeps the checkpoint's (float32 here)."""
+    import torch
+
+    base = ["--model", str(tiny_qwen3vl), "--backend", "hf", "--data", "x.json", "--video-dir", ".",
+            "--output-dir", str(tmp_path)]
+    assert cli.parse_args("vqa", base).dtype == "auto"
+    for flag, want in (("auto", torch.float32), ("BFloat16", torch.bfloat16)):
+        args = cli.parse_args("vqa", [*base, "--dtype", flag])
+        backend = cli.backend_factory_from_args(args, 1)()
+        assert next(backend.model.parameters()).dtype == want
+    with pytest.raises(SystemExit):
+        cli.parse_args("vqa", [*base, "--dtype", "float64"])
+    with pytest.raises(ValueError, match="dtype"):
+        HFBackend(tiny_qwen3vl, dtype="float64")
+
+
 def test_openai_backend_over_http(video_dir, tmp_path):
     items = load_items(_write_json(tmp_path / "vqa.json", VQA_ITEMS[:3]))
     settings = EvalSettings(task="vqa", model="remote-model", backend="openai", max_frames=4, min_pixels=1024, max_pixels=4096)

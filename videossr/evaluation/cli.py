@@ -37,7 +37,7 @@ from videossr.cli import (
     positive_int,
     setup_logging,
 )
-from videossr.evaluation.backends import BACKENDS, make_backend
+from videossr.evaluation.backends import BACKENDS, DTYPES, make_backend
 from videossr.evaluation.benchmarks import BENCHMARKS
 from videossr.evaluation.prompts import DEFAULT_PRESET, PRESETS
 from videossr.evaluation.runner import RESULTS_NAME, SUMMARY_NAME, run_benchmark
@@ -89,6 +89,9 @@ def add_backend_args(parser: argparse.ArgumentParser, *, model_required: bool = 
                    help="vllm: engines, one per GPU (uses CUDA_VISIBLE_DEVICES or GPUs 0..N-1)")
     g.add_argument("--max-model-len", type=positive_int, default=None, help="vllm: context length of the engine")
     g.add_argument("--gpu-memory-utilization", type=_FRACTION, default=0.85, help="vllm: fraction of each GPU to use")
+    g.add_argument("--dtype", type=choice_type(DTYPES), default="auto",
+                   help="hf, vllm: the model's compute dtype (default auto: the checkpoint's; vLLM runs a float32 "
+                        "checkpoint in bfloat16)")
     g.add_argument("--base-url", default=None, help="openai: endpoint, e.g. http://127.0.0.1:8000/v1")
     g.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: environment variable with the key")
 
@@ -126,6 +129,7 @@ def backend_factory_from_args(args: argparse.Namespace, batch_size: int, **extra
             api_key=os.environ.get(args.api_key_env) if args.api_key_env else None,
             max_model_len=args.max_model_len,
             gpu_memory_utilization=args.gpu_memory_utilization,
+            dtype=args.dtype,
             **extra,
         )
 
