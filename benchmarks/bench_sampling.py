@@ -43,10 +43,11 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: the test clips come from tests/support
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, REPO_ROOT / "tests"):  # run as a script from anywhere: the test clips come from tests/support
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from tests.support.media import ffmpeg_binary, make_clip  # noqa: E402
+from support.media import ffmpeg_binary, make_clip  # noqa: E402
 from videossr.sampling.sampler import derive_store, find_videos, sample_videos  # noqa: E402
 from videossr.sampling.video import BACKENDS  # noqa: E402
 
