@@ -44,6 +44,7 @@ import ctypes
 import datetime as dt
 import errno
 import fcntl
+import itertools
 import json
 import logging
 import multiprocessing
@@ -379,7 +380,7 @@ def _run_pool(fn: Callable, jobs: Iterator[tuple], workers: int, lock: OutputLoc
     pending: set[cf.Future] = set()
     try:
         while True:
-            for job in _take(jobs, 2 * workers - len(pending)):
+            for job in itertools.islice(jobs, 2 * workers - len(pending)):
                 pending.add(pool.submit(fn, *job))
             if not pending:
                 break
@@ -390,15 +391,6 @@ def _run_pool(fn: Callable, jobs: Iterator[tuple], workers: int, lock: OutputLoc
         kill_workers(pool)
         raise
     pool.shutdown(wait=True)
-
-
-def _take(jobs: Iterator[tuple], n: int) -> list[tuple]:
-    out = []
-    for job in jobs:
-        out.append(job)
-        if len(out) >= n:
-            break
-    return out
 
 
 @contextlib.contextmanager
@@ -431,7 +423,7 @@ def _run_ray(fn: Callable, jobs: Iterator[tuple], workers: int, ray_check: Seque
         pending: list = []
         try:
             while True:
-                pending += [task.remote(*job) for job in _take(jobs, window - len(pending))]
+                pending += [task.remote(*job) for job in itertools.islice(jobs, window - len(pending))]
                 if not pending:
                     break
                 done, pending = ray.wait(pending, num_returns=1, timeout=1.0)  # a timeout: Ctrl-C is seen

@@ -86,7 +86,7 @@ from videossr.sampling.store import (
 from videossr import constants
 from videossr.io import check_output_folder  # noqa: F401 - part of this module's interface
 from videossr.procs import EXECUTORS, describe_holder, lock_holder, output_lock, run_jobs
-from videossr.sampling.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
+from videossr.sampling.video import BACKENDS, VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
@@ -407,11 +407,8 @@ def sample_videos(
     missing input folder.
     """
     params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
-    if backend != "auto":
-        from videossr.sampling.video import BACKENDS
-
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     workers = _check_workers(workers)
