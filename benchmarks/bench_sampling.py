@@ -11,15 +11,17 @@ Groups of videos (made here with ffmpeg unless ``--video-dir`` is given):
 For each group the script times
 
 - the decode floor: ``ffmpeg -threads 1 -i V -f null -`` on every video, ``--workers`` videos at a time;
-- ``videossr.sampling.sampler.sample_videos`` with each backend and ``--workers`` worker processes, writing a fresh frame
-  store (``--num-frames`` frames per video, JPEG, fitted to ``--max-pixels``),
+- ``videossr.sampling.sampler.sample_videos`` with each backend and ``--workers`` worker processes, writing a fresh
+  frame store (``--num-frames`` frames per video, JPEG, fitted to ``--max-pixels``); with ``--executors local ray``
+  also as Ray tasks on a local Ray instance of ``--workers`` CPUs (started once, before the timing),
 
-and prints, per backend, the ratios sampler / floor in wall-clock seconds (the goal: at most 1.0, i.e. sampling
-costs no more than decoding every video once) and in CPU seconds (steadier on a shared machine), videos/s and the
+and prints, per backend and executor, the ratios sampler / floor in wall-clock seconds (the goal: at most 1.0, i.e.
+sampling costs no more than decoding every video once) and in CPU seconds (steadier on a shared machine; local only:
+Ray's workers are not this process's children), videos/s, videos/s per core (videos/s / ``--workers``) and the
 bytes on disk per video. Sampler times include starting the worker processes and importing the decoders. Each
 figure is the best of ``--repeat`` runs, the floor and the sampler runs interleaved so that both see the same load.
 Then, once per group, the store at ``--small-pixels`` (the training size): bytes per video when sampled at that size
-and when derived from the ``--max-pixels`` store (``videossr.sampling.sampler.derive_store``), and the derivation's time.
+and when derived from the ``--max-pixels`` store (``videossr.sampling.sampler.derive_store``), and the time it takes.
 Nothing is asserted: this prints figures.
 
 Usage (from the repository root)::
@@ -27,12 +29,14 @@ Usage (from the repository root)::
     python benchmarks/bench_sampling.py                                   # mixed, gop250, gop25; pyav
     python benchmarks/bench_sampling.py --groups mixed --repeat 5 --clips-dir clips/   # keep the made clips
     python benchmarks/bench_sampling.py --video-dir my_videos/ --workers 4 --backends pyav torchcodec
+    python benchmarks/bench_sampling.py --groups mixed --executors local ray             # Ray vs local
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import contextlib
 import logging
 import resource
 import shutil
@@ -43,11 +47,13 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere: the test clips come from tests/support
-    sys.path.insert(0, str(REPO_ROOT))
+for _path in (REPO_ROOT, REPO_ROOT / "tests"):  # run as a script from anywhere: the clips come from tests/support
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from tests.support.media import ffmpeg_binary, make_clip  # noqa: E402
+from support.media import ffmpeg_binary, make_clip  # noqa: E402
 from videossr.sampling.sampler import derive_store, find_videos, sample_videos  # noqa: E402
+from videossr.procs import EXECUTORS, ray_session  # noqa: E402
 from videossr.sampling.video import BACKENDS  # noqa: E402
 
 NOISE = "noise=alls=6:allf=t+u:all_seed={seed}"  # temporal noise: frames cost what real footage costs to decode
@@ -114,28 +120,32 @@ def make_mixed_group(folder: Path, real_dir: Path | None) -> Path:
 def bench_group(name: str, folder: Path, args, scratch: Path) -> list[str]:
     paths = [s.path for s in find_videos([folder])]
     floors: list[tuple[float, float]] = []
-    runs: dict[str, list[tuple[float, float]]] = {b: [] for b in args.backends}
+    kinds = [(b, e) for b in args.backends for e in args.executors]
+    runs: dict[tuple[str, str], list[tuple[float, float]]] = {k: [] for k in kinds}
     summaries = {}
     for r in range(args.repeat):
         floors.append(ffmpeg_full_decode(paths, args.workers))
-        for backend in args.backends:
-            out = scratch / f"{name}-{backend}-{r}"
+        for backend, executor in kinds:
+            out = scratch / f"{name}-{backend}-{executor}-{r}"
             cpu, start = cpu_seconds(), time.perf_counter()
-            summaries[backend] = sample_videos([folder], out, num_frames=args.num_frames, max_pixels=args.max_pixels,
-                                               backend=backend, workers=args.workers, progress=False)
-            runs[backend].append((time.perf_counter() - start, cpu_seconds() - cpu))
+            summaries[backend, executor] = sample_videos(
+                [folder], out, num_frames=args.num_frames, max_pixels=args.max_pixels, backend=backend,
+                workers=args.workers, progress=False, executor=executor)
+            runs[backend, executor].append((time.perf_counter() - start, cpu_seconds() - cpu))
             shutil.rmtree(out)
     wall_ref, cpu_ref = min(w for w, _ in floors), min(c for _, c in floors)
     rows = [f"{name}: {len(paths)} videos; decode floor (ffmpeg -threads 1, {args.workers} at a time): "
             f"{wall_ref:.2f} s wall, {cpu_ref:.2f} s CPU"]
-    for backend in args.backends:
-        took, spent = min(w for w, _ in runs[backend]), min(c for _, c in runs[backend])
-        s = summaries[backend]
+    for backend, executor in kinds:
+        took, spent = min(w for w, _ in runs[backend, executor]), min(c for _, c in runs[backend, executor])
+        s = summaries[backend, executor]
+        cpu = f"{spent:6.2f} s CPU" if executor == "local" else "    (Ray) "
+        cpu_ratio = f"CPU {spent / cpu_ref:4.2f}" if executor == "local" else "CPU  -  "
         rows.append(
-            f"  {backend:10s} {took:6.2f} s wall {spent:6.2f} s CPU  "
-            f"ratio wall {took / wall_ref:4.2f} CPU {spent / cpu_ref:4.2f}  "
-            f"{s.sampled / took:5.2f} videos/s  {s.bytes_written / max(s.sampled, 1) / 1e3:6.1f} kB/video  "
-            f"(ok {s.sampled}, failed {s.failed}; walls {' '.join(f'{w:.2f}' for w, _ in runs[backend])})"
+            f"  {backend:10s} {executor:5s} {took:6.2f} s wall {cpu}  ratio wall {took / wall_ref:4.2f} {cpu_ratio}  "
+            f"{s.sampled / took:5.2f} videos/s ({s.sampled / took / args.workers:5.3f} per core)  "
+            f"{s.bytes_written / max(s.sampled, 1) / 1e3:6.1f} kB/video  (ok {s.sampled}, failed {s.failed}; walls "
+            f"{' '.join(f'{w:.2f}' for w, _ in runs[backend, executor])})"
         )
     return rows
 
@@ -176,13 +186,18 @@ def main() -> int:
     p.add_argument("--max-pixels", type=int, default=512 * 512)
     p.add_argument("--small-pixels", type=int, default=256 * 256, help="the smaller store's size (default 256*256)")
     p.add_argument("--backends", nargs="+", default=["pyav"], choices=BACKENDS)
+    p.add_argument("--executors", nargs="+", default=["local"], choices=EXECUTORS,
+                   help="ray: on a local Ray instance of --workers CPUs, started before the timing")
     p.add_argument("--repeat", type=int, default=3, help="take the best of this many runs")
     p.add_argument("--clips-dir", type=Path, help="make (or reuse) the clips here instead of a temporary folder")
     args = p.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
     scratch = Path(tempfile.mkdtemp(prefix="bench_sampling_"))
+    stack = contextlib.ExitStack()
+    session = ray_session(args.workers) if "ray" in args.executors else contextlib.nullcontext()
     try:
+        stack.enter_context(session)
         if args.video_dir:
             groups = {str(d): d for d in args.video_dir}
         else:
@@ -202,6 +217,7 @@ def main() -> int:
             for line in bench_group(name, folder, args, scratch) + bench_sizes(name, folder, args, scratch):
                 print(line, flush=True)
     finally:
+        stack.close()
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
 

@@ -16,7 +16,12 @@ Usage (from the repository root)::
         [--counting-hard-fraction 0] [--difficulty-from calib.json] [--on-the-fly | --materialize]
         [--quiet | --log-level LEVEL]
 
-Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage.
+``--executor ray`` runs the frame sampling and the per-sample work as Ray tasks (a local Ray instance of --workers
+CPUs, or the cluster at RAY_ADDRESS: the videos and the output folder must then be on a filesystem every node
+mounts at the same path; this is checked before any work).
+
+Exit status: 0 done, 1 some samples failed (reported and skipped), 2 bad usage, 130 interrupted (Ctrl-C or SIGTERM;
+run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from videossr.datasets.build import DEFAULT_NUM_SAMPLES, BuildConfig, build, read_difficulty
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
 from videossr.constants import TRAIN_MAX_PIXELS, TRAIN_MIN_PIXELS, default_workers
-from videossr.datasets.executors import EXECUTORS
+from videossr.procs import EXECUTORS, sigterm_as_interrupt
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VIDEO_DIR = REPO_ROOT / "data" / "demo"
@@ -47,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=positive_int, default=default_workers())
     parser.add_argument("--executor", type=choice_type(EXECUTORS), default="local",
-                        help="ray: per-sample work as Ray tasks")
+                        help="ray: frame sampling and per-sample work as Ray tasks (RAY_ADDRESS: join a cluster)")
     parser.add_argument("--min-pixels", type=positive_int, default=TRAIN_MIN_PIXELS,
                         help="written into every video entry")
     parser.add_argument("--max-pixels", type=positive_int, default=TRAIN_MAX_PIXELS,
@@ -99,4 +104,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, name="build_dataset"))
+    with sigterm_as_interrupt():
+        sys.exit(run(main, name="build_dataset"))

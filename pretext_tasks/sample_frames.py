@@ -6,16 +6,21 @@ Finds every video under the ``--video-dir`` folders (recursive; mp4, mkv, webm, 
 videos are skipped, failed ones are retried only with ``--retry-failed``. See videossr/sampling/sampler.py for the layout.
 ``--from-store`` makes a store at a smaller ``--max-pixels`` from a finished larger one instead (its JPEGs are
 shrunk; no video is decoded). ``--verify`` checks the finished store (every frame present and a whole JPEG).
-One sampler at a time per output folder: a second one stops at once and names the first.
+One sampler at a time per output folder: a second one stops at once and names the first. ``--executor ray``
+decodes the videos in Ray tasks: a local Ray instance of ``--workers`` CPUs, or the cluster at ``RAY_ADDRESS``, whose
+nodes must see the videos and the output folder at the same paths (a shared filesystem; checked before decoding).
 
 Usage (from the repository root)::
 
     python pretext_tasks/sample_frames.py                       # the demo clips in data/demo -> data/frames
     python pretext_tasks/sample_frames.py --video-dir raw/ --video-dir more/ --output-dir data/frames --workers 8
     python pretext_tasks/sample_frames.py --from-store data/frames --output-dir data/frames_256 --max-pixels 65536
+    RAY_ADDRESS=auto python pretext_tasks/sample_frames.py --video-dir /shared/raw --output-dir /shared/frames \
+        --executor ray
 
 Exit status: 0 done, 1 some videos could not be sampled (listed in failures.jsonl), 2 bad usage or a folder another
-run holds, 130 interrupted (run the same command again to resume).
+run holds, 130 interrupted by Ctrl-C or SIGTERM (within a second or two: the videos in progress are dropped, what
+finished is indexed; run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 from pathlib import Path
 
 from videossr.cli import add_logging_args, choice_type, positive_int, run, setup_logging
+from videossr.procs import EXECUTORS, sigterm_as_interrupt
 from videossr.sampling.sampler import DEFAULT_MAX_PIXELS, DEFAULT_NUM_FRAMES, default_workers, derive_store, sample_videos
 from videossr.sampling.store import verify_store
 from videossr.sampling.video import BACKENDS
@@ -44,8 +50,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--backend", type=choice_type(("auto", *BACKENDS)), default="auto",
                    help="decoder; auto tries pyav, torchcodec, decord in turn (default: auto)")
     p.add_argument("--workers", type=positive_int, default=default_workers(),
-                   help="videos decoded in parallel: one in this process, the others in worker processes\n"
-                        "(default: CPU count, at most 8)")
+                   help="videos decoded in parallel, in worker processes (1: in this process), or the CPUs of a\n"
+                        "local Ray instance (default: CPU count, at most 8)")
+    p.add_argument("--executor", type=choice_type(EXECUTORS), default="local",
+                   help="local: a pool of worker processes; ray: Ray tasks (RAY_ADDRESS: join that cluster)")
     p.add_argument("--retry-failed", action="store_true", help="retry videos that failed in an earlier run")
     p.add_argument("--from-store", type=Path, default=None,
                    help="derive the output from this finished frame store, built at a larger --max-pixels,\n"
@@ -76,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             retry_failed=args.retry_failed,
             progress=progress,
+            executor=args.executor,
         )
         failed = summary.failed
     print(summary)
@@ -85,4 +94,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(main, name="sample_frames"))
+    with sigterm_as_interrupt():
+        sys.exit(run(main, name="sample_frames"))

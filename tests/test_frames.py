@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -199,12 +198,11 @@ def test_resume_and_retry(videos, tmp_path, clip_cache):
         sample_videos([videos], out, num_frames=N + 1, max_pixels=80 * 60, workers=1, progress=False)
 
 
-@pytest.mark.parametrize("workers, local_slots", [(2, 2), (3, 2), (2, 1)])
-def test_determinism_across_runs_and_worker_counts(videos, tmp_path, monkeypatch, workers, local_slots):
-    """The same bytes with slots in threads of the sampler, in worker processes, or both."""
+@pytest.mark.parametrize("workers", [2, 3])
+def test_determinism_across_runs_and_worker_counts(videos, tmp_path, workers):
+    """The same bytes whether the videos are sampled in this process or in worker processes."""
     a, b = tmp_path / "a", tmp_path / "b"
     sample_videos([videos], a, num_frames=N, max_pixels=80 * 60, workers=1, progress=False)
-    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", local_slots)
     sample_videos([videos], b, num_frames=N, max_pixels=80 * 60, workers=workers, progress=False)
     for name in ("manifest.jsonl", "failures.jsonl", "sampling.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
@@ -240,63 +238,41 @@ def test_interrupt_leaves_no_half_written_folder(videos, tmp_path, monkeypatch):
     assert len(read_manifest(out)) == 2
 
 
-def test_interrupt_with_two_slots_in_threads_finishes_the_other_video(videos, tmp_path, monkeypatch):
-    """Ctrl-C reaches the calling thread: its video stops at once, the video in the other slot's thread finishes and
-    is indexed, and nothing half-written is left."""
+def test_interrupt_with_worker_processes_stops_them_at_once(videos, tmp_path, monkeypatch):
+    """Ctrl-C while worker processes sample: they are killed at once (no process left, no temporary left), what
+    finished before is indexed, and a rerun does the rest."""
+    import multiprocessing
+
     out = tmp_path / "store"
-    real_encode = frames_mod.encode_jpeg
-    calls = {"main": 0}
+    real_publish = frames_mod._publish
 
-    def encode(frame, quality):
-        if threading.current_thread() is threading.main_thread():
-            calls["main"] += 1
-            if calls["main"] == 3:
-                raise KeyboardInterrupt
-        else:
-            time.sleep(0.01)  # the other video is still being written when the interrupt comes
-        return real_encode(frame, quality)
+    def publish_then_interrupt(root, result):
+        real_publish(root, result)
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(frames_mod, "encode_jpeg", encode)
-    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", 2)
+    monkeypatch.setattr(frames_mod, "_publish", publish_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
-    assert not [t for t in threading.enumerate() if t.name.startswith("videossr-")]
+    assert not multiprocessing.active_children()
     dirs = [p for p in out.iterdir() if p.is_dir()]
     assert not [p for p in out.iterdir() if p.name.startswith(".")]
-    assert all(len(list(d.glob("*.jpg"))) == N and (d / RECORD_NAME).is_file() for d in dirs)
-    assert sorted(r.video_id for r in read_manifest(out)) == sorted(d.name for d in dirs)
-    assert len(dirs) == 1  # the other slot's video; the interrupted one is not there
+    assert len(dirs) == 1 and len(list(dirs[0].glob("*.jpg"))) == N and (dirs[0] / RECORD_NAME).is_file()
+    assert [r.video_id for r in read_manifest(out)] == [dirs[0].name]
 
-    monkeypatch.setattr(frames_mod, "encode_jpeg", real_encode)
+    monkeypatch.setattr(frames_mod, "_publish", real_publish)
     resumed = sample_videos([videos], out, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
     assert resumed.already_done == 1 and resumed.sampled == 1 and len(read_manifest(out)) == 2
 
 
-def test_an_error_in_a_slot_thread_reaches_the_caller(videos, tmp_path, monkeypatch):
-    """A bug (an exception no video explains) in the other slot's thread stops the run and is raised here."""
-    real_sample = frames_mod.sample_video
-
-    def sample(source, *args):
-        if threading.current_thread() is not threading.main_thread():
-            raise TypeError("a bug")
-        return real_sample(source, *args)
-
-    monkeypatch.setattr(frames_mod, "sample_video", sample)
-    monkeypatch.setattr(frames_mod, "LOCAL_SLOTS", 2)
-    with pytest.raises(TypeError, match="a bug"):
-        sample_videos([videos], tmp_path / "store", num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
-    assert not [t for t in threading.enumerate() if t.name.startswith("videossr-")]
-
-
-def test_decoder_threads_by_hand():
-    threads_for = frames_mod._threads_for
-    # 2 slots, 4 videos: one thread each while others wait; the last two get both cores
-    assert [threads_for(2, 0, 3), threads_for(2, 1, 2), threads_for(2, 1, 1), threads_for(2, 1, 0)] == [1, 1, 2, 2]
-    # 8 slots, 3 videos: spare cores shared from the start, the last two get them all
-    assert [threads_for(8, 0, 2), threads_for(8, 1, 1), threads_for(8, 2, 0)] == [4, 8, 8]
-    # 8 slots, many videos: ceil(8 / videos left to start) once fewer are left than slots
-    assert [threads_for(8, 7, r) for r in (50, 8, 7, 4, 3, 2, 1, 0)] == [1, 1, 2, 2, 3, 4, 8, 8]
-    assert threads_for(1, 0, 5) == threads_for(1, 0, 0) == 1
+def test_a_named_pipe_among_the_videos_never_blocks(videos, tmp_path):
+    """A named pipe named like a video, with two workers: reported as not a regular file; the run ends."""
+    os.mkfifo(videos / "pipe.mp4")
+    out = tmp_path / "store"
+    proc = subprocess.run(cli(videos, out, "--workers", "2"), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    pipe = by_stem(read_failures(out))["pipe"]
+    assert pipe["kind"] == "not_found" and pipe["message"] == "not a regular file"
+    assert len(read_manifest(out)) == 3
 
 
 def test_demo_clips_48_frames(tmp_path):
@@ -455,7 +431,6 @@ def test_sigkill_of_a_multi_worker_run_then_immediate_rerun(slow_videos, tmp_pat
                           timeout=300).returncode == 0
 
     out = tmp_path / "store"
-    # three slots: two threads of the sampler (LOCAL_SLOTS) and one worker process
     run = subprocess.Popen(cli(slow_videos, out, "--workers", "3"), cwd=REPO, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE)
     try:
@@ -476,6 +451,69 @@ def test_sigkill_of_a_multi_worker_run_then_immediate_rerun(slow_videos, tmp_pat
                            timeout=300)
     assert again.returncode == 0, again.stderr
     assert tree(out) == tree(reference)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to find the workers")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_ctrl_c_stop_within_seconds_then_resume(slow_videos, tmp_path, sig):
+    """SIGTERM (as from a scheduler) or SIGINT to the sampler while its workers decode: a message, exit 130 within a
+    few seconds, no worker left, no temporary left, what finished indexed; the rerun completes the same store."""
+    out = tmp_path / "store"
+    run = subprocess.Popen(cli(slow_videos, out, "--workers", "2"), cwd=REPO, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: any((d / RECORD_NAME).exists() for d in out.glob("clip*")) or run.poll() is not None,
+                 120, "the first finished video")
+        workers = children(run.pid)
+        run.send_signal(sig)
+        start = time.monotonic()
+        _, stderr = run.communicate(timeout=30)
+        took = time.monotonic() - start
+    finally:
+        run.kill()
+        run.wait()
+    assert run.returncode == 130 and "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert took < 5, took
+    assert workers and not any(alive(p) for p in workers)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    done = sorted(d.name for d in out.iterdir() if d.is_dir())
+    assert 0 < len(done) < 6 and [r.video_id for r in read_manifest(out)] == done
+
+    again = subprocess.run(cli(slow_videos, out, "--workers", "2"), cwd=REPO, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert f"{len(done)} done before" in again.stdout and len(read_manifest(out)) == 6
+
+
+@pytest.mark.ray
+def test_ray_gives_the_bytes_of_a_local_run(videos, tmp_path):
+    """Videos sampled as Ray tasks (a local instance of 2 CPUs): the store a local run writes, byte for byte; the
+    shared-filesystem check passes and leaves no marker behind."""
+    import ray
+
+    local, distributed = tmp_path / "local", tmp_path / "ray"
+    sample_videos([videos], local, num_frames=N, max_pixels=80 * 60, workers=2, progress=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        summary = sample_videos([videos], distributed, num_frames=N, max_pixels=80 * 60, workers=2,
+                                progress=False, executor="ray")
+    finally:
+        ray.shutdown()
+    assert (summary.sampled, summary.failed) == (2, 5)
+    assert tree(distributed) == tree(local) and len(tree(local)) > 2 * N
+
+
+def test_the_shared_filesystem_probe_names_what_a_node_does_not_see(tmp_path):
+    """What a task runs on each Ray node: a marker with another content, a missing file or a file of another size
+    is not seen as the driver sees it."""
+    from videossr.procs import _sees
+
+    (tmp_path / "marker").write_text("token")
+    (tmp_path / "video.mp4").write_bytes(b"12345")
+    checks = [(str(tmp_path / "marker"), "token"), (str(tmp_path / "video.mp4"), 5)]
+    assert _sees(checks)[1] == []
+    wrong = [(str(tmp_path / "marker"), "other"), (str(tmp_path / "gone"), "token"), (str(tmp_path / "video.mp4"), 6)]
+    assert _sees(checks + wrong)[1] == [p for p, _ in wrong]
 
 
 # ----------------------------------------------------------------------------------------------------------------------

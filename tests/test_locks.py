@@ -175,3 +175,27 @@ def test_workers_start_with_one_thread_per_numerical_library(monkeypatch):
     assert seen == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "3"}
     assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ
     assert os.environ["MKL_NUM_THREADS"] == "3"
+
+
+def test_run_jobs_hands_a_workers_error_to_the_caller_and_kills_the_workers_when_stopped():
+    """A job's exception reaches the caller; stopping early (an exception, Ctrl-C, close) kills the workers at once
+    instead of waiting for the jobs in progress."""
+    import contextlib
+    import multiprocessing
+    import operator
+
+    from videossr.procs import run_jobs
+
+    assert sorted(run_jobs(operator.add, [(1, 2), (3, 4), (5, 6)], workers=2)) == [3, 7, 11]
+    assert list(run_jobs(operator.add, [(1, 2)], workers=1)) == [3]  # one worker: in this process
+    with pytest.raises(ZeroDivisionError):
+        list(run_jobs(operator.truediv, [(1, 1), (1, 0), (2, 1)], workers=2))
+    assert not multiprocessing.active_children()
+
+    start = time.monotonic()
+    jobs = run_jobs(time.sleep, [(0,)] + [(60,)] * 4, workers=2)
+    with contextlib.closing(jobs):
+        next(jobs)  # the first job is done, two minute-long jobs are running
+    assert not multiprocessing.active_children() and time.monotonic() - start < 30
+    with pytest.raises(ValueError, match="executor"):
+        next(run_jobs(operator.add, [(1, 2)], executor="threads"))

@@ -27,6 +27,7 @@ VIUBENCH_BUILD = "2e59440c"
 REWARDS = "a8506a1b"
 VIUBENCH_EVAL = "d3c9306c"
 VQA_VTG_EVAL = "4109a4ca"  # moved once: a missing video's message names the unified extension set (not a score)
+DEMO_STORE = "ea67d730"  # the sampler's store of data/demo: the frames, records and manifest, byte for byte
 
 
 def _canonical(obj, roots: dict[str, str]) -> str:
@@ -175,3 +176,17 @@ def test_vqa_vtg_eval_summaries(tmp_path):
             e["error"] = e["error"].replace(str(videos.resolve()), "VIDEOS")
         summaries.append(s)
     assert hashlib.sha256(json.dumps(summaries, sort_keys=True).encode()).hexdigest()[:8] == VQA_VTG_EVAL
+
+
+def test_sampled_store_bytes(tmp_path):
+    """The frame sampler's store of the demo clips (H.264 and an MPEG-2 program stream), 48 frames at 256*256."""
+    from videossr.sampling.sampler import sample_videos
+
+    demo, out = (REPO / "data" / "demo").resolve(), tmp_path / "store"
+    sample_videos([demo], out, num_frames=48, max_pixels=256 * 256, workers=1, progress=False)
+    h = hashlib.sha256()
+    for p in sorted(out.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(out)).encode())
+            h.update(p.read_bytes().replace(str(demo).encode(), b"VIDEOS"))
+    assert h.hexdigest()[:8] == DEMO_STORE

@@ -1,12 +1,11 @@
 """videossr.sampling.video: probe and decode_frames_at on the demo clips and on edge-case files made here with ffmpeg; the
-speed features (decoder threads, keyframe jumps, a reused swscale context, one opening per video) change no byte."""
+speed features (keyframe jumps, skipped frames, a reused swscale context, one opening per video) change no byte."""
 
 from __future__ import annotations
 
 import math
 import os
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -307,18 +306,21 @@ def codec_zoo(tmp_path_factory, clips) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name", ["h264_long_gop", "h264_bframes", "hevc", "mpeg2_ts", "mpeg4_avi", "vp9", "rotated",
                                   "vfr", "mpeg_ps", "bbb"])
-def test_threads_and_indexed_decode_give_the_linear_decode_bytes(codec_zoo, name, monkeypatch):
-    """Decoder threads, keyframe jumps and skipped non-reference frames change nothing: the frames are the bytes a
-    plain front-to-back decode gives."""
+def test_indexed_decode_gives_the_linear_decode_bytes(codec_zoo, name, monkeypatch):
+    """Keyframe jumps and skipped non-reference frames change nothing: the frames are the bytes a decode forward from
+    the first packet, and a plain front-to-back decode, give."""
     path = codec_zoo[name]
     info = probe(path)
     times = targets(info.duration, 16)
     one = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90)
-    many = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90, threads=3)
+    real_plan = video._av_plan_runs
+    with monkeypatch.context() as m:
+        m.setattr(video, "_av_plan_runs", lambda index, wanted, jumps: real_plan(index, wanted, False))
+        forward = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90)
     with monkeypatch.context() as m:
         m.setattr(video, "_av_index", lambda container, stream: [])
         linear = decode_frames_at(path, times, backend="pyav", max_pixels=120 * 90)
-    for out in (many, linear):
+    for out in (forward, linear):
         assert out.timestamps == one.timestamps
         assert all(np.array_equal(a, b) for a, b in zip(out.frames, one.frames))
 
@@ -344,83 +346,50 @@ def test_decoding_runs_by_hand():
     assert plan(open_gop, [2, 7], jumps=True) == [(0, [2]), (4, [7])]
 
 
-def _decode_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("videossr-decode")]
-
-
-def test_threads_decode_different_gops_at_once(codec_zoo, monkeypatch):
-    """With threads, the runs (one per GOP here) are shared among decoders in different threads: every run is
-    decoded once, by more than one thread, and the frames are those of one decoder."""
-    path = codec_zoo["h264_bframes"]  # GOP 25: several keyframes
+def test_a_jump_that_does_not_land_means_a_forward_decode(codec_zoo, monkeypatch):
+    """When a jump does not land on its keyframe, the video is decoded again forward without jumps (same bytes); an
+    FFmpeg error while decoding is a VideoDecodeError naming the backend."""
+    path = codec_zoo["h264_bframes"]  # GOP 25: several keyframes, so the plan has jumps
     times = targets(probe(path).duration, 12)
     one = decode_frames_at(path, times, backend="pyav")
-    taken: list[tuple[str, int]] = []
-    real = video._av_run
-
-    def spy(container, stream, index, runs, *rest):
-        def watched():
-            for run in runs:
-                taken.append((threading.current_thread().name, run[0]))
-                yield run
-                if threading.current_thread() is threading.main_thread():
-                    deadline = time.monotonic() + 30  # let a helper take a run before this thread takes another
-                    while len({name for name, _ in taken}) < 2 and time.monotonic() < deadline:
-                        time.sleep(0.001)
-        return real(container, stream, index, watched(), *rest)
-
+    real_run, real_plan = video._av_run, video._av_plan_runs
     plans = []
-    real_plan = video._av_plan_runs
-
-    def record_plan(index, wanted, jumps):
-        plans.append(real_plan(index, wanted, jumps))
-        return plans[-1]
-
-    monkeypatch.setattr(video, "_av_plan_runs", record_plan)
-    monkeypatch.setattr(video, "_av_run", spy)
-    many = decode_frames_at(path, times, backend="pyav", threads=2)
-    assert many.timestamps == one.timestamps
-    assert all(np.array_equal(a, b) for a, b in zip(many.frames, one.frames))
-    assert len(plans) == 1 and len(plans[0]) >= 2
-    assert sorted(k for _, k in taken) == [key for key, _ in plans[0]]  # every run decoded once
-    assert len({name for name, _ in taken}) == 2 and not _decode_threads()
-
-
-def test_a_decoding_thread_that_fails_is_not_absorbed(codec_zoo, monkeypatch):
-    """A jump that does not land in a helper thread: the video is decoded again without jumps (same bytes). An
-    FFmpeg error in a helper thread: VideoDecodeError, and no decoding thread is left behind."""
-    path = codec_zoo["h264_bframes"]
-    times = targets(probe(path).duration, 12)
-    one = decode_frames_at(path, times, backend="pyav")
-    real = video._av_run
-    plans = []
-
-    def helper_misses(container, stream, index, runs, *rest):
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        return real(container, stream, index, runs, *rest)
 
     def record_plan(index, wanted, jumps):
         plans.append(jumps)
         return real_plan(index, wanted, jumps)
 
-    real_plan = video._av_plan_runs
+    def miss_with_jumps(container, stream, index, runs, *rest):
+        return False if len(runs) > 1 else real_run(container, stream, index, runs, *rest)
+
     monkeypatch.setattr(video, "_av_plan_runs", record_plan)
-    monkeypatch.setattr(video, "_av_run", helper_misses)
-    again = decode_frames_at(path, times, backend="pyav", threads=2)
+    monkeypatch.setattr(video, "_av_run", miss_with_jumps)
+    again = decode_frames_at(path, times, backend="pyav")
     assert plans == [True, False]  # the jumps were given up, the frames decoded forward from the start
     assert again.timestamps == one.timestamps
     assert all(np.array_equal(a, b) for a, b in zip(again.frames, one.frames))
 
-    def helper_breaks(container, stream, index, runs, *rest):
-        if threading.current_thread() is not threading.main_thread():
-            next(iter(runs))
-            raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
-        return real(container, stream, index, runs, *rest)
+    def breaks(*args):
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
 
-    monkeypatch.setattr(video, "_av_run", helper_breaks)
+    monkeypatch.setattr(video, "_av_run", breaks)
     with pytest.raises(VideoDecodeError, match="decoding failed") as err:
-        decode_frames_at(path, times, backend="pyav", threads=2)
-    assert err.value.backend == "pyav" and not _decode_threads()
+        decode_frames_at(path, times, backend="pyav")
+    assert err.value.backend == "pyav" and err.value.kind == "corrupt"
+
+
+@pytest.mark.parametrize("backend", ["auto", *BACKENDS])
+def test_a_named_pipe_is_refused_without_blocking(tmp_path, backend):
+    """A named pipe named like a video (nobody ever writes to it): refused at once, never opened for reading."""
+    fifo = tmp_path / "clip.mp4"
+    os.mkfifo(fifo)
+    start = time.monotonic()
+    for call in (lambda: probe(fifo, backend=backend), lambda: decode_frames_at(fifo, [0.0], backend=backend),
+                 lambda: probe_and_decode(fifo, lambda info: [0.0], backend=backend)):
+        with pytest.raises(VideoDecodeError, match="not a regular file") as err:
+            call()
+        assert err.value.kind == "not_found"
+    assert time.monotonic() - start < 5
 
 
 @pytest.mark.parametrize("name", ["mpeg_ps", "mpeg2_ts", "h264_bframes"])
@@ -481,15 +450,13 @@ def test_probe_and_decode_lets_times_for_errors_through(clips, monkeypatch):
     with pytest.raises(Odd, match="mine"):
         probe_and_decode(clips["h264"], odd)
     assert tried == []  # no other backend was tried
-    with pytest.raises(ValueError, match="threads"):
-        probe_and_decode(clips["h264"], lambda info: [0.0], threads=0)
     with pytest.raises(ValueError, match="-1"):
         probe_and_decode(clips["h264"], lambda info: [-1.0])
 
 
 def test_probe_and_decode_falls_back_with_the_first_header(clips, monkeypatch):
     """When PyAV reads the header but cannot decode, the next backend decodes at the times from PyAV's header."""
-    def broken(path, times, max_pixels, threads=1):
+    def broken(path, times, max_pixels):
         times(video._av_probe(path))  # the header is read, then decoding fails
         raise VideoDecodeError("corrupt", path, "simulated decoder failure", backend="pyav")
 

@@ -26,6 +26,14 @@ Locks are advisory (only programs that take them are kept out) and need a file s
 systems; NFS v4 emulates it with byte-range locks). Processes that share one lock must create their pools from the
 thread that holds the lock or another thread that outlives the pool: Linux ties PR_SET_PDEATHSIG to the thread that
 started the worker.
+
+``run_jobs(fn, jobs, executor=..., workers=...)`` yields ``fn(*job)`` for every job as they finish: in this process
+(``local`` with one worker), in a ``worker_pool`` (``local``) or as Ray tasks (``ray``: a local Ray instance of
+``workers`` CPUs, or the cluster at ``RAY_ADDRESS``). A bounded number of jobs is in flight, so a million jobs cost
+no more memory than a few. When the caller stops early (an exception, Ctrl-C), the local workers are killed and
+the Ray tasks cancelled at once. ``check_shared(folders)`` checks that every Ray node sees the driver's folders.
+``sigterm_as_interrupt()`` turns SIGTERM into ``Terminated`` (a ``KeyboardInterrupt``), so that a terminated
+program stops exactly as on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -36,17 +44,19 @@ import ctypes
 import datetime as dt
 import errno
 import fcntl
+import itertools
 import json
 import logging
 import multiprocessing
 import os
+import secrets
 import shlex
 import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -265,6 +275,7 @@ def init_worker(parent_pid: int, workers_lock: str | None, initializer: Callable
     initargs=worker_initargs(lock))``.
     """
     global _worker_lock_fd
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills its workers
     die_with_parent(parent_pid)
     if workers_lock is not None:
         fd = _flock_same_file(Path(workers_lock), fcntl.LOCK_SH)
@@ -324,3 +335,183 @@ def _worker_environment() -> Iterator[None]:
     finally:
         for k in added:
             os.environ.pop(k, None)
+
+
+def kill_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes now (what they were doing is lost) and shut the pool down."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# Running many jobs: here, in a process pool or as Ray tasks
+
+EXECUTORS = ("local", "ray")
+
+
+def run_jobs(fn: Callable, jobs: Iterable[tuple], *, executor: str = "local", workers: int = 1,
+             lock: OutputLock | None = None, ray_check: Sequence[str | os.PathLike] = ()) -> Iterator:
+    """Yield ``fn(*job)`` for each job, in the order they finish (see the module docstring); use it in a ``with
+    contextlib.closing(...)`` block, so that stopping early stops the work at once.
+
+    ``fn`` must be importable by name (a module-level function). ``lock``: the local workers hold its share.
+    ``ray_check``: output folders and input files every Ray node must see (``check_shared``), checked before the first
+    job.
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers!r}")
+    jobs = iter(jobs)
+    if executor == "local" and workers == 1:
+        for job in jobs:
+            yield fn(*job)
+        return
+    if executor == "local":
+        yield from _run_pool(fn, jobs, workers, lock)
+    else:
+        yield from _run_ray(fn, jobs, workers, ray_check)
+
+
+def _run_pool(fn: Callable, jobs: Iterator[tuple], workers: int, lock: OutputLock | None) -> Iterator:
+    pool = worker_pool(workers, lock=lock)
+    pending: set[cf.Future] = set()
+    try:
+        while True:
+            for job in itertools.islice(jobs, 2 * workers - len(pending)):
+                pending.add(pool.submit(fn, *job))
+            if not pending:
+                break
+            done, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                yield fut.result()
+    except BaseException:
+        kill_workers(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+@contextlib.contextmanager
+def ray_session(workers: int) -> Iterator[None]:
+    """Ray, started for the block if no session is up: the cluster at ``RAY_ADDRESS``, else a local instance of
+    ``workers`` CPUs (shut down again at the end)."""
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _run_ray(fn: Callable, jobs: Iterator[tuple], workers: int, ray_check: Sequence) -> Iterator:
+    import ray
+
+    with ray_session(workers):
+        if ray_check:
+            check_shared(ray_check)
+        task = ray.remote(num_cpus=1, max_retries=0)(fn)
+        window = 2 * max(1, int(ray.cluster_resources().get("CPU", workers)))
+        pending: list = []
+        try:
+            while True:
+                pending += [task.remote(*job) for job in itertools.islice(jobs, window - len(pending))]
+                if not pending:
+                    break
+                done, pending = ray.wait(pending, num_returns=1, timeout=1.0)  # a timeout: Ctrl-C is seen
+                for ref in done:
+                    yield ray.get(ref)
+        except BaseException:
+            for ref in pending:
+                with contextlib.suppress(Exception):
+                    ray.cancel(ref, force=True)
+            raise
+
+
+def _sees(checks: list[tuple[str, str | int]]) -> tuple[str, list[str]]:
+    """Run on a Ray node: its host name and the paths it does not see as the driver does (a marker file's content,
+    an input file's size)."""
+    missing = []
+    for path, expected in checks:
+        try:
+            ok = (os.stat(path).st_size if isinstance(expected, int) else Path(path).read_text("ascii")) == expected
+        except OSError:
+            ok = False
+        if not ok:
+            missing.append(path)
+    return socket.gethostname(), missing
+
+
+def check_shared(paths: Sequence[str | os.PathLike], timeout: float = 120.0) -> None:
+    """Check that a task on every alive Ray node sees ``paths`` as this process does; ValueError naming the nodes
+    and paths otherwise.
+
+    Into a folder a marker file with a random token is written (and removed afterwards), and the task reads it back;
+    of a file (an input, never written to) the task checks the size. Ray tasks open the paths the driver gives
+    them, so inputs and outputs must be on a filesystem that every node mounts at the same path.
+    """
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from videossr.io import TMP_PREFIX, TMP_SUFFIX
+
+    token = secrets.token_hex(16)
+    checks: list[tuple[str, str | int]] = []
+    markers = []
+    try:
+        for p in map(Path, paths):
+            if p.is_dir():
+                marker = p / f"{TMP_PREFIX}shared-check-{token[:8]}{TMP_SUFFIX}"
+                marker.write_text(token, encoding="ascii")
+                markers.append(marker)
+                checks.append((str(marker), token))
+            else:
+                checks.append((str(p), p.stat().st_size))
+        nodes = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) > 0]
+        probe = ray.remote(num_cpus=0, max_retries=0)(_sees)
+        refs = [probe.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+                              ).remote(checks) for n in nodes]
+        blind = [(host, missing) for host, missing in ray.get(refs, timeout=timeout) if missing]
+    finally:
+        for marker in markers:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+    if blind:
+        shown = {str(m): str(m.parent) for m in markers}
+        detail = "; ".join(f"node {host} does not see {', '.join(shown.get(m, m) for m in missing)}"
+                           for host, missing in blind)
+        raise ValueError(f"{detail}: with Ray, the videos and the output folder must be on a filesystem that every "
+                         f"node mounts at the same path")
+
+
+# ----------------------------------------------------------------------------------------------------------------------
+# SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM (``sigterm_as_interrupt``): handled wherever Ctrl-C is."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``Terminated`` in the main thread (nothing changes in other threads)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

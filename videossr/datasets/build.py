@@ -21,7 +21,8 @@ other totals each share is within one of its exact value. Held-out rows
 
 A rerun with the same arguments skips finished samples and rewrites the parquet files byte-identically; a rerun
 with other arguments regenerates only the samples whose plan changed and removes the ones no longer planned.
-Frame sampling always runs locally; ``executor="ray"`` distributes the per-sample work.
+``executor="ray"`` runs the frame sampling (decoding each video) and the per-sample work as Ray tasks; deriving a
+smaller store from ``frames_dir`` stays local.
 
 Two kinds of rows. By default the build writes recipe rows (``materialize=False``): each row holds what determines
 its sample and the trainer makes the new pixels when it loads the item (``videossr.training.dataset``), so the disk holds
@@ -258,7 +259,8 @@ def ensure_frame_store(config: BuildConfig, progress: bool = True) -> tuple[Path
                                                                   "max_pixels": need}
     else:
         root = ensure_store(own, max_pixels=need, video_dirs=[str(d) for d in config.video_dirs],
-                            num_frames=config.num_frames, workers=config.workers, progress=progress)
+                            num_frames=config.num_frames, workers=config.workers, progress=progress,
+                            executor=config.executor)
         # Only what does not depend on how many runs it took, so a resumed build writes the same metadata.
         info = {
             "videos_found": len(find_videos([str(d) for d in config.video_dirs])),

@@ -12,30 +12,27 @@ screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, nev
 
 A video whose 5%..95% span does not give ``num_frames`` distinct frames is skipped as ``too_short`` (one failures
 line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames. A failure's ``kind`` is one of
-``videossr.sampling.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its traceback);
-the batch goes on either way.
+``videossr.sampling.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its
+traceback); the batch goes on either way.
 
-Resume and safety. Each video's folder is written under a temporary name and renamed when complete (with its
-``record.json``), so a folder that exists is a finished video. manifest.jsonl and failures.jsonl are rebuilt
-from the folders and the failures at the end of a run, also when it is interrupted (Ctrl-C). A rerun skips finished
-videos, and skips videos that failed before unless ``retry_failed``. Same inputs and arguments give byte-identical
-frames and manifest, whatever the number of workers.
+Who does what. ``sample_video`` is the whole work of one video: decode the frames at the clock's times, encode the
+JPEGs into a new temporary folder of ROOT, return the record. It runs in this process (``workers=1``), in a pool of
+worker processes that die with this one (``executor="local"``) or as Ray tasks (``executor="ray"``: a local Ray
+instance, or the cluster at ``RAY_ADDRESS``, whose nodes must then see the videos and ROOT at the same paths on a
+shared filesystem; this is checked before any decoding); ``videossr.procs.run_jobs``. This process alone writes
+the store: it renames each finished temporary folder to ``ROOT/<video_id>`` and writes the manifest. The largest
+files go first, so that no long video ends the run alone. Same inputs and arguments give byte-identical frames and
+manifest, whatever the executor and the number of workers.
 
-One writer per output folder, and nothing of the user's is touched: the run holds the folder's writer lock
+Resume and safety. A folder ``ROOT/<video_id>`` exists only once complete. manifest.jsonl and failures.jsonl are
+rebuilt from the folders and the failures at the end of a run, also when it is interrupted (Ctrl-C, or SIGTERM in
+the command-line tools): the videos in progress are dropped at once (workers killed, Ray tasks cancelled) and
+done again by a rerun, which skips finished videos, and videos that failed before unless ``retry_failed``. One
+writer per output folder, and nothing of the user's is touched: the run holds the folder's writer lock
 (``videossr.procs.output_lock``; a second sampler on the same folder stops at once, naming the first), and under
-that lock removes only temporaries that carry this program's own prefix (``videossr.io.TMP_PREFIX``), left by a
-killed run. The output folder may not be an input folder, lie inside one (its frames would be searched for videos
-on every run, and the user's video tree would fill with frames) or contain one (the sampler owns its output folder).
-Worker processes die with the sampler (``videossr.procs.worker_pool``), so a killed run leaves no process writing.
-
-Speed (benchmarks/bench_sampling.py has the figures). ``workers`` videos are sampled at a time: up to two
-(``LOCAL_SLOTS``) in threads of this process, which start on the first videos at once, and the others in worker
-processes. Decoding, scaling and JPEG encoding let go of the GIL, so two threads run as fast as two processes
-without the start-up of a worker interpreter (about 0.2 s of CPU). Each free slot takes the costliest video left
-(cost estimated from each header: frames x pixels, read in a background thread), so that no long video ends the run
-alone; the last videos get several decoder threads (``_threads_for``), which decode different GOPs at once, so that
-the cores the others free are not left idle. Each video is opened once (probe and decode together,
-``videossr.sampling.video.probe_and_decode``), and only the frames the targets need are decoded (see ``videossr.sampling.video``).
+that lock removes only temporaries that carry this program's own prefix (``videossr.io.TMP_PREFIX``). The output
+folder may not be an input folder, lie inside one or contain one. An input that is not a regular file (a named
+pipe) fails as ``not_found`` without being opened.
 
 Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
 from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
@@ -48,35 +45,32 @@ Video ids. A video's id is ``<slug>-<hash>``: ``slug`` is its path relative to i
 extension, every character outside ``A-Za-z0-9._-`` replaced by ``_`` (cut to 60 characters), and ``hash`` is the
 first 10 hex digits of the SHA-1 of ``<folder key>/<relative path>``, where the folder key is the input folder's
 name (with as many parent folder names as needed to tell apart input folders that share a name). So the id depends
-only on the folder's name and the relative path: moving the folder elsewhere keeps the ids, two input folders with
-the same relative paths get different ids, and ``a/b.mp4`` vs ``a_b.mp4`` or ``x.mp4`` vs ``x.mkv`` differ too.
+only on the folder's name and the relative path.
 
 Usage::
 
     summary = sample_videos(["data/demo"], "data/frames", num_frames=48, max_pixels=512 * 512, workers=4)
-    print(summary)
+    summary = sample_videos(["/shared/videos"], "/shared/frames", executor="ray")   # RAY_ADDRESS=... for a cluster
     train_store = ensure_store("data/frames_256", max_pixels=256 * 256, store="data/frames")  # derived, not decoded
 """
 
 from __future__ import annotations
 
-import concurrent.futures as cf
+import contextlib
 import dataclasses
 import hashlib
-import heapq
 import logging
 import os
 import re
-import threading
-import time
+import shutil
+import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
-from videossr.io import atomic_dir, remove_temporaries, write_json_atomic, write_jsonl_atomic
+from videossr.io import TMP_PREFIX, TMP_SUFFIX, atomic_dir, remove_temporaries, write_json_atomic, write_jsonl_atomic
 from videossr.sampling.store import (
     FAILURES_NAME,
     MANIFEST_NAME,
@@ -91,8 +85,8 @@ from videossr.sampling.store import (
 )
 from videossr import constants
 from videossr.io import check_output_folder  # noqa: F401 - part of this module's interface
-from videossr.procs import describe_holder, lock_holder, output_lock, worker_pool
-from videossr.sampling.video import VideoDecodeError, VideoInfo, fit_size, probe_and_decode
+from videossr.procs import EXECUTORS, describe_holder, lock_holder, output_lock, run_jobs
+from videossr.sampling.video import BACKENDS, VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
@@ -231,13 +225,9 @@ class SamplingParams:
                 "span": list(SPAN), "format": "jpeg"}
 
 
-def sample_video(source: VideoSource, root: Path, params: SamplingParams, backend: str = "auto",
-                 threads: int = 1) -> VideoRecord:
-    """Sample one video into ``root/<video_id>/`` (written atomically) and return its record.
-
-    Raises VideoDecodeError (kind ``too_short`` when the span does not hold ``num_frames`` distinct frames).
-    ``threads``: decoder threads (the output does not depend on it).
-    """
+def decode_video(source: VideoSource, params: SamplingParams, backend: str = "auto") -> tuple[VideoRecord, list]:
+    """The record of one video and its frames (arrays). Raises VideoDecodeError (kind ``too_short`` when the span
+    does not hold ``num_frames`` distinct frames)."""
     n = params.num_frames
     header: list[VideoInfo] = []
 
@@ -250,21 +240,18 @@ def sample_video(source: VideoSource, root: Path, params: SamplingParams, backen
         header.append(info)
         return sample_times(info.duration, n)
 
-    decoded = probe_and_decode(source.path, times_for, backend=backend, max_pixels=params.max_pixels,
-                               threads=threads)
+    decoded = probe_and_decode(source.path, times_for, backend=backend, max_pixels=params.max_pixels)
     info = header[0]  # the header the times come from (the decoding backend may be a later one)
     stamps = [round(float(t), 6) for t in decoded.timestamps]
     distinct = len(set(stamps))
     if distinct < n:
         raise VideoDecodeError("too_short", source.path,
                                f"only {distinct} distinct frames at the {n} sample times of the 5%..95% span")
-    vid = source.video_id
-    names = frame_names(vid, n)
     h, w = decoded.frames[0].shape[:2]
     record = VideoRecord(
-        video_id=vid,
+        video_id=source.video_id,
         source=str(source.path),
-        frames=tuple(names),
+        frames=tuple(frame_names(source.video_id, n)),
         timestamps=tuple(stamps),
         sample_fps=sample_fps_for(info.duration, n),
         duration=float(info.duration),
@@ -274,12 +261,47 @@ def sample_video(source: VideoSource, root: Path, params: SamplingParams, backen
         source_height=int(info.height),
         decoder=decoded.backend,
     )
-    with atomic_dir(root / vid) as tmp:
-        for name, frame in zip(names, decoded.frames):
-            (tmp / name.rsplit("/", 1)[1]).write_bytes(encode_jpeg(frame, params.jpeg_quality))
-        (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
-        tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
-    return record
+    return record, decoded.frames
+
+
+def sample_video(source: VideoSource, root: str, params: SamplingParams, backend: str = "auto") -> dict:
+    """The work of one video (in this process, a worker process or a Ray task): its frames and record.json in a new
+    temporary folder of ``root``, for the caller to rename to ``root/<video_id>`` (``_publish``).
+
+    Returns ``{"ok": True, "record": ..., "folder": name, "bytes": n}``, or ``{"ok": False, "failure": ...}`` for a
+    video that cannot be sampled (never raises for a bad video; an interrupted call leaves no folder).
+    """
+    try:
+        record, frames = decode_video(source, params, backend)
+    except VideoDecodeError as e:
+        kind, message = e.kind, e.message
+    except (OSError, ValueError, RuntimeError, MemoryError) as e:  # one odd file must not stop the batch
+        logger.warning("unexpected error on %s", source.path, exc_info=True)
+        kind, message = "unexpected", f"{type(e).__name__}: {e}"
+    else:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{record.video_id}-", suffix=TMP_SUFFIX, dir=root))
+        try:
+            nbytes = 0
+            for name, frame in zip(record.frames, frames):
+                data = encode_jpeg(frame, params.jpeg_quality)
+                (tmp / name.rsplit("/", 1)[1]).write_bytes(data)
+                nbytes += len(data)
+            (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
+            tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return {"ok": True, "record": record.to_json(), "folder": tmp.name, "bytes": nbytes}
+    return {"ok": False, "failure": {"video_id": source.video_id, "source": str(source.path), "kind": kind,
+                                     "message": message}}
+
+
+def _publish(root: Path, result: dict) -> None:
+    """Rename a finished video's temporary folder to ``root/<video_id>`` (the store's one writer does this)."""
+    final = root / result["record"]["video_id"]
+    if final.exists():
+        raise FileExistsError(f"refusing to overwrite existing directory {final}")
+    os.rename(root / result["folder"], final)
 
 
 def frame_names(video_id: str, num_frames: int) -> list[str]:
@@ -288,127 +310,11 @@ def frame_names(video_id: str, num_frames: int) -> list[str]:
     return [f"{video_id}/{i:0{width}d}.jpg" for i in range(num_frames)]
 
 
-def _folder_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
-
-
-def _job(source: VideoSource, root: Path, params: SamplingParams, backend: str, threads: int = 1) -> dict:
-    """Run in a worker: sample one video; never raises for a bad video (returns the failure instead)."""
+def _file_size(path: Path) -> int:
     try:
-        record = sample_video(source, root, params, backend, threads)
-        return {"ok": True, "record": record.to_json(), "bytes": _folder_bytes(root / record.video_id)}
-    except VideoDecodeError as e:
-        kind, message = e.kind, e.message
-    except (OSError, ValueError, RuntimeError, MemoryError) as e:  # one odd file must not stop the batch
-        logger.warning("unexpected error on %s", source.path, exc_info=True)
-        kind, message = "unexpected", f"{type(e).__name__}: {e}"
-    return {"ok": False, "failure": {"video_id": source.video_id, "source": str(source.path), "kind": kind,
-                                     "message": message}}
-
-
-def _init_worker() -> None:
-    """Worker set-up: load the decoders now, while the first video is being sampled here, not on the first job."""
-    import av  # noqa: F401
-    from PIL import Image, JpegImagePlugin  # noqa: F401
-
-
-def _ready() -> int:
-    return os.getpid()
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Scheduling: longest first
-
-
-def estimated_cost(path: str | os.PathLike) -> float:
-    """A rough decoding cost of a video for scheduling: frames x pixels from its header (no frame is decoded).
-
-    0 when the header cannot be read (such a file fails fast anyway).
-    """
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            tb = float(stream.time_base) if stream.time_base else 0.0
-            duration = stream.duration * tb if stream.duration else (container.duration or 0) / 1_000_000
-            rate = stream.average_rate or stream.guessed_rate or 0
-            frames = stream.frames or duration * float(rate)
-            return float(frames) * stream.codec_context.width * stream.codec_context.height
-    except (av.error.FFmpegError, OSError, IndexError, ValueError, ZeroDivisionError):
-        return 0.0
-
-
-class _LongestFirst:
-    """Hands out sources costliest first.
-
-    The costs are estimated in a background thread. A pick waits for all estimates, but at most ``patience``
-    seconds after the queue was made: in a large folder the first videos start while the rest are still being
-    estimated (the costliest of those read so far go first, and a long video read later still goes before the
-    shorter ones left).
-    """
-
-    def __init__(self, sources: Sequence[VideoSource], patience: float = 0.5):
-        self._total = len(sources)
-        self._heap: list[tuple[float, int, VideoSource]] = []
-        self._estimated = 0
-        self._handed = 0
-        self._stop = False
-        self._patient_until = time.monotonic() + patience
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._estimate, args=(list(sources),), name="videossr-estimate",
-                                        daemon=True)
-        self._thread.start()
-
-    def _estimate(self, sources: list[VideoSource]) -> None:
-        for i, source in enumerate(sources):
-            if self._stop:
-                return
-            cost = estimated_cost(source.path)
-            with self._cond:
-                heapq.heappush(self._heap, (-cost, i, source))
-                self._estimated += 1
-                self._cond.notify_all()
-
-    def remaining(self) -> int:
-        """Sources not handed out yet."""
-        with self._cond:
-            return self._total - self._handed
-
-    def pop(self) -> VideoSource | None:
-        """The costliest source not handed out yet; None when all have been."""
-        with self._cond:
-            while self._estimated < self._total:
-                wait = self._patient_until - time.monotonic()
-                if self._heap and wait <= 0:
-                    break
-                self._cond.wait(wait if self._heap else None)
-            if not self._heap:
-                return None
-            self._handed += 1
-            return heapq.heappop(self._heap)[2]
-
-    def close(self) -> None:
-        self._stop = True
-        self._thread.join()
-
-
-def _threads_for(workers: int, running: int, remaining: int) -> int:
-    """Decoder threads for a video started now, with ``running`` others under way and ``remaining`` still to start.
-
-    One while videos are plenty (parallelism comes from the slots). Once fewer videos are left than there are
-    slots, a slot that frees up finds nothing to start, and its core would idle until the videos still running
-    end: so each of the last videos gets several threads, ``ceil(workers / remaining)`` (the last two get all
-    ``workers``), and spare cores at the start are shared out among the videos starting then. The threads share
-    cores with the videos still running meanwhile; with PyAV they decode different GOPs of the video
-    (``videossr.sampling.video``), which costs no more CPU than one thread. The frames do not depend on the threads.
-    """
-    if remaining == 0:
-        return workers
-    share = max(1, (workers - running) // (remaining + 1))
-    if remaining < workers:
-        share = max(share, -(-workers // remaining))
-    return share
+        return os.stat(path).st_size
+    except OSError:
+        return 0
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -491,18 +397,20 @@ def sample_videos(
     retry_failed: bool = False,
     progress: bool = True,
     jpeg_quality: int = JPEG_QUALITY,
+    executor: str = "local",
 ) -> SamplingSummary:
     """Sample every video under ``video_dirs`` into the frame store ``output_dir`` (see the module docstring).
 
-    Raises ``videossr.procs.OutputLockedError`` when another process writes ``output_dir``, ValueError for an
-    output folder that is, contains or lies in an input folder, and FileNotFoundError for a missing input folder.
+    ``workers``: videos sampled at a time (local), or the CPUs of a local Ray instance. Raises
+    ``videossr.procs.OutputLockedError`` when another process writes ``output_dir``, ValueError for an output folder
+    that is, contains or lies in an input folder (or, with Ray, that a node cannot see), and FileNotFoundError for a
+    missing input folder.
     """
     params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
-    if backend != "auto":
-        from videossr.sampling.video import BACKENDS
-
-        if backend not in BACKENDS:
-            raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     workers = _check_workers(workers)
     if isinstance(video_dirs, (str, os.PathLike)):
         video_dirs = [video_dirs]
@@ -513,73 +421,49 @@ def sample_videos(
     check_output_folder(root, video_dirs)
 
     with output_lock(root, what=_LOCK_WHAT) as lock:
-        return _sample_locked(video_dirs, root, params, backend, workers, retry_failed, progress, lock)
+        sources = find_videos(video_dirs)
+        _check_params(root, params.to_json())
+        remove_temporaries(root)
+        done = _finished(root)
+        failures = {f["video_id"]: f for f in read_failures(root)}
+        todo = [s for s in sources if s.video_id not in done and (retry_failed or s.video_id not in failures)]
+        already = sum(s.video_id in done for s in sources)
+        logger.info("%d videos found, %d to sample (%d done before, %d failed before) into %s",
+                    len(sources), len(todo), already, len(sources) - len(todo) - already, root)
+        todo.sort(key=lambda s: (-_file_size(s.path), s.video_id))  # largest first: no long video ends the run alone
+        sampled = frames = nbytes = 0
+        kinds: Counter = Counter()
+        from tqdm import tqdm
 
-
-def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str, workers: int, retry_failed: bool,
-                   progress: bool, lock) -> SamplingSummary:
-    sources = find_videos(video_dirs)
-    _check_params(root, params.to_json())
-    remove_temporaries(root)
-    done = _finished(root)
-    failures = {f["video_id"]: f for f in read_failures(root)}
-    todo, already, skipped_failed = [], 0, 0
-    for s in sources:
-        if s.video_id in done:
-            already += 1
-        elif s.video_id in failures and not retry_failed:
-            skipped_failed += 1
-        else:
-            todo.append(s)
-    logger.info("%d videos found, %d to sample (%d done before, %d failed before) into %s",
-                len(sources), len(todo), already, skipped_failed, root)
-
-    sampled = frames = nbytes = 0
-    kinds: Counter = Counter()
-    new_failures: dict[str, dict] = {}
-
-    def collect(result: dict) -> None:
-        nonlocal sampled, frames, nbytes
-        if result["ok"]:
-            sampled += 1
-            frames += len(result["record"]["frames"])
-            nbytes += result["bytes"]
-            failures.pop(result["record"]["video_id"], None)
-        else:
-            f = result["failure"]
-            kinds[f["kind"]] += 1
-            new_failures[f["video_id"]] = f
-            logger.warning("%s: %s: %s", f["source"], f["kind"], f["message"])
-
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(todo), desc="sampling", unit="video", disable=not progress)
-    try:
-        if workers == 1 or len(todo) <= 1:
-            threads = workers if len(todo) == 1 else 1
-            for s in todo:
-                collect(_job(s, root, params, backend, threads))
-                bar.update(1)
-        else:
-            # up to LOCAL_SLOTS of the slots are threads of this process, the others worker processes (_run_slots)
-            slots = min(workers, len(todo))
-            local = min(slots, LOCAL_SLOTS)
-            if slots == local:
-                _run_slots(None, 0, todo, local, workers, root, params, backend, collect, bar)
-            else:
-                with worker_pool(slots - local, lock=lock, initializer=_init_worker) as pool:
-                    _run_slots(pool, slots - local, todo, local, workers, root, params, backend, collect, bar)
-    finally:
-        bar.close()
-        failures.update(new_failures)
-        manifest_videos = _write_index(root, failures)
+        jobs = ((s, str(root), params, backend) for s in todo)
+        seen = {s.folder_key: s.path for s in reversed(todo)}  # one input file per input folder: nodes must see it
+        results = run_jobs(sample_video, jobs, executor=executor, workers=min(workers, max(1, len(todo))),
+                           lock=lock, ray_check=(root, *seen.values()))
+        try:
+            with contextlib.closing(results), tqdm(total=len(todo), desc="sampling", unit="video",
+                                                   disable=not progress) as bar:
+                for result in results:
+                    if result["ok"]:
+                        _publish(root, result)
+                        sampled, frames = sampled + 1, frames + len(result["record"]["frames"])
+                        nbytes += result["bytes"]
+                        failures.pop(result["record"]["video_id"], None)
+                    else:
+                        f = result["failure"]
+                        kinds[f["kind"]] += 1
+                        failures[f["video_id"]] = f
+                        logger.warning("%s: %s: %s", f["source"], f["kind"], f["message"])
+                    bar.update(1)
+        finally:  # also on Ctrl-C: the workers are gone, what finished is indexed
+            remove_temporaries(root)
+            manifest_videos = _write_index(root, failures)
 
     summary = SamplingSummary(
         output_dir=str(root),
         found=len(sources),
         sampled=sampled,
         already_done=already,
-        skipped_failed=skipped_failed,
+        skipped_failed=len(sources) - len(todo) - already,
         failed=sum(kinds.values()),
         frames_written=frames,
         bytes_written=nbytes,
@@ -588,104 +472,6 @@ def _sample_locked(video_dirs, root: Path, params: SamplingParams, backend: str,
     )
     logger.info("%s", summary)
     return summary
-
-
-# Slots that run as threads of the sampling process. Decoding, scaling and JPEG encoding let go of the GIL for about
-# nine tenths of a video's time, so two videos in threads run as fast as in two processes (measured with
-# benchmarks/bench_sampling.py), without starting an interpreter and importing the decoders in a worker (about 0.2 s
-# of CPU each); beyond two, the Python parts of the threads would start to queue for the GIL, so further slots are
-# worker processes.
-LOCAL_SLOTS = 2
-
-
-def _run_slots(pool: cf.ProcessPoolExecutor | None, procs: int, todo: list[VideoSource], local: int, workers: int,
-               root: Path, params: SamplingParams, backend: str, collect, bar) -> None:
-    """Sample ``todo`` in ``local`` threads of this process (the calling thread among them) and the ``procs`` worker
-    processes of ``pool`` (None when there are none).
-
-    Every slot takes the costliest video left when it frees up. This process starts at once, while the worker
-    processes are still starting (so no core idles meanwhile); a feeder thread keeps the workers busy. Ctrl-C stops
-    the video in the calling thread at once; videos in the other threads and in worker processes finish, and are
-    indexed.
-    """
-    queue = _LongestFirst(todo)
-    state = threading.Lock()
-    running = 0
-    stop = threading.Event()
-    errors: list[BaseException] = []
-
-    def start(source: VideoSource) -> int:
-        """Count a job as running; its decoder threads."""
-        nonlocal running
-        with state:
-            threads = _threads_for(workers, running, queue.remaining())
-            running += 1
-            return threads
-
-    def finish(result: dict) -> None:
-        nonlocal running
-        with state:
-            running -= 1
-            collect(result)
-            bar.update(1)
-
-    def sample_here() -> None:
-        """One slot in this process: videos one after the other until none is left."""
-        while not stop.is_set():
-            source = queue.pop()
-            if source is None:
-                return
-            finish(_job(source, root, params, backend, start(source)))
-
-    def feed() -> None:
-        """Keep the worker processes busy, one video each."""
-        busy: set[cf.Future] = set()
-        cf.wait([pool.submit(_ready) for _ in range(procs)], return_when=cf.FIRST_COMPLETED)
-        while True:
-            while len(busy) < procs and not stop.is_set():
-                source = queue.pop()
-                if source is None:
-                    break
-                busy.add(pool.submit(_job, source, root, params, backend, start(source)))
-            if not busy:
-                return
-            done, busy = cf.wait(busy, return_when=cf.FIRST_COMPLETED)
-            for fut in done:
-                if not fut.cancelled():
-                    finish(fut.result())
-
-    def guarded(body: Callable[[], None]) -> Callable[[], None]:
-        def run() -> None:
-            try:
-                body()
-            except BaseException as e:  # handed to the calling thread, which raises it
-                if not stop.is_set():
-                    errors.append(e)
-                stop.set()
-
-        return run
-
-    helpers = [threading.Thread(target=guarded(sample_here), name=f"videossr-slot-{i}", daemon=True)
-               for i in range(1, local)]
-    if pool is not None:
-        helpers.append(threading.Thread(target=guarded(feed), name="videossr-feeder", daemon=True))
-    for t in helpers:
-        t.start()
-    try:
-        sample_here()
-        for t in helpers:
-            t.join()
-    except BaseException:
-        stop.set()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)  # videos in progress in the workers finish
-        for t in helpers:
-            t.join()
-        raise
-    finally:
-        queue.close()
-    if errors:
-        raise errors[0]
 
 
 # ----------------------------------------------------------------------------------------------------------------------
@@ -732,7 +518,8 @@ def derived_size(record: VideoRecord, max_pixels: int) -> tuple[int, int]:
 
 def _derive_video(record_json: dict, source_root: Path, root: Path, max_pixels: int, quality: int,
                   same_encoding: bool) -> dict:
-    """Run in a worker: write ``root/<video_id>/`` from the source store's frames, shrunk to fit ``max_pixels``."""
+    """The work of one video (in this process or a worker): write ``root/<video_id>/`` from the source store's
+    frames, shrunk to fit ``max_pixels``."""
     from PIL import Image
 
     record = VideoRecord.from_json(record_json)
@@ -826,27 +613,17 @@ def derive_store(
         frames = nbytes = 0
         from tqdm import tqdm
 
-        bar = tqdm(total=len(todo), desc="deriving", unit="video", disable=not progress)
         args = (source_root, root, params.max_pixels, params.jpeg_quality, same_encoding)
+        results = run_jobs(_derive_video, ((r.to_json(), *args) for r in todo),
+                           workers=min(workers, max(1, len(todo))), lock=lock)
         try:
-            if workers == 1 or len(todo) <= 1:
-                results = (_derive_video(r.to_json(), *args) for r in todo)
+            with contextlib.closing(results), tqdm(total=len(todo), desc="deriving", unit="video",
+                                                   disable=not progress) as bar:
                 for result in results:
                     frames, nbytes = frames + result["frames"], nbytes + result["bytes"]
                     bar.update(1)
-            else:
-                with worker_pool(min(workers, len(todo)), lock=lock) as pool:
-                    futures = [pool.submit(_derive_video, r.to_json(), *args) for r in todo]
-                    try:
-                        for fut in cf.as_completed(futures):
-                            result = fut.result()
-                            frames, nbytes = frames + result["frames"], nbytes + result["bytes"]
-                            bar.update(1)
-                    except BaseException:
-                        pool.shutdown(wait=True, cancel_futures=True)
-                        raise
         finally:
-            bar.close()
+            remove_temporaries(root)
             manifest_videos = _write_index(root, {f["video_id"]: f for f in source_failures})
     summary = DeriveSummary(
         output_dir=str(root), source_dir=str(source_root), max_pixels=max_pixels,
@@ -870,6 +647,7 @@ def ensure_store(
     workers: int | None = None,
     retry_failed: bool = False,
     progress: bool = True,
+    executor: str = "local",
 ) -> Path:
     """The frame store to read at ``max_pixels``; give exactly one of ``store`` (an existing store) or ``video_dirs``.
 
@@ -879,7 +657,8 @@ def ensure_store(
     - ``store`` built smaller: ValueError naming both sizes (frames are never enlarged).
     - ``store`` without sampling.json (not written by the sampler, e.g. a synthetic test store): returned as it
       is when all its frames fit ``max_pixels`` (a warning is logged: its build size is unknown), else ValueError.
-    - ``video_dirs``: the videos are sampled at ``max_pixels`` into ``output_dir`` (``sample_videos``, resumable).
+    - ``video_dirs``: the videos are sampled at ``max_pixels`` into ``output_dir`` (``sample_videos``, resumable,
+      with ``executor``; a derivation always runs locally).
     - ``store`` that a sampler is still writing: ValueError naming that process.
 
     ``num_frames`` must match the store's; ``jpeg_quality`` applies to what is written (a reused store keeps its own).
@@ -889,7 +668,8 @@ def ensure_store(
     output_dir = Path(os.path.abspath(output_dir))
     if video_dirs is not None:
         sample_videos(video_dirs, output_dir, num_frames=num_frames, max_pixels=max_pixels, backend=backend,
-                      workers=workers, retry_failed=retry_failed, progress=progress, jpeg_quality=jpeg_quality)
+                      workers=workers, retry_failed=retry_failed, progress=progress, jpeg_quality=jpeg_quality,
+                      executor=executor)
         return output_dir
     store = Path(os.path.abspath(store))
     sampling = read_sampling(store)

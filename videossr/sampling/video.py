@@ -1,4 +1,4 @@
-"""Decode the frames of a video that are on screen at given times, with torchcodec, decord or PyAV behind one function.
+"""Decode the frames of a video that are on screen at given times, with PyAV, torchcodec or decord behind one function.
 
 ``decode_frames_at(path, times)`` returns, for each time (seconds from the first frame of the video stream), the
 frame a player shows at that time (the last frame whose timestamp is <= the time), as an upright uint8 RGB array
@@ -9,30 +9,23 @@ the header by ``times_for(info)``, as the sampler does.
 
 Backends (``backend=``):
 
-- ``pyav``: reads the packet index first, then decodes only what the requested frames need: it jumps to the keyframe
-  before a requested frame when there is a keyframe between the current position and that frame (cheaper than
-  decoding forward), and tells the decoder to skip non-reference frames that are not requested (nothing depends on
-  them). This decodes fewer frames than a full decode even on long-GOP H.264 (see benchmarks/bench_sampling.py).
-  Jumps seek to the keyframe's decoding timestamp, which lands on it also in MPEG program streams (seeking there by
-  presentation timestamp lands after it). One swscale context is reused for every frame of a call (setting one up
-  costs about as much as the conversion itself; the output is the same).
+- ``pyav``: reads the packet index first, then decodes only what the requested frames need, with one
+  single-threaded decoder: it jumps to the keyframe before a requested frame when there is a keyframe between the
+  current position and that frame, and skips non-reference frames that are not requested (nothing depends on
+  them). Jumps seek to the keyframe's decoding timestamp and every packet is checked against the index; a jump
+  that does not land (MPEG program streams, fragments) means a decode forward from the first packet, and a stream
+  without packet timestamps is decoded front to back. All three give the same frames.
 - ``torchcodec``: ``VideoDecoder.get_frames_played_at`` in exact seek mode.
 - ``decord``: ``VideoReader.get_batch`` on the indices picked from its frame timestamps.
-- ``auto`` (default) tries them in ``AUTO_ORDER`` and falls back to the next one when one fails on a file. The
-  order comes from benchmarks/bench_sampling.py (48 frames from 60 s 720p H.264, time relative to a full
-  ``ffmpeg -threads 1`` decode: pyav 0.68 / torchcodec 2.09 / decord 1.32 with x264's default GOP, 0.44 / 1.55 /
-  0.93 with GOP 25) and from correctness: on MPEG-2 program streams (data/demo/cityCC0.mpg) torchcodec returns
-  frames later than the requested times, which the check below catches, while decord returns frames about 0.5 s
-  off from its own timestamps, which nothing here can detect; so decord comes last. Every backend's result is
-  checked where it can be (each frame is the one on screen at its time, never a later one).
+- ``auto`` (default) tries them in ``AUTO_ORDER`` and falls back to the next one when one fails on a file. PyAV is
+  first because it decodes the least (benchmarks/bench_sampling.py); on MPEG-2 program streams
+  (data/demo/cityCC0.mpg) torchcodec returns frames later than the requested times, which the check below catches,
+  while decord returns frames about 0.5 s off from its own timestamps, which nothing here can detect; so decord
+  comes last. Every backend's result is checked where it can be (each frame is the one on screen at its time, never
+  a later one).
 
-Decoders run single-threaded by default (``threads=1``): parallelism comes from running several videos at once
-(``videossr.sampling.sampler``), which scales better than threading inside one decoder. ``threads=n`` is for the last videos
-of a batch, when cores would otherwise sit idle: PyAV then decodes the video's runs (the stretches decoded from
-one keyframe, usually one per GOP) in up to n threads, each with its own single-threaded decoder, which costs no
-more CPU than one decoder (FFmpeg's own frame threading gains about 10% of wall time here, at 20% more CPU, because
-of the jumps and skipped frames); a video that is one run gets FFmpeg's threads. Each run starts from fresh
-decoder state, and FFmpeg's threaded decoding is bit-exact, so the frames are the same.
+Decoders run single-threaded: parallelism comes from sampling several videos at once (``videossr.sampling.sampler``).
+A path that is not a regular file (a named pipe, a device) is refused before it is opened, so no input can block.
 
 Errors are ``VideoDecodeError`` with a ``kind`` (one of ``ERROR_KINDS``) so that callers can report a reason::
 
@@ -45,12 +38,11 @@ Errors are ``VideoDecodeError`` with a ``kind`` (one of ``ERROR_KINDS``) so that
 from __future__ import annotations
 
 import bisect
-import contextlib
 import logging
 import math
 import os
 import re
-import threading
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,11 +191,6 @@ class _Scaler:
         return np.ascontiguousarray(self.frame_to_rgb(picture, nw, nh))
 
 
-def _resize(frame: np.ndarray, max_pixels: int | None) -> np.ndarray:
-    """Shrink an RGB array to fit ``max_pixels``: FFmpeg's swscale bicubic, as on the PyAV path."""
-    return _Scaler().resize(frame, max_pixels)
-
-
 def _rotate(frame: np.ndarray, rotation: int) -> np.ndarray:
     """Turn a decoded picture counter-clockwise by ``rotation`` degrees, as a player does."""
     return np.rot90(frame, rotation // 90) if rotation else frame
@@ -216,18 +203,28 @@ def _normalise_rotation(degrees: float | None) -> int:
 
 
 def _check_file(path: Path) -> None:
-    """Raise VideoDecodeError for the problems that need no decoder: missing, unreadable, empty."""
-    if not path.exists():
-        raise VideoDecodeError("not_found", path, "no such file")
-    if not path.is_file():
-        raise VideoDecodeError("not_found", path, "not a regular file")
+    """Raise VideoDecodeError for the problems that need no decoder: missing, not a regular file, unreadable, empty.
+
+    Opened without blocking and checked before anything reads it: a named pipe or a device never stalls the caller.
+    """
     try:
-        with open(path, "rb") as f:
-            head = f.read(1)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise VideoDecodeError("not_found", path, "no such file") from None
     except PermissionError as e:
         raise VideoDecodeError("permission_denied", path, str(e)) from None
-    if not head:
-        raise VideoDecodeError("empty", path, "the file has 0 bytes")
+    except OSError as e:  # a socket, a dangling mount, ...
+        raise VideoDecodeError("not_found", path, f"cannot open: {e.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise VideoDecodeError("not_found", path, "not a regular file")
+        if not os.read(fd, 1):
+            raise VideoDecodeError("empty", path, "the file has 0 bytes")
+    except OSError as e:
+        raise VideoDecodeError("permission_denied", path, str(e)) from None
+    finally:
+        os.close(fd)
 
 
 def _pick_on_screen(starts: Sequence[float], times: Sequence[float]) -> list[int]:
@@ -342,23 +339,15 @@ def _av_index(container, stream) -> list[_Packet]:
     return packets
 
 
-def _av_threads(stream, threads: int) -> None:
-    """Decoder threads; set before the decoder opens (first decode). Several threads: frame + slice threading."""
-    ctx = stream.codec_context
-    ctx.thread_count = threads
-    if threads > 1:
-        ctx.thread_type = "AUTO"
-
-
 def _av_decode_at(path: Path, times: Sequence[float] | Callable[[VideoInfo], Sequence[float]],
-                  max_pixels: int | None, threads: int = 1) -> DecodedFrames:
+                  max_pixels: int | None) -> DecodedFrames:
     """PyAV. ``times`` may be a function of the video's header (see ``probe_and_decode``)."""
     import av
 
     container = _av_open(path)
     try:
         stream = container.streams.video[0]
-        _av_threads(stream, 1)  # header and index; ``threads`` is used by the decoding runs (_av_decode_runs)
+        stream.codec_context.thread_count = 1
         try:
             rotation = _av_first_rotation(container, stream)
             info = _av_info(container, stream, rotation)
@@ -369,16 +358,13 @@ def _av_decode_at(path: Path, times: Sequence[float] | Callable[[VideoInfo], Seq
             stream.codec_context.flush_buffers()
             index = _av_index(container, stream)
             _av_check_complete(path, stream, info, index)
-
-            def make_convert() -> Callable[[object], np.ndarray]:
-                return _av_converter(rotation, max_pixels)
-
-            frames = _av_decode_indexed(path, container, stream, index, times, make_convert, threads) if index else None
+            convert = _av_converter(rotation, max_pixels)
+            frames = _av_decode_indexed(container, stream, index, times, convert) if index else None
             if frames is None:  # no usable index, or the decoder did not return a planned frame
                 container.seek(0, backward=True)
                 stream.codec_context.flush_buffers()
                 stream.codec_context.skip_frame = "DEFAULT"
-                frames = _av_decode_linear(path, container, stream, times, make_convert())
+                frames = _av_decode_linear(path, container, stream, times, convert)
         except av.error.FFmpegError as e:
             kind = _av_error_kind(e, opened=True)
             raise VideoDecodeError(kind, path, f"decoding failed: {e}", backend="pyav") from None
@@ -429,15 +415,13 @@ def _av_check_complete(path: Path, stream, info: VideoInfo, index: list[_Packet]
 _IMPRECISE_SEEK_FORMATS = frozenset({"mpeg", "mpegts", "mpegtsraw", "mpegvideo"})
 
 
-def _av_decode_indexed(path: Path, container, stream, index: list[_Packet], times: Sequence[float],
-                       make_convert: Callable[[], Callable[[object], np.ndarray]], threads: int):
+def _av_decode_indexed(container, stream, index: list[_Packet], times: Sequence[float], convert):
     """Decode only what the requested frames need, using the packet index. None if that cannot be done reliably.
 
-    The targets are grouped into runs, each decoded from a keyframe (``_av_plan_runs``); with ``threads`` > 1 the
-    runs are shared among that many decoders (``_av_decode_runs``). Every packet given to a decoder is checked
-    against the index (same pts, same size), so a decoder sees exactly the packets that a decode from that keyframe
-    would see. When a jump lands on something else (a packet fragment, a duplicate), decoding restarts from the
-    first keyframe without jumps; when that fails too, None (the caller decodes linearly).
+    The targets are grouped into runs, each decoded from a keyframe (``_av_plan_runs``). Every packet given to the
+    decoder is checked against the index (same pts, same size), so it sees exactly the packets that a decode from
+    that keyframe would see. When a jump lands on something else (a packet fragment, a duplicate), decoding
+    restarts from the first keyframe without jumps; when that fails too, None (the caller decodes linearly).
     """
     tb = float(stream.time_base)
     order = sorted(range(len(index)), key=lambda i: index[i].pts)  # presentation order -> decode index
@@ -448,12 +432,13 @@ def _av_decode_indexed(path: Path, container, stream, index: list[_Packet], time
     wanted_pts = frozenset(index[i].pts for i in wanted)
 
     got = None
-    if container.format.name not in _IMPRECISE_SEEK_FORMATS:
-        got = _av_decode_runs(path, container, stream, index, _av_plan_runs(index, wanted, jumps=True), wanted_pts,
-                              make_convert, threads)
-    if got is None:
-        got = _av_decode_runs(path, container, stream, index, _av_plan_runs(index, wanted, jumps=False),
-                              wanted_pts, make_convert, threads)
+    for jumps in (True, False):
+        if jumps and container.format.name in _IMPRECISE_SEEK_FORMATS:
+            continue
+        got = {}
+        if _av_run(container, stream, index, _av_plan_runs(index, wanted, jumps), wanted_pts, got, convert):
+            break
+        got = None
     if got is None:
         return None
     if len(got) != len(wanted_pts):
@@ -467,8 +452,7 @@ def _av_plan_runs(index: list[_Packet], wanted: list[int], jumps: bool) -> list[
 
     A run starts at a keyframe (``start``, a decode index) and decodes forward up to its last target. With
     ``jumps`` a new run starts wherever a keyframe lies between the previous target and the next one (jumping
-    there is cheaper than decoding forward); without, there is one run from the first packet. Runs start from
-    fresh decoder state, so they can be decoded in any order, by different decoders, with the same frames.
+    there is cheaper than decoding forward); without, there is one run from the first packet.
     """
     keyframe_before = []
     last_key = 0
@@ -489,77 +473,6 @@ def _av_plan_runs(index: list[_Packet], wanted: list[int], jumps: bool) -> list[
             runs[-1][1].append(target)
         position = max(position, target + 1)
     return runs
-
-
-def _av_decode_runs(path: Path, container, stream, index: list[_Packet], runs: list[tuple[int, list[int]]],
-                    wanted_pts: frozenset, make_convert, threads: int) -> dict | None:
-    """Decode ``runs``; {pts: picture} of the frames in ``wanted_pts``, or None when a jump did not land.
-
-    With ``threads`` > 1 and several runs, up to ``threads`` single-threaded decoders (``container`` and new
-    openings of ``path``, each in its own thread; PyAV lets go of the GIL while FFmpeg decodes) take the runs in
-    turn: the cores work on different GOPs, with no more CPU than one decoder spends (FFmpeg's own frame
-    threading, given the jumps and skipped frames, gains little wall time for much more CPU). A single run with
-    ``threads`` > 1 is decoded by a new opening of ``path`` with that many FFmpeg decoder threads.
-    """
-    def alone(c, s) -> dict | None:
-        got: dict = {}
-        return got if _av_run(c, s, index, runs, wanted_pts, got, make_convert()) else None
-
-    lanes = min(threads, len(runs))
-    if lanes <= 1 and threads <= 1:
-        return alone(container, stream)
-    if lanes <= 1:
-        with contextlib.closing(_av_open(path)) as threaded:
-            s = threaded.streams.video[0]
-            _av_threads(s, threads)
-            return alone(threaded, s)
-
-    import concurrent.futures as cf
-
-    pending = iter(runs)
-    lock = threading.Lock()
-    stop = threading.Event()
-
-    def next_runs():
-        while not stop.is_set():
-            with lock:
-                run = next(pending, None)
-            if run is None:
-                return
-            yield run
-
-    def lane(c, s) -> tuple[bool, dict]:
-        got: dict = {}
-        try:
-            ok = _av_run(c, s, index, next_runs(), wanted_pts, got, make_convert())
-        except BaseException:
-            stop.set()
-            raise
-        if not ok:
-            stop.set()
-        return ok, got
-
-    def helper() -> tuple[bool, dict]:
-        with contextlib.closing(_av_open(path)) as c:
-            s = c.streams.video[0]
-            _av_threads(s, 1)
-            return lane(c, s)
-
-    with cf.ThreadPoolExecutor(lanes - 1, thread_name_prefix="videossr-decode") as pool:
-        helpers = [pool.submit(helper) for _ in range(lanes - 1)]
-        try:
-            results = [lane(container, stream)]
-        except BaseException:
-            stop.set()  # the helpers stop after their current run; leaving the block waits for them
-            raise
-        results += [f.result() for f in helpers]
-    if not all(ok for ok, _ in results):
-        return None
-    merged: dict = {}
-    for _, got in results:
-        for pts, picture in got.items():
-            merged.setdefault(pts, picture)
-    return merged
 
 
 def _av_run(container, stream, index: list[_Packet], runs, wanted_pts: frozenset, got: dict, convert) -> bool:
@@ -681,15 +594,14 @@ def _av_probe(path: Path) -> VideoInfo:
 # torchcodec
 
 
-def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | None,
-                          threads: int = 1) -> DecodedFrames:
+def _torchcodec_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
     try:
         from torchcodec.decoders import VideoDecoder
     except Exception as e:  # not installed, or its FFmpeg libraries are missing
         raise VideoDecodeError("unavailable", path, f"torchcodec cannot be imported: {e}",
                                backend="torchcodec") from None
     try:
-        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC")
+        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=1, dimension_order="NHWC")
         meta = decoder.metadata
         begin = float(meta.begin_stream_seconds or 0.0)
         end = float(meta.end_stream_seconds or 0.0)
@@ -734,14 +646,13 @@ def _guess_kind(exc: BaseException) -> str:
 # decord
 
 
-def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None,
-                      threads: int = 1) -> DecodedFrames:
+def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None) -> DecodedFrames:
     try:
         import decord
     except Exception as e:
         raise VideoDecodeError("unavailable", path, f"decord cannot be imported: {e}", backend="decord") from None
     try:
-        reader = decord.VideoReader(str(path), num_threads=threads, ctx=decord.cpu(0))
+        reader = decord.VideoReader(str(path), num_threads=1, ctx=decord.cpu(0))
         n = len(reader)
         if n == 0:
             raise VideoDecodeError("corrupt", path, "no frames", backend="decord")
@@ -774,7 +685,7 @@ def _decord_decode_at(path: Path, times: Sequence[float], max_pixels: int | None
                          backend="decord")
 
 
-_DECODERS: dict[str, Callable[[Path, Sequence[float], int | None, int], DecodedFrames]] = {
+_DECODERS: dict[str, Callable[[Path, Sequence[float], int | None], DecodedFrames]] = {
     "pyav": _av_decode_at,
     "torchcodec": _torchcodec_decode_at,
     "decord": _decord_decode_at,
@@ -855,11 +766,9 @@ def _backend_order(backend: str) -> tuple[str, ...]:
     return (backend,)
 
 
-def _check_decode_args(max_pixels: int | None, threads: int) -> None:
+def _check_max_pixels(max_pixels: int | None) -> None:
     if max_pixels is not None and max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1 or None, got {max_pixels!r}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
 
 
 def _check_times(path: Path, times: Sequence[float]) -> list:
@@ -878,21 +787,20 @@ def decode_frames_at(
     *,
     backend: str = "auto",
     max_pixels: int | None = None,
-    threads: int = 1,
 ) -> DecodedFrames:
     """The frames on screen at ``times`` (seconds from the video's first frame), upright and fitted to ``max_pixels``.
 
     Times past the last frame give the last frame; a time more than 0.5 s past the end of the decodable video raises
     VideoDecodeError(kind="truncated"); a negative or non-finite time raises ValueError. With ``backend="auto"`` the
     backends of ``AUTO_ORDER`` are tried in turn; if all fail, the error names every backend's failure and carries
-    the kind of the first backend that could run. ``threads``: decoder threads (the frames do not depend on it).
+    the kind of the first backend that could run.
     """
     order = _backend_order(backend)
-    _check_decode_args(max_pixels, threads)
+    _check_max_pixels(max_pixels)
     path = Path(path)
     _check_file(path)
     times = _check_times(path, times)
-    return _first_success(path, order, lambda name: _DECODERS[name](path, times, max_pixels, threads))
+    return _first_success(path, order, lambda name: _DECODERS[name](path, times, max_pixels))
 
 
 class _TimesFailed(Exception):
@@ -909,7 +817,6 @@ def probe_and_decode(
     *,
     backend: str = "auto",
     max_pixels: int | None = None,
-    threads: int = 1,
 ) -> DecodedFrames:
     """Probe a video and decode the frames on screen at ``times_for(info)``, opening the file once with PyAV.
 
@@ -919,7 +826,7 @@ def probe_and_decode(
     (e.g. a VideoDecodeError of kind ``too_short``) propagates as it is, without trying another backend.
     """
     order = _backend_order(backend)
-    _check_decode_args(max_pixels, threads)
+    _check_max_pixels(max_pixels)
     path = Path(path)
     _check_file(path)
     chosen: list | None = None
@@ -935,10 +842,10 @@ def probe_and_decode(
 
     def attempt(name: str) -> DecodedFrames:
         if name == "pyav":
-            return _av_decode_at(path, times_from, max_pixels, threads)
+            return _av_decode_at(path, times_from, max_pixels)
         if chosen is None:
             times_from(_PROBERS[name](path))
-        return _DECODERS[name](path, chosen, max_pixels, threads)
+        return _DECODERS[name](path, chosen, max_pixels)
 
     try:
         return _first_success(path, order, attempt)
