@@ -276,7 +276,7 @@ def test_dtype_flag_reaches_the_model(tiny_qwen3vl, tmp_path):
     import torch
 
     base = ["--model", str(tiny_qwen3vl), "--backend", "hf", "--data", "x.json", "--video-dir", ".",
-            "--output-dir", str(tmp_path)]
+            "--output-dir", str(tmp_path), "--max-new-tokens", "8"]
     assert cli.parse_args("vqa", base).dtype == "auto"
     for flag, want in (("auto", torch.float32), ("BFloat16", torch.bfloat16)):
         args = cli.parse_args("vqa", [*base, "--dtype", flag])
