@@ -39,7 +39,21 @@ def grounding_metrics(ious: Sequence[float]) -> dict[str, Any]:
     return out
 
 
-class CharadesSTA(PublishedBenchmark):
+class IntervalGrounding(PublishedBenchmark):
+    """A grounding benchmark whose gold is one interval: scored strictly by the project's own interval reader
+    (``metrics.score_interval``: unparsable or reversed = 0), summarised as R@0.3/0.5/0.7 and mIoU."""
+
+    def strict_item(self, doc: Doc, output: str) -> tuple[Any, float]:
+        return score_interval(output, self.gold(doc))
+
+    def strict_summary(self, pairs: Sequence[tuple[Doc, str | None]]) -> dict[str, Any]:
+        scored = [(None, 0.0) if o is None else self.strict_item(d, o) for d, o in pairs]
+        out = grounding_metrics([s for _, s in scored])
+        out["n_unparsed"] = sum(1 for p, _ in scored if p is None)
+        return out
+
+
+class CharadesSTA(IntervalGrounding):
     name = "charades"
     title = "Charades-STA"
     kind = "vtg"
@@ -89,13 +103,4 @@ class CharadesSTA(PublishedBenchmark):
         out = grounding_metrics(ious)
         out["n_unparsed"] = sum(1 for doc, o in latest.values() if o is None or self.lmms_item(doc, o)[0] is None)
         out["n_collapsed"] = len(pairs) - len(latest)
-        return out
-
-    def strict_item(self, doc: Doc, output: str) -> tuple[Any, float]:
-        return score_interval(output, self.gold(doc))
-
-    def strict_summary(self, pairs: Sequence[tuple[Doc, str | None]]) -> dict[str, Any]:
-        scored = [(None, 0.0) if o is None else self.strict_item(d, o) for d, o in pairs]
-        out = grounding_metrics([s for _, s in scored])
-        out["n_unparsed"] = sum(1 for p, _ in scored if p is None)
         return out

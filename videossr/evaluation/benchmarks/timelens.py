@@ -23,17 +23,16 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from videossr.evaluation.benchmarks.charades import grounding_metrics
+from videossr.evaluation.benchmarks.charades import IntervalGrounding, grounding_metrics
 from videossr.evaluation.benchmarks.lmms import interval_iou, timelens_times
-from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, find_files, read_rows, require
-from videossr.evaluation.metrics import score_interval
+from videossr.evaluation.benchmarks.published import Doc, find_files, read_rows, require
 
 PRE_PROMPT = "Please find the visual event described by the sentence '"
 POST_PROMPT = ("', determining its starting and ending times. The format should be: 'The event happens in "
                "<start time> - <end time> seconds'.")
 
 
-class _TimeLens(PublishedBenchmark):
+class _TimeLens(IntervalGrounding):
     kind = "vtg"
     max_new_tokens = 50
     headline = "miou"
@@ -92,15 +91,6 @@ class _TimeLens(PublishedBenchmark):
         out = grounding_metrics(ious)
         out["n_collapsed"] = len(pairs) - len(latest)
         out["n_dropped"] = dropped
-        return out
-
-    def strict_item(self, doc: Doc, output: str) -> tuple[Any, float]:
-        return score_interval(output, self.gold(doc))
-
-    def strict_summary(self, pairs: Sequence[tuple[Doc, str | None]]) -> dict[str, Any]:
-        scored = [(None, 0.0) if o is None else self.strict_item(d, o) for d, o in pairs]
-        out = grounding_metrics([s for _, s in scored])
-        out["n_unparsed"] = sum(1 for p, _ in scored if p is None)
         return out
 
 
