@@ -15,7 +15,7 @@ from videossr.datasets.build import DIFFICULTY_FORMAT
 from videossr.tasks import TASKS, get_task
 from videossr.training import curriculum
 from videossr.training.curriculum import (STATE_NAME, Controller, Curriculum, CurriculumSettings, Group, group_stats,
-                                          start_rungs)
+                                          loader_lags, start_rungs)
 from videossr.training.curriculum_verl import groups_from_records
 
 LADDER = {"a": ("r0", "r1", "r2", "r3"), "b": ("s0", "s1", "s2")}
@@ -255,6 +255,61 @@ def test_curriculum_shares_rungs_and_saves_and_resumes_like_verl(tmp_path):
     (ckpt / "global_step_2").mkdir()
     (ckpt / "latest_checkpointed_iteration.txt").write_text("2")
     assert Curriculum(settings).resume({"resume_mode": "auto", "checkpoint_dir": str(ckpt)}) is None
+
+
+def test_loader_lags_hand_computed():
+    # whole-step loader batches: P = 2W batches requested ahead, so the step 2W + 1 on is the first at a new rung
+    assert loader_lags(4, None, 0) == [1] * 4
+    assert loader_lags(4, None, 1) == [3] * 4
+    assert loader_lags(4, None, 4) == [9] * 4
+    # 8 prompts in 4 batches of 2 (k = 4), 1 worker (P = 2): batches 0 and 1 of a step were made while the step
+    # before took its batches 2 and 3 (lag 1 + ceil((2 - j) / 4) = 2); batches 2 and 3 are made in their own step
+    assert loader_lags(8, 2, 1) == [2, 2, 2, 2, 1, 1, 1, 1]
+    # one prompt per batch, 4 workers (P = 8) of 64 prompts: the first 8 are one step late
+    assert loader_lags(64, 1, 4) == [2] * 8 + [1] * 56
+    # 4 workers, batches of 8 (k = 8 = P): a whole step late
+    assert loader_lags(64, 8, 4) == [2] * 64
+    with pytest.raises(ValueError, match="must divide"):
+        loader_lags(64, 24, 4)
+
+
+class _Rungs:
+    """Items carrying the rung their task was at when a loader worker made them."""
+
+    def __init__(self, cur: Curriculum, task: str) -> None:
+        self.cur, self.task = cur, task
+
+    def __len__(self) -> int:
+        return 400
+
+    def __getitem__(self, i: int) -> int:
+        return self.cur.rung(self.task)
+
+
+@pytest.mark.parametrize("workers, gen_batch", [(0, None), (1, None), (1, 2), (2, 1)])
+def test_loader_lags_bound_the_real_loader(workers, gen_batch):
+    """torchdata's StatefulDataLoader as verl's v1 trainer builds it: a step takes its loader batches at its start and
+    the decision comes after the step. Every prompt is at the new rung no later than ``loader_lags`` says."""
+    import time
+
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    train_batch, decide_after = 8, 2
+    cur = Curriculum(CurriculumSettings(enable=True, hysteresis=1, min_steps=1))
+    old = cur.rung("counting")
+    gen = gen_batch or train_batch
+    loader = iter(StatefulDataLoader(_Rungs(cur, "counting"), batch_size=gen, num_workers=workers))
+    lags = loader_lags(train_batch, gen_batch, workers)
+    for step in range(1, decide_after + max(lags) + 1):
+        rungs = [r for _ in range(train_batch // gen) for r in next(loader).tolist()]
+        if step == decide_after:
+            cur.observe(step, [Group("counting", old, (0.0,), (0.0,))])  # all wrong: one rung down
+        elif step > decide_after:
+            late = step - decide_after
+            assert all(r == old - 1 for r, lag in zip(rungs, lags) if lag <= late), (step, rungs, lags)
+            if workers == 0:
+                assert all(r == old - 1 for r in rungs)  # made when taken: exactly the bound
+        time.sleep(0.05 if workers else 0)
 
 
 def test_one_curriculum_per_process():

@@ -171,10 +171,18 @@ def test_train_sh_curriculum_dry_run_and_wiring(recipes, tiny_qwen3vl, tmp_path)
     p = _train_sh(env, "--dry-run", "data.filter_overlong_prompts=false", "data.dataloader_num_workers=0")
     assert p.returncode == 0, p.stderr[-3000:] + p.stdout[-3000:]
     assert "DRY RUN OK" in p.stdout and "note: curriculum ladders: every rung drew samples" in p.stdout
+    # the recipe's 64 prompts per step, one per loader batch (CURRICULUM=1's gen_batch_size), no workers: no lag
+    assert ("curriculum decision lag: a decision after step s reaches 64 of step s+1's 64 prompts "
+            "(data.gen_batch_size=1, 0 loader worker(s)") in p.stdout
+    p = _train_sh(env, "--dry-run", "data.filter_overlong_prompts=false", "data.gen_batch_size=null")
+    assert p.returncode == 0, p.stderr[-3000:] + p.stdout[-3000:]
+    assert ("reaches 0 of step s+1's 64 prompts, all of step s+9's (data.gen_batch_size=None, 4 loader worker(s), "
+            "prefetch 2); data.gen_batch_size=1 would make it at most 2 steps") in p.stdout
     p = _train_sh(env, "data.videossr.curriculum.low=0.1", "--cfg", "job")
     assert p.returncode == 0, p.stderr[-3000:]
     for line in ("enable: true", "name: CurriculumReplayBuffer", "path: pkg://videossr.training.curriculum_verl",
-                 "checkpoint_callback_class: videossr.training.curriculum_verl.CurriculumCheckpoint", "low: 0.1"):
+                 "checkpoint_callback_class: videossr.training.curriculum_verl.CurriculumCheckpoint", "low: 0.1",
+                 "gen_batch_size: 1"):
         assert line in p.stdout, line
     p = _train_sh({k: v for k, v in env.items() if k != "CURRICULUM"}, "--cfg", "job")
     assert p.returncode == 0 and "custom_sampler" in p.stdout and "CurriculumReplayBuffer" not in p.stdout

@@ -188,9 +188,12 @@ CURRICULUM="${CURRICULUM:-0}"
 if [[ "$CURRICULUM" == 1 ]]; then
   [[ "$ROWS_KIND" == recipes ]] || die "CURRICULUM=1 needs recipe rows (the build's default); the data files hold $ROWS_KIND"
   # the dataset draws at the current rungs; verl's replay buffer feeds back the scored groups and logs the figures
-  # (the async trainer modes: custom_sampler.name=CurriculumReplayBufferAsync); checkpoints carry the state
+  # (the async trainer modes: custom_sampler.name=CurriculumReplayBufferAsync); checkpoints carry the state.
+  # data.gen_batch_size=1: the loader prefetches prompts, not whole steps, so a decision reaches 56 of the next
+  # step's 64 prompts (the rest one step later) instead of the step 9 steps on (README "Curriculum", "decision lag")
   OVERRIDES+=(
     "data.videossr.curriculum.enable=true"
+    "data.gen_batch_size=1"
     "trainer.v1.sampler.custom_sampler.path=pkg://videossr.training.curriculum_verl"
     "trainer.v1.sampler.custom_sampler.name=CurriculumReplayBuffer"
     "trainer.checkpoint_callback_class=videossr.training.curriculum_verl.CurriculumCheckpoint"

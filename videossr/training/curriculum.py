@@ -15,7 +15,7 @@ sample carries the rung it was drawn at (``extra_info.curriculum_rung``), so the
 samples of that rung. Moves and their reasons go to the log and to the state's history.
 
 Settings (``data.videossr.curriculum.*`` in the verl config; defaults in ``CurriculumSettings``): ``enable``
-(false: the paper's fixed mix), ``low`` 0.25, ``high`` 0.75, ``hysteresis`` 2, ``min_steps`` 2, ``min_groups`` 1
+(false: the paper's fixed mix), ``low`` 0.3, ``high`` 0.7, ``hysteresis`` 2, ``min_steps`` 2, ``min_groups`` 1
 (groups at the current rung a step needs to count), ``start`` (``paper`` or ``easiest``), ``start_from`` (a
 difficulty file of ``eval/diagnose.py --sweep``: each task starts at the easiest ladder rung nearest to the settings
 the sweep chose for it).
@@ -63,8 +63,8 @@ class CurriculumSettings:
     """The controller's settings (see the module docstring); ValueError naming a bad value."""
 
     enable: bool = False
-    low: float = 0.25
-    high: float = 0.75
+    low: float = 0.3
+    high: float = 0.7
     hysteresis: int = 2
     min_steps: int = 2
     min_groups: int = 1
@@ -264,6 +264,30 @@ class Controller:
             self.moves = [dict(m) for m in state.get("moves", [])]
         except (KeyError, TypeError, ValueError) as e:
             raise ValueError(f"{source}: {type(e).__name__}: {e}") from None
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The decision lag of verl's data loader
+
+
+def loader_lags(train_batch: int, gen_batch: int | None, workers: int, prefetch: int = 2) -> list[int]:
+    """For each prompt of a training step, in order: after which earlier step's decision its sample was drawn
+    (1: the previous step's, the least possible), in the steady state of verl's v1 trainer.
+
+    The model: each step takes ``train_batch / gen_batch`` loader batches of ``gen_batch`` prompts (verl's
+    ``data.gen_batch_size``, default the whole step) at its start; torchdata's ``StatefulDataLoader`` with ``workers``
+    processes keeps ``prefetch * workers`` batches requested ahead, and a worker makes a batch (draws its samples at
+    the rungs of that moment) as soon as it is requested. So batch j of a step (0-based, k per step, P requested
+    ahead) was made while the step ``ceil((P - j) / k)`` before was taking its batches, and carries the decisions
+    up to the step before that: lag ``1 + max(0, ceil((P - j) / k))``. An upper bound: workers slower than the
+    trainer make some batches later, under newer decisions. ``benchmarks/bench_curriculum.py`` checks it against
+    the real loader.
+    """
+    gen = gen_batch or train_batch
+    if gen < 1 or train_batch % gen:
+        raise ValueError(f"gen_batch_size {gen} must divide train_batch_size {train_batch}")
+    k, ahead = train_batch // gen, prefetch * workers
+    return [1 + max(0, -((j - ahead) // k)) for j in range(k) for _ in range(gen)]
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -283,8 +283,31 @@ def _check_ladders(cfg, reward_fn) -> list[str]:
         checked, notes = check_ladders(rows, score)
     except ValueError as e:
         raise DryRunError(f"curriculum: {e}") from None
-    return [f"curriculum ladders: every rung drew samples whose true answers score 1.0 "
-            f"({', '.join(f'{t} {n}' for t, n in checked.items())} draws)"] + [f"curriculum: {n}" for n in notes]
+    return ([f"curriculum ladders: every rung drew samples whose true answers score 1.0 "
+             f"({', '.join(f'{t} {n}' for t, n in checked.items())} draws)"] + [f"curriculum: {n}" for n in notes]
+            + [_decision_lag(cfg)])
+
+
+def _decision_lag(cfg) -> str:
+    """How late the curriculum's decisions reach the samples with this loader (``loader_lags``)."""
+    from videossr.training.curriculum import loader_lags
+
+    train_batch = int(_select(cfg, "data.train_batch_size"))
+    workers = int(_select(cfg, "data.dataloader_num_workers") or 0)
+    sync = str(_select(cfg, "trainer.v1.trainer_mode") or "sync") == "sync"
+    gen_batch = _select(cfg, "data.gen_batch_size") if sync else 1  # the async modes fetch one prompt at a time
+    try:
+        lags = loader_lags(train_batch, int(gen_batch) if gen_batch else None, workers)
+    except ValueError as e:
+        raise DryRunError(f"curriculum: {e}") from None
+    late = max(lags)
+    first = sum(lag == 1 for lag in lags)
+    text = (f"curriculum decision lag: a decision after step s reaches {first} of step s+1's {train_batch} prompts"
+            + (f", all of step s+{late}'s" if first < train_batch else "")
+            + f" (data.gen_batch_size={gen_batch}, {workers} loader worker(s), prefetch 2)")
+    if late > 2:
+        text += "; data.gen_batch_size=1 would make it at most 2 steps"
+    return text
 
 
 def _expand_row(dataset, processor, row: dict, data_config) -> tuple[int, int, tuple, int]:
