@@ -36,7 +36,7 @@ def test_suite_table(tiny_qwen3vl, tmp_path, capsys):
     table = (out / "suite.md").read_text()
     assert "| Long video | Video-MME | accuracy |" in table and "32f: 64.1 -> 65.2" in table
     assert "| Long video | LVBench | - | skipped: folder absent |" in table
-    assert "| General QA | AoTBench | - | not run by this project yet |" in table
+    assert "| General QA | AoTBench | - | not chosen |" in table and "not run by this project yet" not in table
     assert "| General QA | MVBench | - | not chosen |" in table
     assert "Skipped (folder absent): LVBench" in table and table in printed
     assert (out / "suite.png").read_bytes()[:4] == b"\x89PNG"

@@ -262,6 +262,86 @@ def qvhighlights(root: Path, rng: random.Random, n: int = 12) -> None:
     (root / "highlight_val_release.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
+AOTBENCH_SUBSETS = ("ReverseFilm", "UCF101", "Rtime_t2v", "Rtime_v2t", "AoTBench_QA")
+
+
+def aotbench(root: Path, rng: random.Random, per_subset: int = 4) -> None:
+    """The question files the authors' code reads (data_files/input/<subset>.json): qa_idx, video_name, question
+    (the whole text sent) and ans."""
+    for subset in AOTBENCH_SUBSETS:
+        rows = []
+        for i in range(per_subset):
+            k = rng.choice([2, 2, 4])
+            options = "\n".join(f"{'ABCD'[j]}. {rng.choice(['forward', 'backward', 'a man sits', 'he stands'])}"
+                                for j in range(k))
+            rows.append({"qa_idx": i, "video_name": f"{subset}/clip_{i}.mp4",
+                         "question": f"Which way is the video played?\n{options}\nAnswer with the option's letter "
+                                     f"from the given choices directly.",
+                         "ans": rng.choice("ABCD"[:k])})
+        path = root / "data_files" / "input" / f"{subset}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(rows, indent=1))
+
+
+CVBENCH_SCHEMA = pa.schema([("id", pa.int64()), ("task_type", pa.string()), ("video_1", pa.string()),
+                            ("video_2", pa.string()), ("video_3", pa.string()), ("video_4", pa.string()),
+                            ("question", pa.string()), ("options", pa.list_(pa.string())), ("answer", pa.string())])
+CVBENCH_TASKS = ("Cross-video Anomaly Detection", "Cross-video Scene Recognition", "Joint-video Counting",
+                 "Multi-video Temporal Reasoning", "Video Difference Caption")
+
+
+def cvbench(root: Path, rng: random.Random, n: int = 15) -> None:
+    """Dongyh35/CVBench's data/test-*.parquet: two to four videos per question (the unused ones null), options as
+    "A. text" lines or "Yes." / "No." (and the published "Yes. " with a trailing space), answers A-D / Yes / No."""
+    rows = []
+    for i in range(n):
+        k = rng.choice([2, 3, 4])
+        videos = [f"{i // 2}/vid{i // 2}_{j}.mp4" for j in range(k)] + [None] * (4 - k)
+        form = i % 3
+        if form == 0:
+            options = [f"{letter}. Video {j + 1}." for j, letter in enumerate("ABCD")]
+            answer = rng.choice("ABCD")
+        elif form == 1:
+            options, answer = ["Yes.", "No."], rng.choice(["Yes", "No"])
+        else:
+            options, answer = ["Yes. ", "No. "], rng.choice(["Yes", "No"])
+        rows.append({"id": i, "task_type": CVBENCH_TASKS[i % len(CVBENCH_TASKS)], "video_1": videos[0],
+                     "video_2": videos[1], "video_3": videos[2], "video_4": videos[3],
+                     "question": f"Across the videos, what happens in scene {i}?", "options": options,
+                     "answer": answer})
+    _parquet(root / "data" / "test-00000-of-00001.parquet", rows, CVBENCH_SCHEMA)
+
+
+def activitynet(root: Path, rng: random.Random, n_videos: int = 4) -> None:
+    """The release's val_2.json: {video_id: {duration, timestamps (seconds), sentences}}, an end past the duration
+    and a query whose start is not before its end included."""
+    data = {}
+    for v in range(n_videos):
+        duration = round(rng.uniform(40, 200), 2)
+        stamps = [[round(a, 2), round(a + rng.uniform(2, 40), 2)] for a in (rng.uniform(0, duration - 5)
+                                                                           for _ in range(rng.choice([2, 3, 4])))]
+        data[f"v_vid{v:03d}"] = {"duration": duration, "timestamps": stamps,
+                                 "sentences": [f" A person does thing {v}.{k}." for k in range(len(stamps))]}
+    data["v_vid000"]["timestamps"][0] = [10.0, 10.0]
+    data["v_vid001"]["timestamps"][-1][1] = data["v_vid001"]["duration"] + 5.0
+    (root / "val_2.json").write_text(json.dumps(data))
+
+
+def tacos(root: Path, rng: random.Random, n_videos: int = 3) -> None:
+    """2D-TAN's TACoS test.json: {"<video>.avi": {num_frames, fps, timestamps (frames), sentences}}."""
+    data = {}
+    for v in range(n_videos):
+        fps, frames = 29.4, rng.randrange(2000, 9000)
+        stamps = []
+        for _ in range(rng.choice([2, 3, 5])):
+            a = rng.randrange(0, frames - 300)
+            stamps.append([a, a + rng.randrange(30, 2000)])
+        data[f"s{13 + v}-d{21 + v}.avi"] = {"timestamps": stamps, "sentences": [f"She takes out item {v}.{k}"
+                                                                            for k in range(len(stamps))],
+                                            "fps": fps, "num_frames": frames}
+    (root / "test.json").write_text(json.dumps(data))
+
+
 def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
     rng = random.Random(f"{name}:{seed}")
     root.mkdir(parents=True, exist_ok=True)
@@ -273,7 +353,9 @@ def write_root(name: str, root: Path, utils: Any = None, seed: int = 0) -> Path:
      "vcrbench": lambda: vcrbench(root, rng), "vinoground": lambda: vinoground(root, rng),
      "videott": lambda: videott(root, rng, utils), "cgbench": lambda: cgbench(root, rng),
      "tempcompass": lambda: tempcompass(root, rng), "videommmu": lambda: videommmu(root, rng),
-     "qvhighlights": lambda: qvhighlights(root, rng)}[name]()
+     "qvhighlights": lambda: qvhighlights(root, rng), "aotbench": lambda: aotbench(root, rng),
+     "cvbench": lambda: cvbench(root, rng), "activitynet": lambda: activitynet(root, rng),
+     "tacos": lambda: tacos(root, rng)}[name]()
     return root
 
 

@@ -246,7 +246,8 @@ def _video_main(task: str, argv: Sequence[str] | None) -> int:
         prompt_preset=args.prompt_preset,
     )
     run_only = None if args.limit is None else [it.id for it in items[: args.limit]]
-    return _run(bench, items, settings, args, run_only, progress)
+    return _run(bench, items, settings, args, run_only, progress,
+                max_videos_per_prompt=getattr(bench, "max_videos_per_prompt", 1))
 
 
 def vqa_main(argv: Sequence[str] | None = None) -> int:

@@ -35,14 +35,14 @@ logger = logging.getLogger(__name__)
 
 # The paper's four categories and its benchmarks in them (None: not run by this project yet).
 CATEGORIES: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "General QA": (("MVBench", "mvbench"), ("TempCompass", "tempcompass"), ("AoTBench", None),
+    "General QA": (("MVBench", "mvbench"), ("TempCompass", "tempcompass"), ("AoTBench", "aotbench"),
                    ("Vinoground", "vinoground")),
     "Long video": (("Video-MME", "videomme"), ("LVBench", "lvbench"), ("LongVideoBench", "longvideobench"),
                    ("CG-Bench", "cgbench")),
     "Temporal grounding": (("QVHighlights", "qvhighlights_timelens"), ("ActivityNet Captions", "activitynet_timelens"),
-                           ("Charades-STA", "charades"), ("TACoS", None)),
+                           ("Charades-STA", "charades"), ("TACoS", "tacos")),
     "Complex reasoning": (("VideoMMMU", "videommmu"), ("Video-TT", "videott"), ("VCRBench", "vcrbench"),
-                          ("CVBench", None)),
+                          ("CVBench", "cvbench")),
     "Pretext tasks": (("VIUBench", "viubench"),),
 }
 # The paper's figures, (Qwen3-VL-8B, VideoSSR-8B), by benchmark and frame budget (None: VIUBench's own frames).
@@ -76,7 +76,7 @@ def _run_one(name: str, bench_dir: Path, out: Path, frames: int, settings: dict[
                          max_frames=frames, min_pixels=settings["min_pixels"], max_pixels=settings["max_pixels"],
                          max_new_tokens=tokens)
     run_only = None if limit is None else [it.id for it in items[:limit]]
-    clips = max((len(q.row["videos"]) for q in items), default=1) if name == "viubench" else 1
+    clips = max((len(q.row["videos"]) for q in items), default=1) if name == "viubench" else bench.max_videos_per_prompt
     summary = run_benchmark(bench, items, s, out, backend_factory=lambda: backend_factory(tokens, clips),
                             run_only=run_only, **run_kwargs)
     if name == "viubench":

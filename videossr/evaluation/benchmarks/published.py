@@ -129,6 +129,7 @@ class PublishedBenchmark(Benchmark):
     lmms_task: ClassVar[str]  # the lmms-eval task (or group) that runs it
     max_new_tokens: ClassVar[int]  # the task's generation_kwargs.max_new_tokens
     headline: ClassVar[str]  # the key of the headline metric in both protocols' summaries
+    max_videos_per_prompt: ClassVar[int] = 1  # videos in one question (CVBench: up to 4)
     setting_keys = ("task", "model", "backend", "fps", "max_frames", "min_pixels", "max_pixels", "max_new_tokens")
     load_error_kind = DECODE_ERROR
 
@@ -200,10 +201,12 @@ class PublishedBenchmark(Benchmark):
     def asked(self, item: Doc, settings: EvalSettings) -> dict[str, Any]:
         return {"video": list(item.videos), "prompt": list(self.prompt(item))}
 
-    def video_path(self, doc: Doc) -> Path:
-        """The first of the doc's video paths that exists under the data root; InputError naming them otherwise."""
+    def video_path(self, doc: Doc, candidates: Sequence[str] | None = None) -> Path:
+        """The first of ``candidates`` (default: the doc's video paths) that exists under the data root;
+        InputError naming them otherwise."""
         root = self.root.resolve()
-        for rel in doc.videos:
+        candidates = doc.videos if candidates is None else candidates
+        for rel in candidates:
             try:
                 check_video_id(rel)
             except UnsafeVideoId as e:
@@ -214,7 +217,7 @@ class PublishedBenchmark(Benchmark):
                 if not real.is_relative_to(root):
                     raise InputError(UNSAFE_ID, f"video {rel!r} resolves outside {root} (symlink to {real})")
                 return real
-        tried = " or ".join(str(root / rel) for rel in doc.videos)
+        tried = " or ".join(str(root / rel) for rel in candidates)
         raise InputError(MISSING_VIDEO, f"{self.title} question {doc.id}: no video file at {tried}")
 
     def sources(self, item: Doc, settings: EvalSettings) -> tuple[Hashable, ...]:
