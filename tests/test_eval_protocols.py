@@ -23,7 +23,8 @@ from videossr.evaluation.benchmarks.lmms import (
     timelens_times,
     vcrbench_order,
 )
-from videossr.evaluation.benchmarks.tempcompass import _strict_caption, _strict_yes_no
+from videossr.evaluation.benchmarks.tempcompass import _strict_caption
+from videossr.evaluation.choice import strict_yes_no
 from videossr.evaluation.benchmarks.vcrbench import strict_order
 from videossr.evaluation.benchmarks.videommmu import option_lines, strict_open
 
@@ -103,7 +104,7 @@ def test_tempcompass_strict():
     assert _strict_caption("A or B", q) is None
     q1 = "Which sentence?\nOption 1: left then right\nOption 2: right then left"
     assert _strict_caption("Option 2.", q1) == "2" and _strict_caption("right then left", q1) == "2"
-    assert _strict_yes_no("No, it goes right.") == "no" and _strict_yes_no("yes and no") is None
+    assert strict_yes_no("No, it goes right.") == "no" and strict_yes_no("yes and no") is None
 
 
 def test_qvhighlights_release_scored_as_the_official_code(tmp_path):

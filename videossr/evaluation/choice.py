@@ -200,3 +200,9 @@ def _gold_letter(answer: object, options: Mapping[str, str] | None) -> str:
                 if _normalise(text) == _normalise(answer):
                     return letter
     raise ValueError(f"cannot read a gold option letter from {answer!r}")
+
+
+def strict_yes_no(output: str) -> str | None:
+    """"yes" or "no" when the answer says exactly one of them (as a word); None otherwise (neither, or both)."""
+    said = {w for w in re.findall(r"[a-z]+", output.lower()) if w in ("yes", "no")}
+    return said.pop() if len(said) == 1 else None

@@ -35,8 +35,7 @@ from videossr.evaluation.benchmarks.published import (
     require,
     strict_accuracy,
 )
-from videossr.evaluation.benchmarks.tempcompass import _strict_yes_no
-from videossr.evaluation.choice import options_from_list
+from videossr.evaluation.choice import options_from_list, strict_yes_no
 from videossr.evaluation.metrics import score_choice
 from videossr.evaluation.settings import EvalSettings
 
@@ -127,7 +126,7 @@ class CVBench(PublishedBenchmark):
     def strict_item(self, doc: Doc, output: str) -> tuple[Any, float]:
         gold = str(doc.row["answer"]).strip()
         if gold.lower() in ("yes", "no"):
-            said = _strict_yes_no(output)
+            said = strict_yes_no(output)
             return said, float(said == gold.lower())
         options = options_from_list([str(o) for o in doc.row["options"]])
         if gold.upper() not in options:  # options not one per line (one published question): letters only

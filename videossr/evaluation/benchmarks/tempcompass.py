@@ -30,7 +30,7 @@ from videossr.evaluation.benchmarks.published import (
     read_rows,
     require,
 )
-from videossr.evaluation.choice import extract_choice, parse_options
+from videossr.evaluation.choice import extract_choice, parse_options, strict_yes_no
 
 FORMS = {"multi-choice": "\nPlease directly give the best option:", "yes_no": "\nPlease answer yes or no:",
          "caption_matching": "\nPlease directly give the best option:"}
@@ -77,11 +77,6 @@ def _rule_caption_matching(pred: str, question: str, answer: str) -> float | Non
         return None
     return float(chosen == answer or chosen == answer.split(":")[0] or chosen == answer.split(": ")[1]
                  or chosen == answer.split(": ")[0].split()[1])
-
-
-def _strict_yes_no(output: str) -> str | None:
-    said = {w for w in re.findall(r"[a-z]+", output.lower()) if w in ("yes", "no")}
-    return said.pop() if len(said) == 1 else None
 
 
 def _strict_caption(output: str, question: str) -> str | None:
@@ -147,7 +142,7 @@ class TempCompass(PublishedBenchmark):
             letter = extract_choice(output, options)
             return letter, float(letter is not None and letter == answer[:1])
         if form == "yes_no":
-            said = _strict_yes_no(output)
+            said = strict_yes_no(output)
             return said, float(said == answer)
         chosen = _strict_caption(output, question)
         gold = answer.split(": ")[0].split()[-1] if ": " in answer else answer
