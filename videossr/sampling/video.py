@@ -230,9 +230,10 @@ def _av_info(container, stream, rotation: int) -> VideoInfo:
     rate = stream.average_rate or stream.base_rate or stream.guessed_rate
     fps = float(rate) if rate else 0.0
     w, h = stream.codec_context.width, stream.codec_context.height
+    w, h = (h, w) if rotation in (90, 270) else (w, h)
     return VideoInfo(duration=float(duration), num_frames=int(stream.frames or (round(duration * fps) if fps else 0)),
-                     fps=fps, width=int(h if rotation in (90, 270) else w), height=int(w if rotation in (90, 270) else h),
-                     rotation=rotation, codec=stream.codec_context.name, backend="pyav")
+                     fps=fps, width=int(w), height=int(h), rotation=rotation, codec=stream.codec_context.name,
+                     backend="pyav")
 
 
 def _av_converter(rotation: int, max_pixels: int | None) -> Callable[[object], np.ndarray]:
