@@ -162,6 +162,21 @@ def test_new_writer_waits_for_orphans_then_gives_up_naming_the_file(tmp_path):
         pass
 
 
+def test_workers_start_with_one_thread_per_numerical_library(monkeypatch):
+    """worker_pool's processes see OMP/OpenBLAS/MKL thread counts of 1 from their start (a value the user set is
+    kept); this process's own environment is left as it was."""
+    from videossr.procs import WORKER_ENVIRONMENT, worker_pool
+
+    for key in WORKER_ENVIRONMENT:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    with worker_pool(1) as pool:
+        seen = {key: pool.submit(os.getenv, key).result() for key in WORKER_ENVIRONMENT}
+    assert seen == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "3"}
+    assert "OMP_NUM_THREADS" not in os.environ and "OPENBLAS_NUM_THREADS" not in os.environ
+    assert os.environ["MKL_NUM_THREADS"] == "3"
+
+
 def test_run_jobs_hands_a_workers_error_to_the_caller_and_kills_the_workers_when_stopped():
     """A job's exception reaches the caller; stopping early (an exception, Ctrl-C, close) kills the workers at once
     instead of waiting for the jobs in progress."""

@@ -197,13 +197,28 @@ def _init_worker(parent_pid: int, workers_lock: str | None) -> None:
                                     f"cannot share {workers_lock}: another writer is starting in this folder")
 
 
+# One thread per numerical library in a worker (the pool's parallelism is its processes; OpenBLAS also starts its
+# threads when numpy is imported, before any initializer runs). A value the user has set is kept.
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def worker_pool(max_workers: int, *, lock: OutputLock | None = None) -> cf.ProcessPoolExecutor:
-    """A ``ProcessPoolExecutor`` (spawn) whose workers die with this process and, with ``lock``, hold its share."""
+    """A ``ProcessPoolExecutor`` (spawn) whose workers die with this process and, with ``lock``, hold its share.
+    The workers start at once (their start-up overlaps the caller's next steps), with ``WORKER_ENVIRONMENT``."""
     if max_workers < 1:
         raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
-    return cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
+    pool = cf.ProcessPoolExecutor(max_workers=max_workers, mp_context=multiprocessing.get_context("spawn"),
                                   initializer=_init_worker,
                                   initargs=(os.getpid(), str(lock.workers_path) if lock is not None else None))
+    added = [k for k in WORKER_ENVIRONMENT if k not in os.environ]
+    os.environ.update({k: WORKER_ENVIRONMENT[k] for k in added})
+    try:
+        for _ in range(max_workers):
+            pool.submit(os.getpid)  # starts one worker each, in that environment
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+    return pool
 
 
 def run_jobs(fn: Callable, jobs: Iterable[tuple], *, executor: str = "local", workers: int = 1,
