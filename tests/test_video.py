@@ -407,11 +407,11 @@ def test_indexed_decode_needs_no_linear_fallback(codec_zoo, name, monkeypatch):
 def test_reused_swscale_context_gives_the_same_bytes(clips):
     with av.open(str(BBB)) as c:
         frames = [f for _, f in zip(range(4), c.decode(c.streams.video[0]))]
-    scaler = video._Scaler()
+    convert = video.rgb_converter()
     for f in frames:
-        assert np.array_equal(scaler.frame_to_rgb(f, 341, 192),
+        assert np.array_equal(convert(f, 341, 192),
                               f.to_ndarray(format="rgb24", width=341, height=192, interpolation="BICUBIC"))
-        assert np.array_equal(scaler.frame_to_rgb(f, f.width, f.height), f.to_ndarray(format="rgb24"))
+        assert np.array_equal(convert(f, f.width, f.height), f.to_ndarray(format="rgb24"))
 
 
 def test_probe_and_decode_is_probe_then_decode(clips):
@@ -446,9 +446,16 @@ def test_probe_and_decode_lets_times_for_errors_through(clips, monkeypatch):
         raise Odd("mine")
 
     tried = []
-    monkeypatch.setattr(video, "_PROBERS", {**video._PROBERS, "torchcodec": lambda p: tried.append(p)})
+    monkeypatch.setitem(video._DECODERS, "torchcodec", lambda *args: tried.append(args))
     with pytest.raises(Odd, match="mine"):
         probe_and_decode(clips["h264"], odd)
+
+    def no_duration(info):
+        raise VideoDecodeError("corrupt", clips["h264"], "the video reports no duration")
+
+    with pytest.raises(VideoDecodeError, match="no duration") as err:
+        probe_and_decode(clips["h264"], no_duration)
+    assert err.value.backend is None
     assert tried == []  # no other backend was tried
     with pytest.raises(ValueError, match="-1"):
         probe_and_decode(clips["h264"], lambda info: [-1.0])
@@ -456,11 +463,13 @@ def test_probe_and_decode_lets_times_for_errors_through(clips, monkeypatch):
 
 def test_probe_and_decode_falls_back_with_the_first_header(clips, monkeypatch):
     """When PyAV reads the header but cannot decode, the next backend decodes at the times from PyAV's header."""
-    def broken(path, times, max_pixels):
-        times(video._av_probe(path))  # the header is read, then decoding fails
+    real = video._DECODERS["pyav"]
+
+    def broken(path, times_for, max_pixels):
+        times_for(real(path, None, max_pixels))  # the header is read, then decoding fails
         raise VideoDecodeError("corrupt", path, "simulated decoder failure", backend="pyav")
 
-    monkeypatch.setattr(video, "_av_decode_at", broken)
+    monkeypatch.setitem(video._DECODERS, "pyav", broken)
     monkeypatch.setattr(video, "AUTO_ORDER", ("pyav", "decord"))
     out = probe_and_decode(clips["h264"], lambda info: targets(info.duration, 8))
     assert out.backend == "decord"

@@ -1,51 +1,36 @@
 """The frame sampler: turn folders of raw videos into the frame store the pretext tasks read.
 
-``sample_videos(video_dirs, output_dir)`` finds every video under the folders (recursively, every common container,
-extensions matched case-insensitively), samples ``num_frames`` frames per video on the clock of
-``videossr.sampling.store`` (the centres of ``num_frames`` equal bins of the 5%..95% span; for each target the frame on
-screen at that time), shrinks them to fit ``max_pixels`` (aspect ratio kept, never enlarged), and writes::
+``sample_videos(video_dirs, output_dir)`` finds every video under the folders (recursively; the extensions of
+``constants.VIDEO_EXTENSIONS`` in any case), takes ``num_frames`` frames per video on the clock of
+``videossr.sampling.store`` (the frame on screen at the centre of each of ``num_frames`` equal bins of the 5%..95%
+span), shrinks them to fit ``max_pixels`` and writes::
 
-    ROOT/sampling.json           the sampling parameters, max_pixels included; a rerun with others is refused
+    ROOT/sampling.json           the sampling parameters; a rerun with others is refused
     ROOT/manifest.jsonl          one VideoRecord per sampled video, sorted by video_id
     ROOT/failures.jsonl          one line per video that could not be sampled: video_id, source, kind, message
-    ROOT/<video_id>/000.jpg ...  the frames (JPEG, fixed quality), plus record.json: the video's manifest line
+    ROOT/<video_id>/000.jpg ...  the frames, plus record.json: the video's manifest line
 
-A video whose 5%..95% span does not give ``num_frames`` distinct frames is skipped as ``too_short`` (one failures
-line); so is one whose header already lists fewer than ``num_frames / 0.9`` frames. A failure's ``kind`` is one of
-``videossr.sampling.video.ERROR_KINDS``, or ``unexpected`` for an error no decoder anticipated (logged with its
-traceback); the batch goes on either way.
+A failure's kind is one of ``videossr.sampling.video.ERROR_KINDS`` (``too_short``: fewer than ``num_frames``
+distinct frames in the span) or ``unexpected`` (logged with its traceback); the batch goes on either way.
 
-Who does what. ``sample_video`` is the whole work of one video: decode the frames at the clock's times, encode the
-JPEGs into a new temporary folder of ROOT, return the record. It runs in this process (``workers=1``), in a pool of
-worker processes that die with this one (``executor="local"``) or as Ray tasks (``executor="ray"``: a local Ray
-instance, or the cluster at ``RAY_ADDRESS``, whose nodes must then see the videos and ROOT at the same paths on a
-shared filesystem; this is checked before any decoding); ``videossr.procs.run_jobs``. This process alone writes
-the store: it renames each finished temporary folder to ``ROOT/<video_id>`` and writes the manifest. The largest
-files go first, so that no long video ends the run alone. Same inputs and arguments give byte-identical frames and
-manifest, whatever the executor and the number of workers.
+``sample_video`` is the work of one video: decode, write the JPEGs into a new temporary folder of ROOT, return the
+record. It runs here (``workers=1``), in worker processes that die with this one (``executor="local"``) or as Ray
+tasks (``executor="ray"``; with ``RAY_ADDRESS`` every node must see the videos and ROOT at the same paths, checked
+before any decoding), largest files first (``videossr.procs.run_jobs``). This process alone writes the store,
+under its writer lock (``videossr.procs.output_lock``): it renames finished folders to ``ROOT/<video_id>`` and
+writes the manifest. Same inputs give byte-identical stores, whatever the executor. A folder ``ROOT/<video_id>``
+exists only once complete; the manifest and failures are rebuilt from the folders at the end of a run, also when
+it is interrupted (the videos in progress are dropped at once). A rerun skips finished videos, and failed ones
+unless ``retry_failed``. Only temporaries with this program's prefix are removed; the output folder may not be,
+hold or lie in an input folder.
 
-Resume and safety. A folder ``ROOT/<video_id>`` exists only once complete. manifest.jsonl and failures.jsonl are
-rebuilt from the folders and the failures at the end of a run, also when it is interrupted (Ctrl-C, or SIGTERM in
-the command-line tools): the videos in progress are dropped at once (workers killed, Ray tasks cancelled) and
-done again by a rerun, which skips finished videos, and videos that failed before unless ``retry_failed``. One
-writer per output folder, and nothing of the user's is touched: the run holds the folder's writer lock
-(``videossr.procs.output_lock``; a second sampler on the same folder stops at once, naming the first), and under
-that lock removes only temporaries that carry this program's own prefix (``videossr.io.TMP_PREFIX``). The output
-folder may not be an input folder, lie inside one or contain one. An input that is not a regular file (a named
-pipe) fails as ``not_found`` without being opened.
+``derive_store(source, root, max_pixels=...)`` makes a smaller store from a finished one by shrinking its JPEGs
+(no video decoded); ``ensure_store`` (what a build calls) reuses, derives or samples a store.
 
-Stores at other sizes. ``derive_store(source, root, max_pixels=...)`` makes a store at a smaller ``max_pixels``
-from a finished larger one by shrinking its JPEGs (the videos are never decoded again): same video ids, timestamps
-and sample_fps, frame sizes as sampling at that size gives, written atomically, resumable, byte-identical on
-rerun. ``ensure_store(root, max_pixels=..., store=... | video_dirs=...)`` is what a build calls: it reuses a store
-built at exactly that size, derives one from a larger store, refuses a smaller store (naming both sizes), or samples
-the videos.
-
-Video ids. A video's id is ``<slug>-<hash>``: ``slug`` is its path relative to its input folder without the
-extension, every character outside ``A-Za-z0-9._-`` replaced by ``_`` (cut to 60 characters), and ``hash`` is the
-first 10 hex digits of the SHA-1 of ``<folder key>/<relative path>``, where the folder key is the input folder's
-name (with as many parent folder names as needed to tell apart input folders that share a name). So the id depends
-only on the folder's name and the relative path.
+A video's id is ``<slug>-<hash>``: the slug is its path relative to its input folder without the extension, every
+character outside ``A-Za-z0-9._-`` replaced by ``_`` (at most 60), the hash the first 10 hex digits of the SHA-1
+of ``<folder key>/<relative path>``; the folder key is the input folder's name, with as many parent names as
+needed to tell apart input folders that share a name.
 
 Usage::
 
@@ -65,51 +50,34 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from videossr.io import TMP_PREFIX, TMP_SUFFIX, atomic_dir, remove_temporaries, write_json_atomic, write_jsonl_atomic
-from videossr.sampling.store import (
-    FAILURES_NAME,
-    MANIFEST_NAME,
-    RECORD_NAME,
-    SAMPLING_NAME,
-    VideoRecord,
-    encode_jpeg,
-    read_failures,
-    read_manifest,
-    read_record,
-    read_sampling,
-)
 from videossr import constants
-from videossr.io import check_output_folder  # noqa: F401 - part of this module's interface
+from videossr.io import TMP_PREFIX, TMP_SUFFIX, check_output_folder, remove_temporaries, write_json_atomic, \
+    write_jsonl_atomic
 from videossr.procs import EXECUTORS, describe_holder, lock_holder, output_lock, run_jobs
+from videossr.sampling.store import (FAILURES_NAME, MANIFEST_NAME, RECORD_NAME, SAMPLING_NAME, VideoRecord,
+                                     encode_jpeg, read_failures, read_manifest, read_record, read_sampling)
 from videossr.sampling.video import BACKENDS, VideoDecodeError, VideoInfo, fit_size, probe_and_decode
 
 logger = logging.getLogger(__name__)
 
-VIDEO_EXTENSIONS = frozenset(constants.VIDEO_EXTENSIONS)
 DEFAULT_NUM_FRAMES = constants.NUM_FRAMES
 DEFAULT_MAX_PIXELS = constants.EVAL_MAX_PIXELS  # a store that serves VIUBench too; builds derive smaller ones
 JPEG_QUALITY = constants.JPEG_QUALITY
 SPAN = (0.05, 0.95)  # the part of the video frames are sampled from
-_SLUG_LEN = 60
-_LOCK_WHAT = "frame sampler"
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# Finding videos
+default_workers = constants.default_workers
 
 
 @dataclass(frozen=True)
 class VideoSource:
     """One input video: where it is and the id it gets in the frame store."""
 
-    path: Path  # absolute path of the file
-    folder_key: str  # name that tells its input folder apart from the other input folders
-    relpath: str  # path relative to its input folder, with "/" separators
+    path: Path  # absolute
+    folder_key: str  # tells its input folder apart from the other input folders
+    relpath: str  # relative to its input folder, "/" separators
 
     @property
     def video_id(self) -> str:
@@ -121,9 +89,8 @@ def video_id_for(folder_key: str, relpath: str) -> str:
     if not relpath:
         raise ValueError("relpath must be non-empty")
     stem = relpath.rsplit(".", 1)[0] if "." in relpath.rsplit("/", 1)[-1] else relpath
-    slug = re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip("._")[:_SLUG_LEN] or "video"
-    digest = hashlib.sha1(f"{folder_key}/{relpath}".encode("utf-8")).hexdigest()[:10]
-    return f"{slug}-{digest}"
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", stem).strip("._")[:60] or "video"
+    return f"{slug}-{hashlib.sha1(f'{folder_key}/{relpath}'.encode('utf-8')).hexdigest()[:10]}"
 
 
 def _folder_keys(folders: Sequence[Path]) -> list[str]:
@@ -132,20 +99,15 @@ def _folder_keys(folders: Sequence[Path]) -> list[str]:
     keys = []
     for i, p in enumerate(parts):
         depth = 1
-        while depth < len(p) and any(
-            j != i and tuple(q[-depth:]) == tuple(p[-depth:]) for j, q in enumerate(parts)
-        ):
+        while depth < len(p) and any(j != i and tuple(q[-depth:]) == tuple(p[-depth:]) for j, q in enumerate(parts)):
             depth += 1
         keys.append("/".join(p[-depth:]) if p else "root")
     return keys
 
 
 def find_videos(video_dirs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[VideoSource]:
-    """Every video file under the folders (recursive, hidden entries skipped), sorted by video id.
-
-    A file reached from two input folders (nested folders, a folder given twice) is listed once, for the first
-    folder. Raises FileNotFoundError naming a folder that does not exist.
-    """
+    """Every video file under the folders (recursive, hidden entries skipped), sorted by video id; a file reached
+    from two input folders is listed once. FileNotFoundError names a folder that does not exist."""
     if isinstance(video_dirs, (str, os.PathLike)):
         video_dirs = [video_dirs]
     folders: list[Path] = []
@@ -155,36 +117,27 @@ def find_videos(video_dirs: Sequence[str | os.PathLike] | str | os.PathLike) -> 
             raise FileNotFoundError(f"video folder {d} does not exist or is not a folder")
         if folder not in folders:
             folders.append(folder)
-    keys = _folder_keys(folders)
     seen: set[Path] = set()
-    found: list[VideoSource] = []
     walked: set[str] = set()
-    for folder, key in zip(folders, keys):
+    found: list[VideoSource] = []
+    for folder, key in zip(folders, _folder_keys(folders)):
         for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
-            real_dir = os.path.realpath(dirpath)
-            if real_dir in walked:  # a symlink loop, or a folder already searched
+            if os.path.realpath(dirpath) in walked:  # a symlink loop, or a folder already searched
                 dirnames[:] = []
                 continue
-            walked.add(real_dir)
+            walked.add(os.path.realpath(dirpath))
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
-                if name.startswith(".") or os.path.splitext(name)[1].lower() not in VIDEO_EXTENSIONS:
+                if name.startswith(".") or os.path.splitext(name)[1].lower() not in constants.VIDEO_EXTENSIONS:
                     continue
                 path = Path(dirpath) / name
-                real = path.resolve()
-                if real in seen:
-                    continue
-                seen.add(real)
-                found.append(VideoSource(path=path, folder_key=key, relpath=path.relative_to(folder).as_posix()))
-    ids = Counter(s.video_id for s in found)
-    clash = [i for i, n in ids.items() if n > 1]
-    if clash:  # only possible with a SHA-1 prefix collision
+                if path.resolve() not in seen:
+                    seen.add(path.resolve())
+                    found.append(VideoSource(path=path, folder_key=key, relpath=path.relative_to(folder).as_posix()))
+    clash = [i for i, n in Counter(s.video_id for s in found).items() if n > 1]
+    if clash:  # only with a SHA-1 prefix collision
         raise ValueError(f"video id collision: {clash}")
     return sorted(found, key=lambda s: s.video_id)
-
-
-# ----------------------------------------------------------------------------------------------------------------------
-# The clock
 
 
 def sample_times(duration: float, num_frames: int) -> list[float]:
@@ -202,8 +155,10 @@ def sample_fps_for(duration: float, num_frames: int) -> float:
     return num_frames / ((SPAN[1] - SPAN[0]) * duration)
 
 
-# ----------------------------------------------------------------------------------------------------------------------
-# One video
+def frame_names(video_id: str, num_frames: int) -> list[str]:
+    """The frame files of a video, relative to the store root: ``<video_id>/000.jpg`` ..."""
+    width = max(3, len(str(num_frames - 1)))
+    return [f"{video_id}/{i:0{width}d}.jpg" for i in range(num_frames)]
 
 
 @dataclass(frozen=True)
@@ -226,8 +181,7 @@ class SamplingParams:
 
 
 def decode_video(source: VideoSource, params: SamplingParams, backend: str = "auto") -> tuple[VideoRecord, list]:
-    """The record of one video and its frames (arrays). Raises VideoDecodeError (kind ``too_short`` when the span
-    does not hold ``num_frames`` distinct frames)."""
+    """The record of one video and its frames (arrays). Raises VideoDecodeError."""
     n = params.num_frames
     header: list[VideoInfo] = []
 
@@ -243,34 +197,38 @@ def decode_video(source: VideoSource, params: SamplingParams, backend: str = "au
     decoded = probe_and_decode(source.path, times_for, backend=backend, max_pixels=params.max_pixels)
     info = header[0]  # the header the times come from (the decoding backend may be a later one)
     stamps = [round(float(t), 6) for t in decoded.timestamps]
-    distinct = len(set(stamps))
-    if distinct < n:
+    if len(set(stamps)) < n:
         raise VideoDecodeError("too_short", source.path,
-                               f"only {distinct} distinct frames at the {n} sample times of the 5%..95% span")
+                               f"only {len(set(stamps))} distinct frames at the {n} sample times of the 5%..95% span")
     h, w = decoded.frames[0].shape[:2]
-    record = VideoRecord(
-        video_id=source.video_id,
-        source=str(source.path),
-        frames=tuple(frame_names(source.video_id, n)),
-        timestamps=tuple(stamps),
-        sample_fps=sample_fps_for(info.duration, n),
-        duration=float(info.duration),
-        width=int(w),
-        height=int(h),
-        source_width=int(info.width),
-        source_height=int(info.height),
-        decoder=decoded.backend,
-    )
+    record = VideoRecord(video_id=source.video_id, source=str(source.path),
+                         frames=tuple(frame_names(source.video_id, n)), timestamps=tuple(stamps),
+                         sample_fps=sample_fps_for(info.duration, n), duration=float(info.duration), width=int(w),
+                         height=int(h), source_width=int(info.width), source_height=int(info.height),
+                         decoder=decoded.backend)
     return record, decoded.frames
 
 
-def sample_video(source: VideoSource, root: str, params: SamplingParams, backend: str = "auto") -> dict:
-    """The work of one video (in this process, a worker process or a Ray task): its frames and record.json in a new
-    temporary folder of ``root``, for the caller to rename to ``root/<video_id>`` (``_publish``).
+def _write_video(root: str | os.PathLike, record: VideoRecord, jpegs: Iterable[bytes]) -> dict:
+    """A video's JPEGs and record.json in a new temporary folder of ``root`` (removed if interrupted), for the store's
+    writer to rename (``_publish``)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{record.video_id}-", suffix=TMP_SUFFIX, dir=root))
+    try:
+        nbytes = 0
+        for name, data in zip(record.frames, jpegs):
+            (tmp / name.rsplit("/", 1)[1]).write_bytes(data)
+            nbytes += len(data)
+        (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
+        tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {"ok": True, "record": record.to_json(), "folder": tmp.name, "bytes": nbytes}
 
-    Returns ``{"ok": True, "record": ..., "folder": name, "bytes": n}``, or ``{"ok": False, "failure": ...}`` for a
-    video that cannot be sampled (never raises for a bad video; an interrupted call leaves no folder).
-    """
+
+def sample_video(source: VideoSource, root: str, params: SamplingParams, backend: str = "auto") -> dict:
+    """The work of one video (here, in a worker process or a Ray task): ``_write_video``'s result, or
+    ``{"ok": False, "failure": ...}`` for a video that cannot be sampled (never raises for a bad video)."""
     try:
         record, frames = decode_video(source, params, backend)
     except VideoDecodeError as e:
@@ -279,19 +237,7 @@ def sample_video(source: VideoSource, root: str, params: SamplingParams, backend
         logger.warning("unexpected error on %s", source.path, exc_info=True)
         kind, message = "unexpected", f"{type(e).__name__}: {e}"
     else:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{record.video_id}-", suffix=TMP_SUFFIX, dir=root))
-        try:
-            nbytes = 0
-            for name, frame in zip(record.frames, frames):
-                data = encode_jpeg(frame, params.jpeg_quality)
-                (tmp / name.rsplit("/", 1)[1]).write_bytes(data)
-                nbytes += len(data)
-            (tmp / RECORD_NAME).write_text(record.to_jsonl_line(), encoding="utf-8")
-            tmp.chmod(0o755)  # temporary folders are private; a finished one is as readable as the files in it
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return {"ok": True, "record": record.to_json(), "folder": tmp.name, "bytes": nbytes}
+        return _write_video(root, record, (encode_jpeg(frame, params.jpeg_quality) for frame in frames))
     return {"ok": False, "failure": {"video_id": source.video_id, "source": str(source.path), "kind": kind,
                                      "message": message}}
 
@@ -304,79 +250,65 @@ def _publish(root: Path, result: dict) -> None:
     os.rename(root / result["folder"], final)
 
 
-def frame_names(video_id: str, num_frames: int) -> list[str]:
-    """The frame files of a video, relative to the store root: ``<video_id>/000.jpg`` ..."""
-    width = max(3, len(str(num_frames - 1)))
-    return [f"{video_id}/{i:0{width}d}.jpg" for i in range(num_frames)]
-
-
-def _file_size(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
 # ----------------------------------------------------------------------------------------------------------------------
-# The store
-
-
-@dataclass(frozen=True)
-class SamplingSummary:
-    """What one run of ``sample_videos`` did."""
-
-    output_dir: str
-    found: int  # videos found in the input folders
-    sampled: int  # sampled by this run
-    already_done: int  # skipped: sampled by an earlier run
-    skipped_failed: int  # skipped: failed in an earlier run (retry_failed=False)
-    failed: int  # failed in this run (too_short included)
-    frames_written: int
-    bytes_written: int
-    manifest_videos: int  # lines in manifest.jsonl after this run
-    failure_kinds: dict = field(default_factory=dict)  # kind -> count, this run
-
-    def __str__(self) -> str:
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.failure_kinds.items())) or "none"
-        per_video = self.bytes_written / self.sampled if self.sampled else 0
-        return (
-            f"{self.found} videos found: {self.sampled} sampled, {self.already_done + self.skipped_failed} skipped "
-            f"({self.already_done} done before, {self.skipped_failed} failed before), {self.failed} failed "
-            f"({kinds}); {self.frames_written} frames, {self.bytes_written / 1e6:.2f} MB written "
-            f"({per_video / 1e3:.1f} kB per video); manifest: {self.manifest_videos} videos in {self.output_dir}"
-        )
+# The store's writer
 
 
 def _finished(root: Path) -> dict[str, VideoRecord]:
     """The records of the finished video folders under ``root`` (a damaged record.json raises, naming it)."""
     done = {}
     for entry in sorted(root.iterdir()):
-        record_file = entry / RECORD_NAME
-        if entry.name.startswith(".") or not record_file.is_file():
+        if entry.name.startswith(".") or not (entry / RECORD_NAME).is_file():
             continue
-        record = read_record(record_file)
+        record = read_record(entry / RECORD_NAME)
         if record.video_id != entry.name:
-            raise ValueError(f"{record_file}: belongs to video {record.video_id!r}, not to its folder {entry.name!r}")
+            raise ValueError(f"{entry / RECORD_NAME}: belongs to video {record.video_id!r}, not to its folder "
+                             f"{entry.name!r}")
         done[record.video_id] = record
     return done
 
 
-def _check_params(root: Path, wanted: dict) -> None:
-    stored = read_sampling(root)
-    if stored is None:
-        write_json_atomic(root / SAMPLING_NAME, wanted)
-    elif stored != wanted:
-        raise ValueError(f"{root} holds frames made with {stored}, not {wanted}: use another output folder")
+@contextlib.contextmanager
+def _store_writer(root: Path, what: str, wanted: dict) -> Iterator[tuple]:
+    """Under ``root``'s writer lock, with ``wanted`` sampling parameters (the store's own, or refused) and no
+    temporaries left: yields the lock and the finished videos' records."""
+    with output_lock(root, what=what) as lock:
+        stored = read_sampling(root)
+        if stored is None:
+            write_json_atomic(root / SAMPLING_NAME, wanted)
+        elif stored != wanted:
+            raise ValueError(f"{root} holds frames made with {stored}, not {wanted}: use another output folder")
+        remove_temporaries(root)
+        yield lock, _finished(root)
 
 
-def _write_index(root: Path, failures: dict[str, dict]) -> int:
-    done = _finished(root)
-    write_jsonl_atomic(root / MANIFEST_NAME, [done[v].to_json() for v in sorted(done)])
-    write_jsonl_atomic(root / FAILURES_NAME, [failures[v] for v in sorted(failures) if v not in done])
-    return len(done)
+def _collect(root: Path, results: Iterator[dict], total: int, failures: dict, desc: str, progress: bool) -> dict:
+    """Publish each finished video of ``results`` and note each failure (``failures``: video id -> line); at the
+    end, also on Ctrl-C or an error, the manifest and failures files are rewritten from what is on disk."""
+    from tqdm import tqdm
 
-
-default_workers = constants.default_workers
+    out = {"done": 0, "frames": 0, "bytes": 0, "kinds": Counter()}
+    try:
+        with contextlib.closing(results), tqdm(total=total, desc=desc, unit="video", disable=not progress) as bar:
+            for result in results:
+                if result["ok"]:
+                    _publish(root, result)
+                    out["done"] += 1
+                    out["frames"] += len(result["record"]["frames"])
+                    out["bytes"] += result["bytes"]
+                    failures.pop(result["record"]["video_id"], None)
+                else:
+                    f = failures[result["failure"]["video_id"]] = result["failure"]
+                    out["kinds"][f["kind"]] += 1
+                    logger.warning("%s: %s: %s", f["source"], f["kind"], f["message"])
+                bar.update(1)
+    finally:
+        remove_temporaries(root)
+        done = _finished(root)
+        write_jsonl_atomic(root / MANIFEST_NAME, [done[v].to_json() for v in sorted(done)])
+        write_jsonl_atomic(root / FAILURES_NAME, [failures[v] for v in sorted(failures) if v not in done])
+        out["manifest_videos"] = len(done)
+    return out
 
 
 def _check_workers(workers: int | None) -> int:
@@ -386,102 +318,78 @@ def _check_workers(workers: int | None) -> int:
     return workers
 
 
-def sample_videos(
-    video_dirs: Sequence[str | os.PathLike] | str | os.PathLike,
-    output_dir: str | os.PathLike,
-    *,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    backend: str = "auto",
-    workers: int | None = None,
-    retry_failed: bool = False,
-    progress: bool = True,
-    jpeg_quality: int = JPEG_QUALITY,
-    executor: str = "local",
-) -> SamplingSummary:
+@dataclass(frozen=True)
+class SamplingSummary:
+    """What one run of ``sample_videos`` did."""
+
+    output_dir: str
+    found: int  # videos in the input folders
+    sampled: int  # by this run
+    already_done: int  # by an earlier run
+    skipped_failed: int  # failed in an earlier run (retry_failed=False)
+    failed: int  # in this run (too_short included)
+    frames_written: int
+    bytes_written: int
+    manifest_videos: int  # lines in manifest.jsonl after this run
+    failure_kinds: dict = field(default_factory=dict)  # kind -> count, this run
+
+    def __str__(self) -> str:
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.failure_kinds.items())) or "none"
+        per_video = self.bytes_written / self.sampled if self.sampled else 0
+        return (f"{self.found} videos found: {self.sampled} sampled, {self.already_done + self.skipped_failed} "
+                f"skipped ({self.already_done} done before, {self.skipped_failed} failed before), {self.failed} "
+                f"failed ({kinds}); {self.frames_written} frames, {self.bytes_written / 1e6:.2f} MB written "
+                f"({per_video / 1e3:.1f} kB per video); manifest: {self.manifest_videos} videos in {self.output_dir}")
+
+
+def sample_videos(video_dirs: Sequence[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike, *,
+                  num_frames: int = DEFAULT_NUM_FRAMES, max_pixels: int = DEFAULT_MAX_PIXELS, backend: str = "auto",
+                  workers: int | None = None, retry_failed: bool = False, progress: bool = True,
+                  jpeg_quality: int = JPEG_QUALITY, executor: str = "local") -> SamplingSummary:
     """Sample every video under ``video_dirs`` into the frame store ``output_dir`` (see the module docstring).
 
     ``workers``: videos sampled at a time (local), or the CPUs of a local Ray instance. Raises
     ``videossr.procs.OutputLockedError`` when another process writes ``output_dir``, ValueError for an output folder
-    that is, contains or lies in an input folder (or, with Ray, that a node cannot see), and FileNotFoundError for a
-    missing input folder.
-    """
+    that is, holds or lies in an input folder (or, with Ray, that a node cannot see), FileNotFoundError for a
+    missing input folder."""
     params = SamplingParams(num_frames=num_frames, max_pixels=max_pixels, jpeg_quality=jpeg_quality)
     if backend != "auto" and backend not in BACKENDS:
         raise ValueError(f"backend must be 'auto' or one of {BACKENDS}, got {backend!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {EXECUTORS}, got {executor!r}")
     workers = _check_workers(workers)
-    if isinstance(video_dirs, (str, os.PathLike)):
-        video_dirs = [video_dirs]
-    for d in video_dirs:
-        if not Path(d).is_dir():
-            raise FileNotFoundError(f"video folder {d} does not exist or is not a folder")
+    sources = find_videos(video_dirs)
     root = Path(os.path.abspath(output_dir))
-    check_output_folder(root, video_dirs)
+    check_output_folder(root, [video_dirs] if isinstance(video_dirs, (str, os.PathLike)) else video_dirs)
 
-    with output_lock(root, what=_LOCK_WHAT) as lock:
-        sources = find_videos(video_dirs)
-        _check_params(root, params.to_json())
-        remove_temporaries(root)
-        done = _finished(root)
+    with _store_writer(root, "frame sampler", params.to_json()) as (lock, done):
         failures = {f["video_id"]: f for f in read_failures(root)}
         todo = [s for s in sources if s.video_id not in done and (retry_failed or s.video_id not in failures)]
         already = sum(s.video_id in done for s in sources)
         logger.info("%d videos found, %d to sample (%d done before, %d failed before) into %s",
                     len(sources), len(todo), already, len(sources) - len(todo) - already, root)
-        todo.sort(key=lambda s: (-_file_size(s.path), s.video_id))  # largest first: no long video ends the run alone
-        sampled = frames = nbytes = 0
-        kinds: Counter = Counter()
-        from tqdm import tqdm
 
-        jobs = ((s, str(root), params, backend) for s in todo)
-        seen = {s.folder_key: s.path for s in reversed(todo)}  # one input file per input folder: nodes must see it
-        results = run_jobs(sample_video, jobs, executor=executor, workers=min(workers, max(1, len(todo))),
-                           lock=lock, ray_check=(root, *seen.values()))
-        try:
-            with contextlib.closing(results), tqdm(total=len(todo), desc="sampling", unit="video",
-                                                   disable=not progress) as bar:
-                for result in results:
-                    if result["ok"]:
-                        _publish(root, result)
-                        sampled, frames = sampled + 1, frames + len(result["record"]["frames"])
-                        nbytes += result["bytes"]
-                        failures.pop(result["record"]["video_id"], None)
-                    else:
-                        f = result["failure"]
-                        kinds[f["kind"]] += 1
-                        failures[f["video_id"]] = f
-                        logger.warning("%s: %s: %s", f["source"], f["kind"], f["message"])
-                    bar.update(1)
-        finally:  # also on Ctrl-C: the workers are gone, what finished is indexed
-            remove_temporaries(root)
-            manifest_videos = _write_index(root, failures)
+        def size(s: VideoSource) -> int:
+            with contextlib.suppress(OSError):
+                return os.stat(s.path).st_size
+            return 0
 
-    summary = SamplingSummary(
-        output_dir=str(root),
-        found=len(sources),
-        sampled=sampled,
-        already_done=already,
-        skipped_failed=len(sources) - len(todo) - already,
-        failed=sum(kinds.values()),
-        frames_written=frames,
-        bytes_written=nbytes,
-        manifest_videos=manifest_videos,
-        failure_kinds=dict(sorted(kinds.items())),
-    )
+        todo.sort(key=lambda s: (-size(s), s.video_id))  # largest first: no long video ends the run alone
+        first_of_folder = {s.folder_key: s.path for s in reversed(todo)}  # with Ray, every node must see them
+        results = run_jobs(sample_video, ((s, str(root), params, backend) for s in todo), executor=executor,
+                           workers=min(workers, max(1, len(todo))), lock=lock,
+                           ray_check=(root, *first_of_folder.values()))
+        out = _collect(root, results, len(todo), failures, "sampling", progress)
+    summary = SamplingSummary(output_dir=str(root), found=len(sources), sampled=out["done"], already_done=already,
+                              skipped_failed=len(sources) - len(todo) - already, failed=sum(out["kinds"].values()),
+                              frames_written=out["frames"], bytes_written=out["bytes"],
+                              manifest_videos=out["manifest_videos"], failure_kinds=dict(sorted(out["kinds"].items())))
     logger.info("%s", summary)
     return summary
 
 
 # ----------------------------------------------------------------------------------------------------------------------
 # Stores at other sizes
-
-
-def store_max_pixels(root: str | os.PathLike) -> int | None:
-    """The ``max_pixels`` a store was built at (from its sampling.json); None when it has no sampling.json."""
-    sampling = read_sampling(root)
-    return None if sampling is None else int(sampling["max_pixels"])
 
 
 @dataclass(frozen=True)
@@ -507,85 +415,50 @@ class DeriveSummary:
                 f"manifest: {self.manifest_videos} videos in {self.output_dir}")
 
 
-def derived_size(record: VideoRecord, max_pixels: int) -> tuple[int, int]:
-    """The frame size of ``record``'s video in a store at ``max_pixels``: what sampling at that size gives (from the
-    source video's size), but never larger than the frames it is derived from."""
-    w, h = fit_size(record.source_width, record.source_height, max_pixels)
-    if w > record.width or h > record.height:
-        return record.width, record.height
-    return w, h
-
-
 def _derive_video(record_json: dict, source_root: Path, root: Path, max_pixels: int, quality: int,
                   same_encoding: bool) -> dict:
-    """The work of one video (in this process or a worker): write ``root/<video_id>/`` from the source store's
-    frames, shrunk to fit ``max_pixels``."""
+    """The work of one video of ``derive_store``: its frames from the source store, shrunk to the size sampling at
+    ``max_pixels`` gives (never larger than they are)."""
     from PIL import Image
 
     record = VideoRecord.from_json(record_json)
-    width, height = derived_size(record, max_pixels)
+    width, height = fit_size(record.source_width, record.source_height, max_pixels)
+    if width > record.width or height > record.height:
+        width, height = record.width, record.height
     copy = same_encoding and (width, height) == (record.width, record.height)
-    nbytes = 0
-    with atomic_dir(root / record.video_id) as tmp:
+
+    def jpegs() -> Iterator[bytes]:
         for rel in record.frames:
-            src = source_root / rel
-            dst = tmp / rel.rsplit("/", 1)[-1]
             try:
                 if copy:  # nothing to change: the bytes sampling at this size would give
-                    data = src.read_bytes()
-                else:
-                    with Image.open(src) as im:
-                        if im.size != (record.width, record.height):
-                            raise ValueError(f"it is {im.size[0]}x{im.size[1]}, its record says "
-                                             f"{record.width}x{record.height}")
-                        picture = im.convert("RGB")
-                    if (width, height) != picture.size:
-                        picture = picture.resize((width, height), Image.Resampling.BICUBIC)
-                    data = encode_jpeg(picture, quality)
+                    yield (source_root / rel).read_bytes()
+                    continue
+                with Image.open(source_root / rel) as im:
+                    if im.size != (record.width, record.height):
+                        raise ValueError(f"it is {im.size[0]}x{im.size[1]}, its record says "
+                                         f"{record.width}x{record.height}")
+                    picture = im.convert("RGB")
+                if (width, height) != picture.size:
+                    picture = picture.resize((width, height), Image.Resampling.BICUBIC)
             except (OSError, SyntaxError, ValueError) as e:
-                raise ValueError(f"frame {src} of the source store cannot be used: {e}") from None
-            dst.write_bytes(data)
-            nbytes += len(data)
-        derived = dataclasses.replace(record, width=width, height=height)
-        (tmp / RECORD_NAME).write_text(derived.to_jsonl_line(), encoding="utf-8")
-        tmp.chmod(0o755)
-    return {"video_id": record.video_id, "frames": record.num_frames, "bytes": nbytes}
+                raise ValueError(f"frame {source_root / rel} of the source store cannot be used: {e}") from None
+            yield encode_jpeg(picture, quality)
+
+    return _write_video(root, dataclasses.replace(record, width=width, height=height), jpegs())
 
 
-def _derived_sampling(source: dict, max_pixels: int, quality: int) -> dict:
-    out = dict(source)
-    out["max_pixels"] = max_pixels
-    out["jpeg_quality"] = quality
-    out["derived_from"] = {k: source[k] for k in ("max_pixels", "jpeg_quality", "derived_from") if k in source}
-    return out
-
-
-def derive_store(
-    source: str | os.PathLike,
-    output_dir: str | os.PathLike,
-    *,
-    max_pixels: int,
-    jpeg_quality: int = JPEG_QUALITY,
-    workers: int | None = None,
-    progress: bool = True,
-) -> DeriveSummary:
+def derive_store(source: str | os.PathLike, output_dir: str | os.PathLike, *, max_pixels: int,
+                 jpeg_quality: int = JPEG_QUALITY, workers: int | None = None, progress: bool = True) -> DeriveSummary:
     """Make a frame store at a smaller ``max_pixels`` from the finished store ``source``, without decoding videos.
 
-    Each frame is the source JPEG shrunk (PIL bicubic, antialiased) to the size sampling at ``max_pixels`` gives
-    and encoded like the sampler's (a frame already that size, at the same quality, is copied as it is). Video ids,
-    timestamps, sample_fps and failures are the source's. sampling.json records the new ``max_pixels`` and
-    ``derived_from`` (the source's max_pixels and quality), so videos are never sampled into a derived store. The
-    output is written under its writer lock, one folder per video atomically; a rerun resumes; same source and
-    arguments give byte-identical files.
-
-    Raises ValueError when ``source`` has no sampling.json, was built at a ``max_pixels`` not larger than asked, is
-    being written, is damaged, or when the folders overlap; ``videossr.procs.OutputLockedError`` when another
-    process writes ``output_dir``.
-    """
+    Each frame is the source JPEG shrunk (PIL bicubic) to the size sampling at ``max_pixels`` gives and encoded as
+    the sampler encodes (one already that size, at the same quality, is copied). Ids, timestamps, sample_fps and
+    failures are the source's; sampling.json records ``derived_from``. Written like a sampled store (lock, atomic
+    folders, resumable, byte-identical on rerun). ValueError when ``source`` has no sampling.json, is not larger,
+    is being written or damaged, or when the folders overlap; OutputLockedError when ``output_dir`` is in use."""
     params = SamplingParams(max_pixels=max_pixels, jpeg_quality=jpeg_quality)  # validates both
     workers = _check_workers(workers)
-    source_root = Path(os.path.abspath(source))
-    root = Path(os.path.abspath(output_dir))
+    source_root, root = Path(os.path.abspath(source)), Path(os.path.abspath(output_dir))
     sampling = read_sampling(source_root)
     if sampling is None:
         raise ValueError(f"{source_root} has no {SAMPLING_NAME}: not a store written by the sampler, so the size "
@@ -599,70 +472,38 @@ def derive_store(
         raise ValueError(f"{source_root} is still being written ({describe_holder(holder)}); derive from it once "
                          f"it is finished")
     records = read_manifest(source_root)
-    source_failures = read_failures(source_root)
-    wanted = _derived_sampling(sampling, params.max_pixels, params.jpeg_quality)
-    same_encoding = sampling.get("jpeg_quality") == jpeg_quality
+    failures = {f["video_id"]: f for f in read_failures(source_root)}
+    wanted = {**sampling, "max_pixels": max_pixels, "jpeg_quality": jpeg_quality,
+              "derived_from": {k: sampling[k] for k in ("max_pixels", "jpeg_quality", "derived_from") if k in sampling}}
 
-    with output_lock(root, what="frame store derivation") as lock:
-        _check_params(root, wanted)
-        remove_temporaries(root)
-        done = _finished(root)
+    with _store_writer(root, "frame store derivation", wanted) as (lock, done):
         todo = [r for r in records if r.video_id not in done]
         logger.info("%d videos in %s, %d to derive at max_pixels %d into %s", len(records), source_root, len(todo),
                     max_pixels, root)
-        frames = nbytes = 0
-        from tqdm import tqdm
-
-        args = (source_root, root, params.max_pixels, params.jpeg_quality, same_encoding)
+        args = (source_root, root, params.max_pixels, params.jpeg_quality, sampling.get("jpeg_quality") == jpeg_quality)
         results = run_jobs(_derive_video, ((r.to_json(), *args) for r in todo),
                            workers=min(workers, max(1, len(todo))), lock=lock)
-        try:
-            with contextlib.closing(results), tqdm(total=len(todo), desc="deriving", unit="video",
-                                                   disable=not progress) as bar:
-                for result in results:
-                    frames, nbytes = frames + result["frames"], nbytes + result["bytes"]
-                    bar.update(1)
-        finally:
-            remove_temporaries(root)
-            manifest_videos = _write_index(root, {f["video_id"]: f for f in source_failures})
-    summary = DeriveSummary(
-        output_dir=str(root), source_dir=str(source_root), max_pixels=max_pixels,
-        source_max_pixels=int(sampling["max_pixels"]), videos=len(records), derived=len(todo),
-        already_done=len(records) - len(todo), frames_written=frames, bytes_written=nbytes,
-        manifest_videos=manifest_videos,
-    )
+        out = _collect(root, results, len(todo), failures, "deriving", progress)
+    summary = DeriveSummary(output_dir=str(root), source_dir=str(source_root), max_pixels=max_pixels,
+                            source_max_pixels=int(sampling["max_pixels"]), videos=len(records), derived=len(todo),
+                            already_done=len(records) - len(todo), frames_written=out["frames"],
+                            bytes_written=out["bytes"], manifest_videos=out["manifest_videos"])
     logger.info("%s", summary)
     return summary
 
 
-def ensure_store(
-    output_dir: str | os.PathLike,
-    *,
-    max_pixels: int,
-    store: str | os.PathLike | None = None,
-    video_dirs: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
-    num_frames: int = DEFAULT_NUM_FRAMES,
-    jpeg_quality: int = JPEG_QUALITY,
-    backend: str = "auto",
-    workers: int | None = None,
-    retry_failed: bool = False,
-    progress: bool = True,
-    executor: str = "local",
-) -> Path:
+def ensure_store(output_dir: str | os.PathLike, *, max_pixels: int, store: str | os.PathLike | None = None,
+                 video_dirs: Sequence[str | os.PathLike] | str | os.PathLike | None = None,
+                 num_frames: int = DEFAULT_NUM_FRAMES, jpeg_quality: int = JPEG_QUALITY, backend: str = "auto",
+                 workers: int | None = None, retry_failed: bool = False, progress: bool = True,
+                 executor: str = "local") -> Path:
     """The frame store to read at ``max_pixels``; give exactly one of ``store`` (an existing store) or ``video_dirs``.
 
-    - ``store`` built at exactly ``max_pixels`` (its sampling.json says so): returned as it is; nothing is written.
-    - ``store`` built larger: a store at ``max_pixels`` is derived from it into ``output_dir`` (``derive_store``,
-      resumable) and ``output_dir`` is returned.
-    - ``store`` built smaller: ValueError naming both sizes (frames are never enlarged).
-    - ``store`` without sampling.json (not written by the sampler, e.g. a synthetic test store): returned as it
-      is when all its frames fit ``max_pixels`` (a warning is logged: its build size is unknown), else ValueError.
-    - ``video_dirs``: the videos are sampled at ``max_pixels`` into ``output_dir`` (``sample_videos``, resumable,
-      with ``executor``; a derivation always runs locally).
-    - ``store`` that a sampler is still writing: ValueError naming that process.
-
-    ``num_frames`` must match the store's; ``jpeg_quality`` applies to what is written (a reused store keeps its own).
-    """
+    ``video_dirs``: sampled at ``max_pixels`` into ``output_dir`` (``sample_videos`` with ``executor``). ``store``
+    built at exactly ``max_pixels``: returned as it is; built larger: derived into ``output_dir`` (locally); built
+    smaller, still being written, or holding another ``num_frames``: ValueError. A store without sampling.json (not
+    the sampler's, e.g. a synthetic test store) is returned as it is when its frames fit ``max_pixels`` (with a
+    warning), else ValueError. ``jpeg_quality`` applies to what is written."""
     if (store is None) == (video_dirs is None):
         raise ValueError(f"give exactly one of store and video_dirs (store={store!r}, video_dirs={video_dirs!r})")
     output_dir = Path(os.path.abspath(output_dir))
@@ -674,13 +515,11 @@ def ensure_store(
     store = Path(os.path.abspath(store))
     sampling = read_sampling(store)
     if sampling is None:
-        records = read_manifest(store)
-        largest = max(records, key=lambda r: r.width * r.height, default=None)
+        largest = max(read_manifest(store), key=lambda r: r.width * r.height, default=None)
         if largest is not None and largest.width * largest.height > max_pixels:
-            raise ValueError(
-                f"{store} has no {SAMPLING_NAME}, so the size it was built at is unknown, and its frames (up to "
-                f"{largest.width}x{largest.height} = {largest.width * largest.height} pixels) exceed max_pixels "
-                f"{max_pixels}")
+            raise ValueError(f"{store} has no {SAMPLING_NAME}, so the size it was built at is unknown, and its frames "
+                             f"(up to {largest.width}x{largest.height} = {largest.width * largest.height} pixels) "
+                             f"exceed max_pixels {max_pixels}")
         logger.warning("%s has no %s (not written by the sampler); its frames fit max_pixels %d, using it as it is",
                        store, SAMPLING_NAME, max_pixels)
         return store
@@ -690,12 +529,12 @@ def ensure_store(
     if sampling["num_frames"] != num_frames:
         raise ValueError(f"{store} holds {sampling['num_frames']} frames per video, not the {num_frames} asked for")
     built = int(sampling["max_pixels"])
-    if built == max_pixels:
-        return store
     if built < max_pixels:
-        raise ValueError(
-            f"{store} was built at max_pixels {built}, smaller than the max_pixels {max_pixels} asked for; frames are "
-            f"never enlarged: sample the videos again at max_pixels {max_pixels}, or ask for at most {built}")
-    derive_store(store, output_dir, max_pixels=max_pixels, jpeg_quality=jpeg_quality, workers=workers,
-                 progress=progress)
-    return output_dir
+        raise ValueError(f"{store} was built at max_pixels {built}, smaller than the max_pixels {max_pixels} asked "
+                         f"for; frames are never enlarged: sample the videos again at max_pixels {max_pixels}, or ask "
+                         f"for at most {built}")
+    if built > max_pixels:
+        derive_store(store, output_dir, max_pixels=max_pixels, jpeg_quality=jpeg_quality, workers=workers,
+                     progress=progress)
+        return output_dir
+    return store
