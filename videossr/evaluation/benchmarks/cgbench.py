@@ -23,10 +23,8 @@ from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
     accuracy_by,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
     strict_accuracy,
 )
 from videossr.evaluation.metrics import score_choice
@@ -46,18 +44,15 @@ class CGBench(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("**/cg-bench-mini/*.parquet", "**/cg-bench-mini*.parquet",
-                                       "**/cg-bench-mini*.json", "**/*mini*.parquet", "**/*mini*.json",
-                                       "**/*mini*.jsonl"), "CG-Bench mini annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("qid", "video_uid", "question", "choices", "right_answer", *GROUPS), f"{path} row {i}")
-                name = f"{row['video_uid']}.mp4"
-                docs.append(Doc(id=str(row["qid"]), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(name, f"cg_videos_720p/{name}", f"videos/{name}"), gold=row["right_answer"],
-                                groups={k: row[k] for k in GROUPS}))
+        patterns = ("**/cg-bench-mini/*.parquet", "**/cg-bench-mini*.parquet", "**/cg-bench-mini*.json",
+                    "**/*mini*.parquet", "**/*mini*.json", "**/*mini*.jsonl")
+        for i, row, _ in published_rows(self.root, patterns, "CG-Bench mini annotation file",
+                                        ("qid", "video_uid", "question", "choices", "right_answer", *GROUPS)):
+            name = f"{row['video_uid']}.mp4"
+            docs.append(Doc(id=str(row["qid"]), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(name, f"cg_videos_720p/{name}", f"videos/{name}"), gold=row["right_answer"],
+                            groups={k: row[k] for k in GROUPS}))
         return docs
 
     def options(self, doc: Doc) -> dict[str, str]:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videossr.evaluation.benchmarks.lmms import charades_times, interval_iou
-from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, find_files, read_rows, require
+from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, published_rows
 from videossr.evaluation.metrics import score_interval
 
 PRE_PROMPT = (
@@ -62,15 +62,11 @@ class CharadesSTA(IntervalGrounding):
     headline = "miou"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("**/test-*.parquet", "**/test*.json", "**/test*.jsonl"),
-                           "Charades-STA test annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("video", "caption", "timestamp"), f"{path} row {i}")
-                docs.append(Doc(id=str(i), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(f"Charades_v1_480/{row['video']}",), gold=list(row["timestamp"])))
+        for i, row, _ in published_rows(self.root, ("**/test-*.parquet", "**/test*.json", "**/test*.jsonl"),
+                                        "Charades-STA test annotation file", ("video", "caption", "timestamp")):
+            docs.append(Doc(id=str(i), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(f"Charades_v1_480/{row['video']}",), gold=list(row["timestamp"])))
         return docs
 
     @staticmethod

@@ -30,9 +30,7 @@ from typing import Any
 from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
-    find_files,
-    read_rows,
-    require,
+    published_rows,
     strict_accuracy,
 )
 from videossr.evaluation.choice import options_from_list, strict_yes_no
@@ -78,18 +76,15 @@ class CVBench(PublishedBenchmark):
     max_videos_per_prompt = len(VIDEO_FIELDS)
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("data/test-*.parquet", "**/test-*.parquet", "CVBench.json", "**/CVBench.json"),
-                           "CVBench annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("id", "task_type", *VIDEO_FIELDS, "question", "options", "answer"), f"{path} row {i}")
-                videos = tuple(str(row[k]) for k in VIDEO_FIELDS if row[k] is not None)
-                if not videos:
-                    raise ValueError(f"{path} row {i}: no video (video_1..video_4 are all null)")
-                docs.append(Doc(id=str(row["id"]), row=row, task="mvr", doc_id=i, videos=videos, gold=row["answer"],
-                                groups={"task_type": row["task_type"]}))
+        patterns = ("data/test-*.parquet", "**/test-*.parquet", "CVBench.json", "**/CVBench.json")
+        for i, row, where in published_rows(self.root, patterns, "CVBench annotation file",
+                                            ("id", "task_type", *VIDEO_FIELDS, "question", "options", "answer")):
+            videos = tuple(str(row[k]) for k in VIDEO_FIELDS if row[k] is not None)
+            if not videos:
+                raise ValueError(f"{where}: no video (video_1..video_4 are all null)")
+            docs.append(Doc(id=str(row["id"]), row=row, task="mvr", doc_id=i, videos=videos, gold=row["answer"],
+                            groups={"task_type": row["task_type"]}))
         return docs
 
     def check_doc(self, doc: Doc) -> None:

@@ -23,10 +23,8 @@ from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
     accuracy_by,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
     strict_accuracy,
 )
 from videossr.evaluation.metrics import score_choice
@@ -50,16 +48,13 @@ class LongVideoBench(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("validation-*.parquet", "**/validation-*.parquet"),
-                           "LongVideoBench validation annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("id", "video_path", "question", "correct_choice", *GROUPS), f"{path} row {i}")
-                docs.append(Doc(id=str(row["id"]), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(f"videos/{row['video_path']}",), gold=row["correct_choice"],
-                                groups={k: row[k] for k in GROUPS}))
+        for i, row, _ in published_rows(self.root, ("validation-*.parquet", "**/validation-*.parquet"),
+                                        "LongVideoBench validation annotation file",
+                                        ("id", "video_path", "question", "correct_choice", *GROUPS)):
+            docs.append(Doc(id=str(row["id"]), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(f"videos/{row['video_path']}",), gold=row["correct_choice"],
+                            groups={k: row[k] for k in GROUPS}))
         return docs
 
     @staticmethod

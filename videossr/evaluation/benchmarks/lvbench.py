@@ -21,10 +21,8 @@ from videossr.evaluation.benchmarks.lmms import mcq_letter
 from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
 )
 from videossr.evaluation.choice import parse_options
 from videossr.evaluation.metrics import score_choice
@@ -61,15 +59,12 @@ class LVBench(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("**/train-*.parquet", "**/*.parquet", "**/*.jsonl"), "LVBench annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("video_path", "question", "answer"), f"{path} row {i}")
-                qid = row.get("uid", row.get("id", i))
-                docs.append(Doc(id=str(qid), row=row, task=self.lmms_task, doc_id=i, videos=(str(row["video_path"]),),
-                                gold=row["answer"], groups={"question_type": row.get("question_type")}))
+        for i, row, _ in published_rows(self.root, ("**/train-*.parquet", "**/*.parquet", "**/*.jsonl"),
+                                        "LVBench annotation file", ("video_path", "question", "answer")):
+            qid = row.get("uid", row.get("id", i))
+            docs.append(Doc(id=str(qid), row=row, task=self.lmms_task, doc_id=i, videos=(str(row["video_path"]),),
+                            gold=row["answer"], groups={"question_type": row.get("question_type")}))
         return docs
 
     def options(self, doc: Doc) -> dict[str, str]:

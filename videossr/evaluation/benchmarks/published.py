@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -107,6 +107,20 @@ def require(row: Mapping[str, Any], keys: Iterable[str], where: str) -> None:
     missing = [k for k in keys if k not in row]
     if missing:
         raise ValueError(f"{where}: no field {', '.join(repr(k) for k in missing)} (has {sorted(row)})")
+
+
+def published_rows(root: Path, patterns: Sequence[str], what: str,
+                   keys: Iterable[str]) -> Iterator[tuple[int, dict[str, Any], str]]:
+    """(index, row, where) of every row of the files ``find_files`` finds, in order: the index counted across the
+    files (lmms-eval's doc_id), ``where`` naming the file and row. ValueError for a row missing a field of ``keys``."""
+    keys = tuple(keys)
+    i = 0
+    for path in find_files(root, patterns, what):
+        for row in read_rows(path):
+            where = f"{path} row {i}"
+            require(row, keys, where)
+            yield i, row, where
+            i += 1
 
 
 def percent(n: float, d: float) -> float:

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videossr.evaluation.benchmarks.lmms import interval_iou, timelens_times
-from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, find_files, percent, read_rows, require
+from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, percent, published_rows
 from videossr.evaluation.benchmarks.timelens import POST_PROMPT, PRE_PROMPT
 from videossr.tasks.answers import parse_interval
 
@@ -54,16 +54,14 @@ class QVHighlights(PublishedBenchmark):
     headline = "r1@0.5"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("highlight_val_release.jsonl", "**/highlight_val_release.jsonl"),
-                           "QVHighlights validation annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("qid", "query", "vid", "relevant_windows"), f"{path} row {i}")
-                vid = str(row["vid"])
-                docs.append(Doc(id=str(row["qid"]), row=row, task="qvhighlights", doc_id=i,
-                                videos=(f"videos/{vid}.mp4", f"{vid}.mp4"), gold=row["relevant_windows"]))
+        for i, row, _ in published_rows(self.root,
+                                        ("highlight_val_release.jsonl", "**/highlight_val_release.jsonl"),
+                                        "QVHighlights validation annotation file",
+                                        ("qid", "query", "vid", "relevant_windows")):
+            vid = str(row["vid"])
+            docs.append(Doc(id=str(row["qid"]), row=row, task="qvhighlights", doc_id=i,
+                            videos=(f"videos/{vid}.mp4", f"{vid}.mp4"), gold=row["relevant_windows"]))
         return docs
 
     def check_doc(self, doc: Doc) -> None:

@@ -25,10 +25,8 @@ from typing import Any
 from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
 )
 from videossr.evaluation.choice import extract_choice, parse_options, strict_yes_no
 
@@ -106,17 +104,13 @@ class TempCompass(PublishedBenchmark):
     def read_docs(self) -> list[Doc]:
         docs = []
         for form, task in TASKS.items():
-            files = find_files(self.root, (f"{form}/test-*.parquet", f"**/{form}/test-*.parquet",
-                                           f"**/{form}*.json", f"**/{form}*.parquet"),
-                               f"TempCompass {form} annotation file")
-            i = 0
-            for path in files:
-                for row in read_rows(path):
-                    require(row, ("video_id", "question", "answer", "dim"), f"{path} row {i}")
-                    docs.append(Doc(id=f"{form}_{i}", row=row, task=task, doc_id=i,
-                                    videos=(f"videos/{row['video_id']}.mp4",), gold=row["answer"],
-                                    groups={"form": form, "dim": row["dim"]}))
-                    i += 1
+            patterns = (f"{form}/test-*.parquet", f"**/{form}/test-*.parquet", f"**/{form}*.json",
+                        f"**/{form}*.parquet")
+            for i, row, _ in published_rows(self.root, patterns, f"TempCompass {form} annotation file",
+                                            ("video_id", "question", "answer", "dim")):
+                docs.append(Doc(id=f"{form}_{i}", row=row, task=task, doc_id=i,
+                                videos=(f"videos/{row['video_id']}.mp4",), gold=row["answer"],
+                                groups={"form": form, "dim": row["dim"]}))
         return docs
 
     def user_text(self, doc: Doc) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from videossr.evaluation.benchmarks.charades import IntervalGrounding, grounding_metrics
 from videossr.evaluation.benchmarks.lmms import interval_iou, timelens_times
-from videossr.evaluation.benchmarks.published import Doc, find_files, read_rows, require
+from videossr.evaluation.benchmarks.published import Doc, published_rows
 
 PRE_PROMPT = "Please find the visual event described by the sentence '"
 POST_PROMPT = ("', determining its starting and ending times. The format should be: 'The event happens in "
@@ -39,16 +39,13 @@ class _TimeLens(IntervalGrounding):
     split: str
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, (f"**/{self.split}-*.parquet", f"**/{self.split}*.parquet",
-                                       f"**/{self.split}*.json", f"**/{self.split}*.jsonl"),
-                           f"TimeLens {self.split} annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("video_path", "query", "span"), f"{path} row {i}")
-                docs.append(Doc(id=str(row.get("id", i)), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(str(row["video_path"]),), gold=row["span"]))
+        patterns = (f"**/{self.split}-*.parquet", f"**/{self.split}*.parquet", f"**/{self.split}*.json",
+                    f"**/{self.split}*.jsonl")
+        for i, row, _ in published_rows(self.root, patterns, f"TimeLens {self.split} annotation file",
+                                        ("video_path", "query", "span")):
+            docs.append(Doc(id=str(row.get("id", i)), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(str(row["video_path"]),), gold=row["span"]))
         return docs
 
     @staticmethod

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videossr.evaluation.benchmarks.lmms import vcrbench_order
-from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, find_files, percent, read_rows, require
+from videossr.evaluation.benchmarks.published import Doc, PublishedBenchmark, percent, published_rows
 from videossr.tasks.answers import parse_order
 
 PROMPT = (
@@ -63,19 +63,15 @@ class VCRBench(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("**/test-*.parquet", "**/*.parquet", "**/*.json", "**/*.jsonl"),
-                           "VCRBench annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("qid", "video_file", "goal", "ground_truth"), f"{path} row {i}")
-                rel = str(row["video_file"])
-                base = posixpath.basename(rel)
-                videos = tuple(dict.fromkeys((rel, base, f"videos/{rel}", f"videos/{base}")))
-                docs.append(Doc(id=str(row["qid"]), row=row, task=self.lmms_task, doc_id=i, videos=videos,
-                                gold=self.target(row), groups={"goal": row["goal"],
-                                                               "n_clips": len(row["ground_truth"])}))
+        for i, row, _ in published_rows(self.root, ("**/test-*.parquet", "**/*.parquet", "**/*.json", "**/*.jsonl"),
+                                        "VCRBench annotation file", ("qid", "video_file", "goal", "ground_truth")):
+            rel = str(row["video_file"])
+            base = posixpath.basename(rel)
+            videos = tuple(dict.fromkeys((rel, base, f"videos/{rel}", f"videos/{base}")))
+            docs.append(Doc(id=str(row["qid"]), row=row, task=self.lmms_task, doc_id=i, videos=videos,
+                            gold=self.target(row), groups={"goal": row["goal"],
+                                                           "n_clips": len(row["ground_truth"])}))
         return docs
 
     @staticmethod

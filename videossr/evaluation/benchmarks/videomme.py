@@ -22,10 +22,8 @@ from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
     accuracy_by,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
     strict_accuracy,
 )
 from videossr.evaluation.choice import options_from_list
@@ -44,17 +42,14 @@ class VideoMME(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("videomme/test-*.parquet", "**/test-*.parquet"), "Video-MME annotation file")
         docs = []
-        i = 0
-        for path in files:
-            for row in read_rows(path):
-                require(row, ("videoID", "question_id", "question", "options", "answer", *GROUPS), f"{path} row {i}")
-                vid = str(row["videoID"])
-                docs.append(Doc(id=str(row["question_id"]), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(f"data/{vid}.mp4", f"data/{vid}.MP4", f"data/{vid}.mkv"),
-                                gold=row["answer"], groups={k: row[k] for k in GROUPS}))
-                i += 1
+        for i, row, _ in published_rows(self.root, ("videomme/test-*.parquet", "**/test-*.parquet"),
+                                        "Video-MME annotation file",
+                                        ("videoID", "question_id", "question", "options", "answer", *GROUPS)):
+            vid = str(row["videoID"])
+            docs.append(Doc(id=str(row["question_id"]), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(f"data/{vid}.mp4", f"data/{vid}.MP4", f"data/{vid}.mkv"),
+                            gold=row["answer"], groups={k: row[k] for k in GROUPS}))
         return docs
 
     def options(self, doc: Doc) -> dict[str, str]:

@@ -31,10 +31,8 @@ from videossr.evaluation.benchmarks.lmms import (
 from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
 )
 from videossr.evaluation.metrics import score_choice
 
@@ -102,19 +100,15 @@ class VideoMMMU(PublishedBenchmark):
     def read_docs(self) -> list[Doc]:
         docs = []
         for level, task in LEVELS.items():
-            files = find_files(self.root, (f"{level}/test-*.parquet", f"**/{level}/test-*.parquet",
-                                           f"**/{level}*.parquet", f"**/{level}*.json"),
-                               f"VideoMMMU {level} annotation file")
-            i = 0
-            for path in files:
-                for row in read_rows(path):
-                    require(row, ("id", "question", "answer"), f"{path} row {i}")
-                    subject = _subject(row["id"])
-                    folder = _DISCIPLINE.get(subject or "", "")
-                    docs.append(Doc(id=f"{level}/{row['id']}", row=row, task=task, doc_id=i,
-                                    videos=(f"{folder}/{row['id']}.mp4",), gold=row["answer"],
-                                    groups={"level": level, "subject": subject}))
-                    i += 1
+            patterns = (f"{level}/test-*.parquet", f"**/{level}/test-*.parquet", f"**/{level}*.parquet",
+                        f"**/{level}*.json")
+            for i, row, _ in published_rows(self.root, patterns, f"VideoMMMU {level} annotation file",
+                                            ("id", "question", "answer")):
+                subject = _subject(row["id"])
+                folder = _DISCIPLINE.get(subject or "", "")
+                docs.append(Doc(id=f"{level}/{row['id']}", row=row, task=task, doc_id=i,
+                                videos=(f"{folder}/{row['id']}.mp4",), gold=row["answer"],
+                                groups={"level": level, "subject": subject}))
         return docs
 
     def check_doc(self, doc: Doc) -> None:

@@ -21,10 +21,8 @@ from videossr.evaluation.benchmarks.published import (
     Doc,
     PublishedBenchmark,
     accuracy_by,
-    find_files,
     percent,
-    read_rows,
-    require,
+    published_rows,
     strict_accuracy,
 )
 from videossr.evaluation.choice import parse_options
@@ -40,18 +38,15 @@ class VideoTT(PublishedBenchmark):
     headline = "accuracy"
 
     def read_docs(self) -> list[Doc]:
-        files = find_files(self.root, ("**/test-*.parquet", "**/test*.json", "**/test*.jsonl"),
-                           "Video-TT test annotation file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("video_id", "question", "question_prompt", "answer", "capability"), f"{path} row {i}")
-                vid = str(row["video_id"])
-                base = f"Benchmark-AllVideos-LQ/{vid}"
-                docs.append(Doc(id=str(row.get("qid", i)), row=row, task=self.lmms_task, doc_id=i,
-                                videos=(f"{base}.mp4", f"{base}.MP4", f"{base}.mkv"), gold=row["answer"],
-                                groups={"capability": row["capability"]}))
+        for i, row, _ in published_rows(self.root, ("**/test-*.parquet", "**/test*.json", "**/test*.jsonl"),
+                                        "Video-TT test annotation file",
+                                        ("video_id", "question", "question_prompt", "answer", "capability")):
+            vid = str(row["video_id"])
+            base = f"Benchmark-AllVideos-LQ/{vid}"
+            docs.append(Doc(id=str(row.get("qid", i)), row=row, task=self.lmms_task, doc_id=i,
+                            videos=(f"{base}.mp4", f"{base}.MP4", f"{base}.mkv"), gold=row["answer"],
+                            groups={"capability": row["capability"]}))
         return docs
 
     def user_text(self, doc: Doc) -> str:

@@ -27,9 +27,7 @@ from videossr.evaluation.benchmarks.published import (
     Doc,
     MissingData,
     PublishedBenchmark,
-    find_files,
-    read_rows,
-    require,
+    published_rows,
 )
 from videossr.evaluation.choice import parse_options
 from videossr.evaluation.metrics import score_choice
@@ -60,22 +58,19 @@ class Vinoground(PublishedBenchmark):
             if not path.is_file():
                 raise MissingData(f"no Vinoground {kind}-score file at {path}")
             entries[kind] = {str(e["idx"]): e for e in json.loads(path.read_text(encoding="utf-8"))}
-        files = find_files(self.root, ("**/*lmmseval*.parquet", "**/*lmmseval*.json", "**/*lmmseval*.jsonl"),
-                           "Vinoground lmmseval-split file")
         docs = []
-        for path in files:
-            for row in read_rows(path):
-                i = len(docs)
-                require(row, ("index", "major", "minor"), f"{path} row {i}")
-                idx, kind = _split_index(row["index"])
-                entry = entries.get(kind, {}).get(idx)
-                if entry is None:
-                    raise ValueError(f"{path} row {i}: index {row['index']!r} has no entry {idx!r} in the {kind or '?'}"
-                                     f"-score file")
-                cats = ["all", row["major"]] + (str(row["minor"]).split(";") if row["minor"] is not None else [])
-                docs.append(Doc(id=str(row["index"]), row={**row, "entry": entry}, task=self.lmms_task, doc_id=i,
-                                videos=(str(entry["video_name"]),), gold=entry["GT"],
-                                groups={"pair": idx, "kind": kind, "categories": cats}))
+        for i, row, where in published_rows(self.root,
+                                            ("**/*lmmseval*.parquet", "**/*lmmseval*.json", "**/*lmmseval*.jsonl"),
+                                            "Vinoground lmmseval-split file", ("index", "major", "minor")):
+            idx, kind = _split_index(row["index"])
+            entry = entries.get(kind, {}).get(idx)
+            if entry is None:
+                raise ValueError(f"{where}: index {row['index']!r} has no entry {idx!r} in the {kind or '?'}"
+                                 f"-score file")
+            cats = ["all", row["major"]] + (str(row["minor"]).split(";") if row["minor"] is not None else [])
+            docs.append(Doc(id=str(row["index"]), row={**row, "entry": entry}, task=self.lmms_task, doc_id=i,
+                            videos=(str(entry["video_name"]),), gold=entry["GT"],
+                            groups={"pair": idx, "kind": kind, "categories": cats}))
         return docs
 
     def user_text(self, doc: Doc) -> str:
