@@ -107,17 +107,25 @@ def test_charades(tmp_path):
         want = utils.extract_time(o)
         got = bench.lmms_item(d, o)[0]
         assert (got is None and len(want) != 1) or [got] == [list(x) for x in want], o
-    theirs = [utils.temporal_grounding_process_results_generation(d.row, [o])["charades_sta_mIOU"] for d, o in pairs]
+    _grounding_agrees(bench, pairs,
+                      lambda d, o: utils.temporal_grounding_process_results_generation(d.row, [o])["charades_sta_mIOU"],
+                      utils.temporal_grounding_aggregate_miou,
+                      {0.3: utils.temporal_grounding_aggregate_iou3, 0.5: utils.temporal_grounding_aggregate_iou5,
+                       0.7: utils.temporal_grounding_aggregate_iou7})
+
+
+def _grounding_agrees(bench, pairs, process, miou, recall) -> None:
+    """lmms-eval's grounding process_results (``process``) and aggregations (``miou``, ``recall`` by IoU threshold)
+    against the benchmark's: over all pairs, and item by item."""
+    theirs = [process(d, o) for d, o in pairs]
     ours = bench.lmms_summary(pairs)
     assert ours["n_collapsed"] > 0  # repeated keys collapse, as in lmms-eval
-    assert ours["miou"] == pytest.approx(utils.temporal_grounding_aggregate_miou(theirs, None))
-    for t, fn in ((0.3, utils.temporal_grounding_aggregate_iou3), (0.5, utils.temporal_grounding_aggregate_iou5),
-                  (0.7, utils.temporal_grounding_aggregate_iou7)):
+    assert ours["miou"] == pytest.approx(miou(theirs, None))
+    for t, fn in recall.items():
         assert ours[f"r@{t}"] == pytest.approx(fn(theirs, None))
     # by item: a list of single items, so no key collapses
     for d, o in pairs[:120]:
-        one = utils.temporal_grounding_process_results_generation(d.row, [o])["charades_sta_mIOU"]
-        assert bench.lmms_item(d, o)[1] * 100 == pytest.approx(utils.temporal_grounding_aggregate_miou([one], None))
+        assert bench.lmms_item(d, o)[1] * 100 == pytest.approx(miou([process(d, o)], None))
 
 
 def test_longvideobench(tmp_path):
@@ -167,16 +175,10 @@ def test_timelens(tmp_path, name, yaml_name):
     for d, o in pairs:
         want = utils.extract_time(o)
         assert [tuple(x) for x in want] == [tuple(x) for x in timelens_times(o)], o
-    theirs = [utils.timelens_process_results(d.row, [o])["timelens_mIOU"] for d, o in pairs]
-    ours = bench.lmms_summary(pairs)
-    assert ours["n_collapsed"] > 0
-    assert ours["miou"] == pytest.approx(utils.timelens_aggregate_miou(theirs, None))
-    for t, fn in ((0.3, utils.timelens_aggregate_iou3), (0.5, utils.timelens_aggregate_iou5),
-                  (0.7, utils.timelens_aggregate_iou7)):
-        assert ours[f"r@{t}"] == pytest.approx(fn(theirs, None))
-    for d, o in pairs[:120]:
-        one = utils.timelens_process_results(d.row, [o])["timelens_mIOU"]
-        assert bench.lmms_item(d, o)[1] * 100 == pytest.approx(utils.timelens_aggregate_miou([one], None))
+    _grounding_agrees(bench, pairs, lambda d, o: utils.timelens_process_results(d.row, [o])["timelens_mIOU"],
+                      utils.timelens_aggregate_miou,
+                      {0.3: utils.timelens_aggregate_iou3, 0.5: utils.timelens_aggregate_iou5,
+                       0.7: utils.timelens_aggregate_iou7})
 
 
 def test_vcrbench(tmp_path):
